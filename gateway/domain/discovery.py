@@ -1,0 +1,90 @@
+"""Find the collector a node should send to. nodePort and selector targets resolve to the node's
+own InternalIP, and only when a ready collector endpoint runs on that very node: flow records
+then never cross the network (the seed's node-local rule)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.domain.model import CollectorTarget, NodeInfo
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+@dataclass(frozen=True)
+class CollectorResolution:
+    """Either the endpoints to configure, or the sentence explaining why there are none."""
+
+    endpoints: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def _host(ip: str) -> str:
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def _node_ports(service: Mapping[str, Any]) -> list[int]:
+    spec = service.get("spec") or {}
+    if spec.get("type") not in ("NodePort", "LoadBalancer"):
+        return []
+    return [int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")]
+
+
+def _has_local_endpoint(service: Mapping[str, Any], node: str, slices: Iterable[Mapping[str, Any]]) -> bool:
+    meta = service.get("metadata") or {}
+    for endpoint_slice in slices:
+        slice_meta = endpoint_slice.get("metadata") or {}
+        if slice_meta.get("namespace") != meta.get("namespace"):
+            continue
+        if (slice_meta.get("labels") or {}).get(SERVICE_NAME_LABEL) != meta.get("name"):
+            continue
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            ready = (endpoint.get("conditions") or {}).get("ready")
+            if endpoint.get("nodeName") == node and ready is not False:
+                return True
+    return False
+
+
+def _sort_key(service: Mapping[str, Any]) -> tuple[str, str]:
+    meta = service.get("metadata") or {}
+    return (str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def resolve_collector(
+    collector: CollectorTarget,
+    node: NodeInfo,
+    services: Iterable[Mapping[str, Any]],
+    endpoint_slices: Iterable[Mapping[str, Any]],
+) -> CollectorResolution:
+    if collector.targets is not None:
+        return CollectorResolution(endpoints=collector.targets)
+    if not node.internal_ip:
+        return CollectorResolution(error=f"node {node.name} has no InternalIP address to reach its collector on")
+    services = sorted(services, key=_sort_key)
+    slices = list(endpoint_slices)
+    if collector.node_port is not None:
+        port = collector.node_port
+        exposing = [s for s in services if port in _node_ports(s)]
+        if not exposing:
+            return CollectorResolution(error=f"no Service exposes nodePort {port}")
+        if not any(_has_local_endpoint(s, node.name, slices) for s in exposing):
+            return CollectorResolution(error=f"no flows collector on {node.name} behind nodePort {port}")
+        return CollectorResolution(endpoints=(f"{_host(node.internal_ip)}:{port}",))
+    wanted = dict(collector.selector or ())
+    matching = [
+        s
+        for s in services
+        if wanted.items() <= ((s.get("metadata") or {}).get("labels") or {}).items() and _node_ports(s)
+    ]
+    if not matching:
+        return CollectorResolution(error=f"no Service matches selector {collector.selector_text}")
+    for service in matching:
+        if _has_local_endpoint(service, node.name, slices):
+            port = _node_ports(service)[0]
+            return CollectorResolution(endpoints=(f"{_host(node.internal_ip)}:{port}",))
+    name = "/".join(_sort_key(matching[0]))
+    return CollectorResolution(
+        error=f"no flows collector on {node.name} behind Service {name} (selector {collector.selector_text})"
+    )

@@ -1,0 +1,281 @@
+"""flowgate's data contracts: the desired state (FlowExport/cluster), the observed state each node
+agent reports (Flow/<node>), and the per-node view derived from both (NodeFlowStatus).
+
+Objects come in and go out as the plain dicts the Kubernetes API speaks; field names here are the
+CRDs' (deploy/crds/), so `from_object`/`to_spec` are the only place that knows their spelling."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+GROUP = "flowgate.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+FLOW_EXPORT_KIND = "FlowExport"
+FLOW_EXPORT_PLURAL = "flowexports"
+FLOW_EXPORT_NAME = "cluster"  # the one desired state of a cluster, like OpenShift's config objects
+FLOW_KIND = "Flow"
+FLOW_PLURAL = "flows"
+
+# Where flow records go when the caller names no collector: the NodePort Service carrying this
+# label, reached on each node's own address so flow traffic stays node-local.
+DEFAULT_COLLECTOR_SELECTOR: Mapping[str, str] = {"role": "flows-collector"}
+
+# OVN-Kubernetes' own defaults (go-controller default_node_network_controller.go).
+DEFAULT_ACTIVE_TIMEOUT_SECONDS = 60
+DEFAULT_IPFIX_SAMPLING = 400
+MAX_STATIC_TARGETS = 10  # openshift/api exportNetworkFlows collectors: 1-10
+
+OVN_NODE_ANNOTATION_PREFIX = "k8s.ovn.org/"
+OVN_KUBERNETES = "OVNKubernetes"
+
+JSON = dict[str, Any]
+
+
+class FlowType(enum.Enum):
+    """One export protocol at a time: OVS (and the seed) forbid NetFlow and IPFIX together."""
+
+    NETFLOW = "NetFlow"
+    IPFIX = "IPFIX"
+    SFLOW = "sFlow"
+
+    @property
+    def cli_name(self) -> str:
+        """The lower-case spelling users type and the seed's table prints."""
+        return self.value.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> FlowType:
+        """Accept the API value (NetFlow), the GraphQL name (NETFLOW) or the CLI word (netflow)."""
+        for member in cls:
+            if text.lower() in (member.value.lower(), member.name.lower()):
+                return member
+        names = ", ".join(m.cli_name for m in cls)
+        raise ValueError(f"unknown flow type {text!r}; choose one of {names}")
+
+
+class NodeFlowState(enum.Enum):
+    DISABLED = "Disabled"
+    PENDING = "Pending"  # the node has not yet acted on the current desired state
+    EMITTING = "Emitting"
+    ERROR = "Error"
+
+
+@dataclass(frozen=True)
+class CollectorTarget:
+    """Where a node sends its records. Exactly one of the three is set."""
+
+    node_port: int | None = None  # the node's own InternalIP + this port
+    selector: tuple[tuple[str, str], ...] | None = None  # a NodePort Service with these labels
+    targets: tuple[str, ...] | None = None  # static ip:port list, the same for every node
+
+    @staticmethod
+    def default() -> CollectorTarget:
+        return CollectorTarget(selector=tuple(sorted(DEFAULT_COLLECTOR_SELECTOR.items())))
+
+    @property
+    def mode(self) -> str:
+        if self.node_port is not None:
+            return "nodePort"
+        if self.targets is not None:
+            return "targets"
+        return "selector"
+
+    @property
+    def selector_text(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.selector or ())
+
+    def describe(self) -> str:
+        if self.node_port is not None:
+            return f"nodePort {self.node_port}"
+        if self.targets is not None:
+            return "targets " + ",".join(self.targets)
+        return f"selector {self.selector_text}"
+
+    def to_spec(self) -> JSON:
+        if self.node_port is not None:
+            return {"nodePort": self.node_port}
+        if self.targets is not None:
+            return {"targets": list(self.targets)}
+        return {"selector": dict(self.selector or ())}
+
+    @staticmethod
+    def from_spec(spec: Mapping[str, Any] | None) -> CollectorTarget:
+        if not spec:
+            return CollectorTarget.default()
+        if spec.get("nodePort") is not None:
+            return CollectorTarget(node_port=int(spec["nodePort"]))
+        if spec.get("targets") is not None:
+            return CollectorTarget(targets=tuple(str(t) for t in spec["targets"]))
+        if spec.get("selector"):
+            return CollectorTarget(selector=tuple(sorted((str(k), str(v)) for k, v in spec["selector"].items())))
+        return CollectorTarget.default()
+
+
+@dataclass(frozen=True)
+class FlowExportSpec:
+    """FlowExport.spec: what the admin asked for. `type is None` means export is stopped."""
+
+    type: FlowType | None = None
+    collector: CollectorTarget = field(default_factory=CollectorTarget.default)
+    sampling: int | None = None
+    active_timeout_seconds: int | None = None
+    cache_max_flows: int | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.type is not None
+
+    def to_spec(self) -> JSON:
+        """The full spec, with explicit nulls for unset fields so a merge patch clears them."""
+        return {
+            "type": self.type.value if self.type else None,
+            "collector": None if self.type is None else self.collector.to_spec(),
+            "sampling": self.sampling,
+            "activeTimeoutSeconds": self.active_timeout_seconds,
+            "cacheMaxFlows": self.cache_max_flows,
+        }
+
+    @staticmethod
+    def from_spec(spec: Mapping[str, Any] | None) -> FlowExportSpec:
+        spec = spec or {}
+        raw_type = spec.get("type")
+        return FlowExportSpec(
+            type=FlowType.parse(raw_type) if raw_type else None,
+            collector=CollectorTarget.from_spec(spec.get("collector")),
+            sampling=spec.get("sampling"),
+            active_timeout_seconds=spec.get("activeTimeoutSeconds"),
+            cache_max_flows=spec.get("cacheMaxFlows"),
+        )
+
+
+@dataclass(frozen=True)
+class FlowExport:
+    """The cluster's desired state as stored: spec plus the generation agents acknowledge."""
+
+    spec: FlowExportSpec
+    generation: int = 0
+    resource_version: str | None = None
+
+    @staticmethod
+    def from_object(obj: Mapping[str, Any] | None) -> FlowExport | None:
+        if not obj:
+            return None
+        meta = obj.get("metadata") or {}
+        return FlowExport(
+            spec=FlowExportSpec.from_spec(obj.get("spec")),
+            generation=int(meta.get("generation") or 0),
+            resource_version=meta.get("resourceVersion"),
+        )
+
+
+@dataclass(frozen=True)
+class FlowReport:
+    """Flow/<node>.status: what a node agent last observed on its own node."""
+
+    node: str
+    state: NodeFlowState
+    type: FlowType | None = None
+    endpoint: str | None = None
+    message: str | None = None
+    observed_generation: int = 0
+    last_transition_time: str | None = None
+
+    @staticmethod
+    def from_object(obj: Mapping[str, Any]) -> FlowReport:
+        status = obj.get("status") or {}
+        raw_state = status.get("state") or NodeFlowState.PENDING.value
+        raw_type = status.get("type")
+        return FlowReport(
+            node=str((obj.get("metadata") or {}).get("name", "")),
+            state=NodeFlowState(raw_state),
+            type=FlowType.parse(raw_type) if raw_type else None,
+            endpoint=status.get("endpoint") or None,
+            message=status.get("message") or None,
+            observed_generation=int(status.get("observedGeneration") or 0),
+            last_transition_time=status.get("lastTransitionTime"),
+        )
+
+    def to_status(self) -> JSON:
+        status: JSON = {"state": self.state.value, "observedGeneration": self.observed_generation}
+        if self.type is not None:
+            status["type"] = self.type.value
+        if self.endpoint:
+            status["endpoint"] = self.endpoint
+        if self.message:
+            status["message"] = self.message
+        if self.last_transition_time:
+            status["lastTransitionTime"] = self.last_transition_time
+        return status
+
+    def same_observation(self, other: FlowReport | None) -> bool:
+        """True when nothing but timestamps differ (so an agent need not write)."""
+        return other is not None and (
+            self.state,
+            self.type,
+            self.endpoint,
+            self.message,
+            self.observed_generation,
+        ) == (other.state, other.type, other.endpoint, other.message, other.observed_generation)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """What flowgate needs of a Node: its name, its InternalIP and whether OVN-K runs there."""
+
+    name: str
+    internal_ip: str | None = None
+    uid: str | None = None
+    ovn_kubernetes: bool = False
+
+    @staticmethod
+    def from_object(obj: Mapping[str, Any]) -> NodeInfo:
+        meta = obj.get("metadata") or {}
+        addresses = (obj.get("status") or {}).get("addresses") or []
+        internal = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), None)
+        annotations = meta.get("annotations") or {}
+        return NodeInfo(
+            name=str(meta.get("name", "")),
+            internal_ip=internal,
+            uid=meta.get("uid"),
+            ovn_kubernetes=any(k.startswith(OVN_NODE_ANNOTATION_PREFIX) for k in annotations),
+        )
+
+
+@dataclass(frozen=True)
+class NodeFlowStatus:
+    """One node's export state as users see it (table row, GraphQL object, subscription event)."""
+
+    node: str
+    state: NodeFlowState
+    type: FlowType | None = None
+    endpoint: str | None = None
+    message: str | None = None
+    updated_at: str | None = None
+    observed_generation: int | None = None
+
+
+@dataclass(frozen=True)
+class FlowsSummary:
+    total: int = 0
+    disabled: int = 0
+    pending: int = 0
+    emitting: int = 0
+    error: int = 0
+
+
+@dataclass(frozen=True)
+class FlowsState:
+    """The cluster-level answer to "is flow export on, where to, and what does every node do?"."""
+
+    enabled: bool
+    type: FlowType | None
+    collector: CollectorTarget | None
+    network_type: str | None
+    supported: bool
+    generation: int
+    summary: FlowsSummary
+    nodes: tuple[NodeFlowStatus, ...]

@@ -1,0 +1,41 @@
+"""Is this cluster's network OVN-Kubernetes? Flow export is an OVN-K feature (OVS br-int)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.domain.errors import UnsupportedNetwork
+from gateway.domain.model import OVN_KUBERNETES, NodeInfo
+
+
+@dataclass(frozen=True)
+class NetworkSupport:
+    network_type: str | None
+    supported: bool
+
+    def require(self) -> None:
+        """Raise the sentence users see when starting on a network that cannot export flows."""
+        if self.supported:
+            return
+        if self.network_type:
+            raise UnsupportedNetwork(f"{self.network_type} does not support flows tracing.")
+        raise UnsupportedNetwork(
+            "This cluster's network type could not be determined (no Network/cluster object and no "
+            "OVN-Kubernetes node annotations), so flows tracing cannot be started."
+        )
+
+
+def network_support(config_network: Mapping[str, Any] | None, nodes: Iterable[NodeInfo]) -> NetworkSupport:
+    """OpenShift states the type in networks.config.openshift.io/cluster (status first, spec as
+    fallback); on plain Kubernetes OVN-K is recognised by its k8s.ovn.org/ node annotations."""
+    if config_network:
+        network_type = (config_network.get("status") or {}).get("networkType") or (
+            config_network.get("spec") or {}
+        ).get("networkType")
+        if network_type:
+            return NetworkSupport(str(network_type), network_type == OVN_KUBERNETES)
+    if any(node.ovn_kubernetes for node in nodes):
+        return NetworkSupport(OVN_KUBERNETES, True)
+    return NetworkSupport(None, False)

@@ -1,0 +1,90 @@
+"""Derive what users see (NodeFlowStatus, FlowsState) from desired and observed state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from gateway.domain.model import (
+    FlowExport,
+    FlowReport,
+    FlowsState,
+    FlowsSummary,
+    NodeFlowState,
+    NodeFlowStatus,
+)
+from gateway.domain.network import NetworkSupport
+
+WAITING_FOR_AGENT = "waiting for the node agent to apply generation {generation}"
+STOP_NOT_CONFIRMED = "stopped; the node agent has not yet confirmed generation {generation}"
+
+
+def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | None) -> NodeFlowStatus:
+    """A node is PENDING while export is enabled and its agent has not observed the current
+    generation (no Flow yet, or an older observedGeneration); once it has, the agent's own
+    report is the truth. When export is stopped every node is DISABLED, with a note while the
+    agent has not yet confirmed."""
+    if export is None or not export.spec.enabled:
+        generation = export.generation if export else 0
+        unconfirmed = (
+            report is not None
+            and report.state is not NodeFlowState.DISABLED
+            and report.observed_generation < generation
+        )
+        return NodeFlowStatus(
+            node=node,
+            state=NodeFlowState.DISABLED,
+            message=STOP_NOT_CONFIRMED.format(generation=generation) if unconfirmed else None,
+            updated_at=report.last_transition_time if report else None,
+            observed_generation=report.observed_generation if report else None,
+        )
+    if report is None or report.observed_generation < export.generation:
+        return NodeFlowStatus(
+            node=node,
+            state=NodeFlowState.PENDING,
+            type=export.spec.type,
+            message=WAITING_FOR_AGENT.format(generation=export.generation),
+            updated_at=report.last_transition_time if report else None,
+            observed_generation=report.observed_generation if report else None,
+        )
+    return NodeFlowStatus(
+        node=node,
+        state=report.state,
+        type=report.type or export.spec.type,
+        endpoint=report.endpoint,
+        message=report.message,
+        updated_at=report.last_transition_time,
+        observed_generation=report.observed_generation,
+    )
+
+
+def summarize(statuses: Iterable[NodeFlowStatus]) -> FlowsSummary:
+    counts = Counter(s.state for s in statuses)
+    return FlowsSummary(
+        total=sum(counts.values()),
+        disabled=counts[NodeFlowState.DISABLED],
+        pending=counts[NodeFlowState.PENDING],
+        emitting=counts[NodeFlowState.EMITTING],
+        error=counts[NodeFlowState.ERROR],
+    )
+
+
+def flows_state(
+    export: FlowExport | None,
+    node_names: Iterable[str],
+    reports: Mapping[str, FlowReport],
+    network: NetworkSupport,
+) -> FlowsState:
+    """The whole cluster, one row per Node (sorted by name)."""
+    nodes = tuple(node_flow_status(n, export, reports.get(n)) for n in sorted(node_names))
+    enabled = export is not None and export.spec.enabled
+    return FlowsState(
+        enabled=enabled,
+        type=export.spec.type if export else None,
+        collector=export.spec.collector if export and enabled else None,
+        network_type=network.network_type,
+        supported=network.supported,
+        generation=export.generation if export else 0,
+        summary=summarize(nodes),
+        nodes=nodes,
+    )

@@ -1,0 +1,118 @@
+"""Validate a start request before anything is written. Every error names the field (as the
+GraphQL argument is spelled) and says what would be accepted."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+
+from gateway.domain.errors import InvalidArgument
+from gateway.domain.model import MAX_STATIC_TARGETS, CollectorTarget, FlowExportSpec, FlowType
+
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+MAX_UINT32 = 2**32 - 1
+
+
+def validate_label(key: str, value: str, field: str = "collector.selector") -> None:
+    """Kubernetes label syntax: [prefix/]name, value empty or a name, each at most 63 chars."""
+    prefix, _, name = key.rpartition("/")
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
+        raise InvalidArgument(field, f"{field}: label key {key!r} has an invalid prefix; use a DNS subdomain.")
+    if not _LABEL_NAME.match(name):
+        raise InvalidArgument(
+            field,
+            f"{field}: label key {key!r} is not a valid label name (at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit).",
+        )
+    if value and not _LABEL_NAME.match(value):
+        raise InvalidArgument(
+            field,
+            f"{field}: label value {value!r} for {key!r} is not valid (at most 63 letters, digits, '-', '_' "
+            "or '.', starting and ending with a letter or digit).",
+        )
+
+
+def parse_selector(text: str, field: str = "collector.selector") -> dict[str, str]:
+    """`k=v[,k=v]` as kubectl writes label selectors (equality only)."""
+    selector: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.strip().partition("=")
+        if not sep or not key:
+            raise InvalidArgument(field, f"{field}: {part.strip()!r} is not of the form key=value.")
+        validate_label(key.strip(), value.strip(), field)
+        selector[key.strip()] = value.strip()
+    return selector
+
+
+def validate_target(target: str, field: str = "collector.targets") -> str:
+    """An `ip:port` (IPv4, or [IPv6]:port) collector address."""
+    host, sep, port_text = target.rpartition(":")
+    if not sep or not host:
+        raise InvalidArgument(field, f"{field}: {target!r} is not of the form ip:port.")
+    try:
+        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+    except ValueError:
+        raise InvalidArgument(field, f"{field}: {host!r} in {target!r} is not an IP address.") from None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise InvalidArgument(field, f"{field}: port {port_text!r} in {target!r} must be 1-65535.")
+    return target
+
+
+def _positive(field: str, value: int | None, maximum: int = MAX_UINT32) -> int | None:
+    if value is not None and not 1 <= value <= maximum:
+        raise InvalidArgument(field, f"{field} must be between 1 and {maximum}, not {value}.")
+    return value
+
+
+def validate_collector(
+    node_port: int | None = None,
+    selector: Mapping[str, str] | None = None,
+    targets: Sequence[str] | None = None,
+) -> CollectorTarget:
+    given = [name for name, v in (("nodePort", node_port), ("selector", selector), ("targets", targets)) if v is not None]
+    if len(given) > 1:
+        raise InvalidArgument(
+            "collector", f"collector: give only one of nodePort, selector or targets, not {' and '.join(given)}."
+        )
+    if node_port is not None:
+        if not 1 <= node_port <= 65535:
+            raise InvalidArgument("collector.nodePort", f"collector.nodePort must be 1-65535, not {node_port}.")
+        return CollectorTarget(node_port=node_port)
+    if targets is not None:
+        if not 1 <= len(targets) <= MAX_STATIC_TARGETS:
+            raise InvalidArgument(
+                "collector.targets",
+                f"collector.targets takes 1 to {MAX_STATIC_TARGETS} ip:port addresses, not {len(targets)}.",
+            )
+        return CollectorTarget(targets=tuple(validate_target(t) for t in targets))
+    if selector is not None:
+        if not selector:
+            raise InvalidArgument("collector.selector", "collector.selector needs at least one label.")
+        for key, value in selector.items():
+            validate_label(key, value)
+        return CollectorTarget(selector=tuple(sorted(selector.items())))
+    return CollectorTarget.default()
+
+
+def validate_start(
+    flow_type: FlowType,
+    collector: CollectorTarget,
+    sampling: int | None = None,
+    active_timeout_seconds: int | None = None,
+    cache_max_flows: int | None = None,
+) -> FlowExportSpec:
+    """The spec a start request asks for; tuning that does not apply to the type is refused
+    rather than silently dropped."""
+    if cache_max_flows is not None and flow_type is not FlowType.IPFIX:
+        raise InvalidArgument("cacheMaxFlows", "cacheMaxFlows applies to IPFIX only.")
+    if sampling is not None and flow_type is FlowType.NETFLOW:
+        raise InvalidArgument("sampling", "sampling applies to IPFIX and sFlow only; NetFlow sees every flow.")
+    return FlowExportSpec(
+        type=flow_type,
+        collector=collector,
+        sampling=_positive("sampling", sampling),
+        active_timeout_seconds=_positive("activeTimeoutSeconds", active_timeout_seconds, 3600),
+        cache_max_flows=_positive("cacheMaxFlows", cache_max_flows),
+    )
