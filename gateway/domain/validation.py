@@ -71,7 +71,9 @@ def validate_collector(
     selector: Mapping[str, str] | None = None,
     targets: Sequence[str] | None = None,
 ) -> CollectorTarget:
-    given = [name for name, v in (("nodePort", node_port), ("selector", selector), ("targets", targets)) if v is not None]
+    given = [
+        name for name, v in (("nodePort", node_port), ("selector", selector), ("targets", targets)) if v is not None
+    ]
     if len(given) > 1:
         raise InvalidArgument(
             "collector", f"collector: give only one of nodePort, selector or targets, not {' and '.join(given)}."

@@ -1,0 +1,2 @@
+"""Talking to the Kubernetes API: kubeconfig loading, a small typed REST client, and the one
+list+watch cache layer every long-running part reads from."""
