@@ -1,0 +1,283 @@
+"""The reconcile loop: one node, one bridge. Desired state comes from the shared list+watch
+caches (FlowExport/cluster, this Node, collector Services and EndpointSlices, this node's Flow);
+every relevant change and every resync runs one reconcile. Nothing here ever exits on an error:
+it reports, backs off and tries again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed
+from gateway.agent.reconcile import Backoff, OvsAction, next_report, ovs_action, ovs_failure, plan, status_patch
+from gateway.domain.model import (
+    API_VERSION,
+    FLOW_EXPORT_NAME,
+    FLOW_KIND,
+    FlowExport,
+    FlowReport,
+    NodeInfo,
+)
+from gateway.kube.cache import ClusterCache, ResourceCache, WatchEvent
+from gateway.kube.client import ApiError, ApiUnreachable, KubeClient
+from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
+
+log = logging.getLogger("flowgate.agent")
+
+# Several watch events usually arrive together (a Service and its EndpointSlice); waiting this
+# long after the first folds them into one reconcile.
+COALESCE_SECONDS = 0.05
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class NodeAgent:
+    def __init__(
+        self,
+        client: KubeClient,
+        node: str,
+        bridge: OvsBridge,
+        *,
+        sflow_agent: str,
+        resync: float = 30.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.client = client
+        self.node = node
+        self.bridge = bridge
+        self.sflow_agent = sflow_agent
+        self.resync = resync
+        self.backoff = backoff or Backoff(maximum=max(resync, 5.0))
+        self.exports = ResourceCache(client, FLOW_EXPORTS, name=FLOW_EXPORT_NAME)
+        self.nodes = ResourceCache(client, NODES, name=node)
+        self.flows = ResourceCache(client, FLOWS, name=node)
+        self.services = ResourceCache(client, SERVICES)
+        self.slices = ResourceCache(client, ENDPOINT_SLICES)
+        self.cache = ClusterCache([self.exports, self.nodes, self.flows, self.services, self.slices])
+        self._wake = asyncio.Event()
+        # What this agent last put on the bridge (None = cleared); tells a new wish from drift.
+        self._applied: ExportSettings | None = None
+        self._applied_once = False
+        # What Flow/<node> says, as far as this agent knows (None = no object).
+        self._reported: FlowReport | None = None
+        self._flow_exists = False
+        # resourceVersions this agent's own writes produced: their watch events are no news.
+        self._own_versions: deque[str] = deque(maxlen=16)
+        self._missing_node_logged = False
+        self.reconciles = 0
+
+    # -- events ------------------------------------------------------------------------------
+
+    def _on_change(self, event: WatchEvent) -> None:
+        self._wake.set()
+
+    def _on_collector_change(self, event: WatchEvent) -> None:
+        # Services and EndpointSlices matter only while export to a discovered collector is on.
+        try:
+            export = FlowExport.from_object(self.exports.get(FLOW_EXPORT_NAME))
+        except ValueError:
+            return
+        if export is not None and export.spec.enabled and export.spec.collector.targets is None:
+            self._wake.set()
+
+    def _on_flow_change(self, event: WatchEvent) -> None:
+        if event.type == "DELETED":
+            self._flow_exists = False
+            self._reported = None
+            self._wake.set()
+            return
+        self._flow_exists = True
+        if event.object.get("metadata", {}).get("resourceVersion") in self._own_versions:
+            return
+        seen = FlowReport.from_object(event.object)
+        if not seen.same_observation(self._reported):
+            # Someone else changed our Flow: take it as the truth and let the next reconcile
+            # put it right.
+            self._reported = seen
+            self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Reconcile until cancelled."""
+        self.exports.add_listener(self._on_change)
+        self.nodes.add_listener(self._on_change)
+        self.flows.add_listener(self._on_flow_change)
+        self.services.add_listener(self._on_collector_change)
+        self.slices.add_listener(self._on_collector_change)
+        self.cache.start()
+        try:
+            await self._wait_synced()
+            log.info(
+                "watching FlowExport/%s, Node/%s and collector Services; driving OVS bridge %s at %s",
+                FLOW_EXPORT_NAME,
+                self.node,
+                self.bridge.bridge,
+                self.bridge.db,
+            )
+            while True:
+                self._wake.clear()
+                ok = await self.reconcile()
+                if ok:
+                    self.backoff.reset()
+                    delay = self.resync
+                else:
+                    delay = min(self.backoff.next(), self.resync)
+                try:
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+                    await asyncio.sleep(COALESCE_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            await self.cache.stop()
+
+    async def _wait_synced(self) -> None:
+        while True:
+            try:
+                await self.cache.wait_synced(timeout=30)
+                return
+            except TimeoutError:
+                waiting = [str(c.resource) for c in self.cache.caches if not c.synced.is_set()]
+                errors = {c.last_error for c in self.cache.caches if c.last_error}
+                log.warning(
+                    "still waiting to list %s from the API server%s; OVS is left as it is until then",
+                    ", ".join(waiting),
+                    f" ({'; '.join(sorted(errors))})" if errors else "",
+                )
+
+    async def reconcile(self) -> bool:
+        """One pass. Returns False when something failed and should be retried soon."""
+        self.reconciles += 1
+        node_obj = self.nodes.get(self.node)
+        if node_obj is None:
+            if not self._missing_node_logged:
+                log.warning(
+                    "Node %s does not exist in the cluster; check --node. OVS is left as it is until it appears.",
+                    self.node,
+                )
+                self._missing_node_logged = True
+            return True
+        self._missing_node_logged = False
+        node = NodeInfo.from_object(node_obj)
+        flow_obj = self.flows.get(self.node)
+        if flow_obj is not None and not self._flow_exists:
+            self._flow_exists = True
+            self._reported = FlowReport.from_object(flow_obj)
+        try:
+            export = FlowExport.from_object(self.exports.get(FLOW_EXPORT_NAME))
+        except ValueError as exc:
+            log.error("FlowExport/%s cannot be read (%s); OVS is left as it is", FLOW_EXPORT_NAME, exc)
+            return True
+        wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent)
+        report, ovs_ok = await self._drive_ovs(wanted.settings, wanted.report)
+        written = await self._write(report, node)
+        return ovs_ok and written
+
+    async def _drive_ovs(self, desired: ExportSettings | None, wanted: FlowReport) -> tuple[FlowReport, bool]:
+        try:
+            observed = await self.bridge.read()
+            action = ovs_action(desired, observed, self._applied, self._applied_once)
+            if action is OvsAction.NONE:
+                self._applied, self._applied_once = desired, True
+                return wanted, True
+            await self.bridge.apply(desired)
+            after = await self.bridge.read()
+        except OvsError as exc:
+            log.error("%s Retrying with backoff.", exc)
+            return ovs_failure(wanted, str(exc)), False
+        self._applied, self._applied_once = desired, True
+        target = f"{desired.describe()}" if desired else "no flow export"
+        if action is OvsAction.REPAIR:
+            log.warning(
+                "OVS bridge %s had %s, changed outside flowgate; restored %s",
+                self.bridge.bridge,
+                describe_observed(observed),
+                target,
+            )
+        elif desired is None:
+            log.info("cleared flow export on OVS bridge %s (%s)", self.bridge.bridge, _why(wanted))
+        else:
+            log.info("OVS bridge %s now exports %s", self.bridge.bridge, target)
+        if ovs_action(desired, after, desired, True) is not OvsAction.NONE:
+            message = (
+                f"OVS bridge {self.bridge.bridge} holds {describe_observed(after)} after flowgate set {target}; "
+                "something else is changing it."
+            )
+            log.error("%s Retrying with backoff.", message)
+            return ovs_failure(wanted, message), False
+        return wanted, True
+
+    async def _write(self, report: FlowReport, node: NodeInfo) -> bool:
+        update = next_report(self._reported, report, _now())
+        if update is None:
+            return True
+        try:
+            if not self._flow_exists:
+                await self._create_flow(node)
+            try:
+                await self._patch_status(update)
+            except ApiError as exc:
+                if not exc.not_found:
+                    raise
+                self._flow_exists = False
+                await self._create_flow(node)
+                await self._patch_status(update)
+        except (ApiError, ApiUnreachable) as exc:
+            # OVS keeps what was applied; only the report waits for the API server.
+            log.warning(
+                "could not write Flow/%s status (%s); OVS keeps its settings and the report is retried",
+                self.node,
+                exc,
+            )
+            return False
+        previous = self._reported
+        self._reported = update
+        if previous is None or previous.state is not update.state:
+            log.info("Flow/%s is now %s%s", self.node, update.state.value, _detail(update))
+        return True
+
+    async def _patch_status(self, report: FlowReport) -> None:
+        result = await self.client.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
+        self._remember(result)
+
+    def _remember(self, obj: dict[str, Any]) -> None:
+        version = (obj.get("metadata") or {}).get("resourceVersion")
+        if version:
+            self._own_versions.append(str(version))
+
+    async def _create_flow(self, node: NodeInfo) -> None:
+        body: dict[str, Any] = {
+            "apiVersion": API_VERSION,
+            "kind": FLOW_KIND,
+            "metadata": {"name": self.node},
+            "spec": {"nodeName": self.node},
+        }
+        if node.uid:
+            # Owned by the Node, so the report goes when the node does.
+            body["metadata"]["ownerReferences"] = [
+                {"apiVersion": "v1", "kind": "Node", "name": node.name, "uid": node.uid}
+            ]
+        try:
+            self._remember(await self.client.create(FLOWS, body))
+        except ApiError as exc:
+            if not exc.conflict:
+                raise
+        self._flow_exists = True
+
+
+def _why(report: FlowReport) -> str:
+    return report.message or "flow export is stopped"
+
+
+def _detail(report: FlowReport) -> str:
+    if report.endpoint:
+        return f": {report.type.value if report.type else ''} to {report.endpoint}"
+    if report.message:
+        return f": {report.message}"
+    return ""

@@ -1,0 +1,277 @@
+"""OVS flow export on one bridge: the ovs-vsctl transaction OVN-Kubernetes itself runs, and the
+read-back that tells the agent what the bridge really has.
+
+The builder and the parser are pure; `OvsBridge` runs them against one ovsdb-server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.domain.model import DEFAULT_ACTIVE_TIMEOUT_SECONDS, DEFAULT_IPFIX_SAMPLING, FlowExportSpec, FlowType
+
+DEFAULT_BRIDGE = "br-int"
+DEFAULT_SFLOW_AGENT = "ovn-k8s-mp0"  # OVN-Kubernetes' management port, its sFlow agent address
+DEFAULT_OVS_RUNDIR = "/var/run/openvswitch"
+
+# The OVSDB table and Bridge column for each type (the column names are the table names, lower-cased).
+_TABLES: Mapping[FlowType, str] = {FlowType.NETFLOW: "NetFlow", FlowType.IPFIX: "IPFIX", FlowType.SFLOW: "sFlow"}
+_COLUMNS: Mapping[FlowType, str] = {FlowType.NETFLOW: "netflow", FlowType.IPFIX: "ipfix", FlowType.SFLOW: "sflow"}
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """One export row as OVS stores it. Fields that do not apply to `type` stay None, so two
+    settings compare equal exactly when OVS would behave the same."""
+
+    type: FlowType
+    targets: tuple[str, ...]
+    active_timeout: int | None = None  # NetFlow active_timeout, IPFIX cache_active_timeout
+    sampling: int | None = None  # IPFIX, sFlow
+    cache_max_flows: int | None = None  # IPFIX
+    agent: str | None = None  # sFlow
+
+    def normalized(self) -> ExportSettings:
+        """Targets as a sorted set: OVSDB stores a set, so order never means drift."""
+        return ExportSettings(
+            self.type,
+            tuple(sorted(set(self.targets))),
+            self.active_timeout,
+            self.sampling,
+            self.cache_max_flows,
+            self.agent,
+        )
+
+    def describe(self) -> str:
+        parts = [f"{self.type.value} to {','.join(self.targets)}"]
+        if self.active_timeout is not None:
+            parts.append(f"active timeout {self.active_timeout}s")
+        if self.sampling is not None:
+            parts.append(f"sampling 1 in {self.sampling}")
+        if self.cache_max_flows is not None:
+            parts.append(f"cache {self.cache_max_flows} flows")
+        if self.agent is not None:
+            parts.append(f"agent {self.agent}")
+        return ", ".join(parts)
+
+
+def desired_settings(spec: FlowExportSpec, targets: Sequence[str], sflow_agent: str) -> ExportSettings | None:
+    """What OVS should hold for this spec, with OVN-Kubernetes' defaults filled in (NetFlow and
+    IPFIX active timeout 60 s, IPFIX sampling 400; sFlow sampling only when asked for)."""
+    if spec.type is None:
+        return None
+    timeout = spec.active_timeout_seconds or DEFAULT_ACTIVE_TIMEOUT_SECONDS
+    if spec.type is FlowType.NETFLOW:
+        return ExportSettings(FlowType.NETFLOW, tuple(targets), active_timeout=timeout)
+    if spec.type is FlowType.IPFIX:
+        return ExportSettings(
+            FlowType.IPFIX,
+            tuple(targets),
+            active_timeout=timeout,
+            sampling=spec.sampling or DEFAULT_IPFIX_SAMPLING,
+            cache_max_flows=spec.cache_max_flows,
+        )
+    return ExportSettings(FlowType.SFLOW, tuple(targets), sampling=spec.sampling, agent=sflow_agent)
+
+
+def _ovsdb_set(values: Sequence[str]) -> str:
+    return "[" + ",".join(json.dumps(v) for v in values) + "]"
+
+
+def build_transaction(bridge: str, settings: ExportSettings | None) -> list[str]:
+    """The ovs-vsctl arguments, in one transaction, that OVN-Kubernetes'
+    default_node_network_controller uses: clear all three exporters, then create the one asked
+    for. Clearing first is what makes switching types safe (OVS refuses nothing, but two
+    exporters on one bridge would double-report)."""
+    args: list[str] = []
+    for column in ("netflow", "sflow", "ipfix"):
+        args += ["--", "clear", "bridge", bridge, column]
+    if settings is None:
+        return args
+    column = _COLUMNS[settings.type]
+    create = ["--", f"--id=@{column}", "create", column, f"targets={_ovsdb_set(settings.targets)}"]
+    if settings.type is FlowType.NETFLOW:
+        create.append(f"active_timeout={settings.active_timeout}")
+    elif settings.type is FlowType.SFLOW:
+        create.insert(4, f"agent={settings.agent}")
+        if settings.sampling is not None:
+            create.append(f"sampling={settings.sampling}")
+    else:
+        create.append(f"cache_active_timeout={settings.active_timeout}")
+        if settings.cache_max_flows is not None:
+            create.append(f"cache_max_flows={settings.cache_max_flows}")
+        if settings.sampling is not None:
+            create.append(f"sampling={settings.sampling}")
+    return args + create + ["--", "set", "bridge", bridge, f"{column}=@{column}"]
+
+
+# -- reading back ------------------------------------------------------------------------------
+
+READ_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "NetFlow": ("_uuid", "targets", "active_timeout"),
+    "IPFIX": ("_uuid", "targets", "sampling", "cache_active_timeout", "cache_max_flows"),
+    "sFlow": ("_uuid", "agent", "targets", "sampling"),
+}
+
+
+def build_read(bridge: str) -> list[str]:
+    """One read-only ovs-vsctl run: the bridge's three columns and every exporter row."""
+    args = ["--format=json", "--", "--columns=netflow,sflow,ipfix", "list", "Bridge", bridge]
+    for table, columns in READ_COLUMNS.items():
+        args += ["--", f"--columns={','.join(columns)}", "list", table]
+    return args
+
+
+def _atoms(value: Any) -> list[Any]:
+    """OVSDB JSON: a one-element set prints as the bare atom, others as ["set", [...]]."""
+    if isinstance(value, list) and len(value) == 2 and value[0] == "set":
+        return list(value[1])
+    return [value]
+
+
+def _uuid(value: Any) -> str | None:
+    if isinstance(value, list) and len(value) == 2 and value[0] == "uuid":
+        return str(value[1])
+    return None
+
+
+def _optional_int(value: Any) -> int | None:
+    atoms = _atoms(value)
+    return int(atoms[0]) if atoms else None
+
+
+def parse_read(output: str) -> tuple[ExportSettings, ...]:
+    """Every exporter the bridge references, from `build_read`'s output (normally zero or one;
+    more means someone configured several behind the agent's back)."""
+    tables = [json.loads(line) for line in output.splitlines() if line.strip()]
+    if len(tables) != 4:
+        raise ValueError(f"expected 4 tables from ovs-vsctl, got {len(tables)}")
+    bridge = tables[0]
+    if not bridge["data"]:
+        return ()
+    referenced = dict(zip(bridge["headings"], bridge["data"][0], strict=True))
+    found: list[ExportSettings] = []
+    for flow_type, table in zip((FlowType.NETFLOW, FlowType.IPFIX, FlowType.SFLOW), tables[1:], strict=True):
+        wanted = {_uuid(v) for v in _atoms(referenced.get(_COLUMNS[flow_type]))}
+        for raw in table["data"]:
+            row = dict(zip(table["headings"], raw, strict=True))
+            if _uuid(row["_uuid"]) not in wanted:
+                continue
+            targets = tuple(str(t) for t in _atoms(row["targets"]))
+            if flow_type is FlowType.NETFLOW:
+                found.append(ExportSettings(flow_type, targets, active_timeout=_optional_int(row["active_timeout"])))
+            elif flow_type is FlowType.IPFIX:
+                found.append(
+                    ExportSettings(
+                        flow_type,
+                        targets,
+                        active_timeout=_optional_int(row["cache_active_timeout"]),
+                        sampling=_optional_int(row["sampling"]),
+                        cache_max_flows=_optional_int(row["cache_max_flows"]),
+                    )
+                )
+            else:
+                agent = _atoms(row["agent"])
+                found.append(
+                    ExportSettings(
+                        flow_type,
+                        targets,
+                        sampling=_optional_int(row["sampling"]),
+                        agent=str(agent[0]) if agent else None,
+                    )
+                )
+    return tuple(found)
+
+
+def matches(observed: Sequence[ExportSettings], desired: ExportSettings | None) -> bool:
+    """True when the bridge holds exactly the desired exporter (or none, when stopped)."""
+    if desired is None:
+        return not observed
+    return len(observed) == 1 and observed[0].normalized() == desired.normalized()
+
+
+def describe_observed(observed: Sequence[ExportSettings]) -> str:
+    return "; ".join(s.describe() for s in observed) if observed else "no flow export"
+
+
+# -- running -----------------------------------------------------------------------------------
+
+
+class OvsError(Exception):
+    """OVS could not be reached or refused the change; the message is the sentence to report."""
+
+
+class OvsBridge:
+    """One bridge on one ovsdb-server, driven through ovs-vsctl.
+
+    Without `no_wait`, ovs-vsctl returns only after ovs-vswitchd has applied the change, so a
+    successful apply means the exporter is really running, not just stored."""
+
+    def __init__(
+        self,
+        bridge: str = DEFAULT_BRIDGE,
+        rundir: str | None = None,
+        *,
+        timeout: float = 10.0,
+        no_wait: bool = False,
+        executable: str = "ovs-vsctl",
+    ) -> None:
+        self.bridge = bridge
+        self.rundir = rundir or os.environ.get("OVS_RUNDIR") or DEFAULT_OVS_RUNDIR
+        self.db = f"unix:{os.path.join(self.rundir, 'db.sock')}"
+        self.timeout = timeout
+        self.no_wait = no_wait
+        self.executable = executable
+
+    async def _run(self, args: Sequence[str]) -> str:
+        command = [self.executable, f"--db={self.db}", f"--timeout={max(1, int(self.timeout))}"]
+        if self.no_wait:
+            command.append("--no-wait")
+        env = {**os.environ, "OVS_RUNDIR": self.rundir}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            raise OvsError(f"OVS not reachable at {self.db}: cannot run {self.executable} ({exc.strerror}).") from exc
+        try:
+            async with asyncio.timeout(self.timeout + 2):
+                stdout, stderr = await proc.communicate()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise OvsError(
+                f"OVS not reachable at {self.db}: ovs-vsctl gave no answer within {self.timeout:.0f}s; "
+                "check that ovsdb-server and ovs-vswitchd are running."
+            ) from None
+        if proc.returncode != 0:
+            raise OvsError(self._explain(stderr.decode(errors="replace").strip()))
+        return stdout.decode(errors="replace")
+
+    def _explain(self, stderr: str) -> str:
+        last = stderr.splitlines()[-1] if stderr else "ovs-vsctl failed without a message"
+        last = last.removeprefix("ovs-vsctl: ").removeprefix(f"{self.db}: ")
+        if f'no row "{self.bridge}" in table Bridge' in last or f"no bridge named {self.bridge}" in last:
+            return f"OVS at {self.db} has no bridge {self.bridge}; is OVN-Kubernetes running on this node?"
+        if "timeout" in last.lower() or "database connection failed" in last or "No such file" in last:
+            return f"OVS not reachable at {self.db}: {last}."
+        return f"OVS at {self.db} refused the change: {last}."
+
+    async def read(self) -> tuple[ExportSettings, ...]:
+        output = await self._run(build_read(self.bridge))
+        try:
+            return parse_read(output)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise OvsError(f"OVS at {self.db} answered in a form flowgate does not understand: {exc}.") from exc
+
+    async def apply(self, settings: ExportSettings | None) -> None:
+        await self._run(build_transaction(self.bridge, settings))

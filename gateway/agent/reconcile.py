@@ -1,0 +1,120 @@
+"""The agent's decisions, free of I/O: what OVS should hold for the current desired state, what
+to do about what OVS actually holds, and what (if anything) to write to Flow/<node>."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gateway.agent.ovs import ExportSettings, desired_settings, matches
+from gateway.domain.discovery import resolve_collector
+from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the bridge should hold, and the report that is true once it does."""
+
+    settings: ExportSettings | None
+    report: FlowReport
+
+
+def plan(
+    export: FlowExport | None,
+    node: NodeInfo,
+    services: Iterable[Mapping[str, Any]],
+    endpoint_slices: Iterable[Mapping[str, Any]],
+    sflow_agent: str,
+) -> Plan:
+    generation = export.generation if export else 0
+    if export is None or export.spec.type is None:
+        return Plan(None, FlowReport(node.name, NodeFlowState.DISABLED, observed_generation=generation))
+    spec = export.spec
+    resolution = resolve_collector(spec.collector, node, services, endpoint_slices)
+    if resolution.error is not None:
+        # Without a local collector OVS is cleared rather than left sending into the void: an
+        # IPFIX collector that comes back would otherwise wait up to 600 s for templates, and
+        # re-creating the exporter later sends them at once.
+        report = FlowReport(
+            node.name, NodeFlowState.ERROR, type=spec.type, message=resolution.error, observed_generation=generation
+        )
+        return Plan(None, report)
+    settings = desired_settings(spec, resolution.endpoints, sflow_agent)
+    report = FlowReport(
+        node.name,
+        NodeFlowState.EMITTING,
+        type=spec.type,
+        endpoint=",".join(resolution.endpoints),
+        observed_generation=generation,
+    )
+    return Plan(settings, report)
+
+
+class OvsAction(enum.Enum):
+    NONE = "none"  # the bridge already holds what is wanted
+    APPLY = "apply"  # the wanted state changed (or is not known to have been applied yet)
+    REPAIR = "repair"  # the wanted state was applied, and something changed OVS since
+
+
+def ovs_action(
+    desired: ExportSettings | None,
+    observed: Sequence[ExportSettings],
+    last_applied: ExportSettings | None,
+    applied_once: bool,
+) -> OvsAction:
+    """Compare the bridge with what is wanted. `applied_once` with `last_applied` says what this
+    agent last put there, which separates a new wish from drift done behind its back."""
+    if matches(observed, desired):
+        return OvsAction.NONE
+    same_wish = applied_once and (last_applied.normalized() if last_applied else None) == (
+        desired.normalized() if desired else None
+    )
+    return OvsAction.REPAIR if same_wish else OvsAction.APPLY
+
+
+def ovs_failure(wanted: FlowReport, message: str) -> FlowReport:
+    """The report when OVS could not be driven: an error, whatever the plan hoped for."""
+    return FlowReport(
+        wanted.node,
+        NodeFlowState.ERROR,
+        type=wanted.type,
+        message=message,
+        observed_generation=wanted.observed_generation,
+    )
+
+
+def next_report(previous: FlowReport | None, observed: FlowReport, now: str) -> FlowReport | None:
+    """The report to write, or None when Flow/<node> already says the same. The transition time
+    moves only when the state does, so `kubectl get flows` ages mean something."""
+    if observed.same_observation(previous):
+        return None
+    if previous is not None and previous.state is observed.state and previous.last_transition_time:
+        return replace(observed, last_transition_time=previous.last_transition_time)
+    return replace(observed, last_transition_time=now)
+
+
+def status_patch(report: FlowReport) -> dict[str, Any]:
+    """A merge patch for the status subresource; explicit nulls clear fields the new state lacks
+    (an old error message must not survive into Emitting)."""
+    status: dict[str, Any] = {"type": None, "endpoint": None, "message": None}
+    status.update(report.to_status())
+    return {"status": status}
+
+
+class Backoff:
+    """Retry delays that double from `initial` up to `maximum`, reset by a success."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._next = initial
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
