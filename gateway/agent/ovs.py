@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,11 +120,19 @@ READ_COLUMNS: Mapping[str, tuple[str, ...]] = {
 
 
 def build_read(bridge: str) -> list[str]:
-    """One read-only ovs-vsctl run: the bridge's three columns and every exporter row."""
+    """One read-only ovs-vsctl run: the bridge's three columns, every exporter row, and the
+    configuration counters that say whether ovs-vswitchd has applied what the database holds."""
     args = ["--format=json", "--", "--columns=netflow,sflow,ipfix", "list", "Bridge", bridge]
     for table, columns in READ_COLUMNS.items():
         args += ["--", f"--columns={','.join(columns)}", "list", table]
-    return args
+    return [*args, "--", "--columns=next_cfg,cur_cfg", "list", "Open_vSwitch"]
+
+
+@dataclass(frozen=True)
+class BridgeReading:
+    exporters: tuple[ExportSettings, ...]
+    # ovs-vswitchd has not caught up with the database: the rows exist but nothing is exported.
+    vswitchd_behind: bool = False
 
 
 def _atoms(value: Any) -> list[Any]:
@@ -144,18 +153,22 @@ def _optional_int(value: Any) -> int | None:
     return int(atoms[0]) if atoms else None
 
 
-def parse_read(output: str) -> tuple[ExportSettings, ...]:
+def parse_read(output: str) -> BridgeReading:
     """Every exporter the bridge references, from `build_read`'s output (normally zero or one;
     more means someone configured several behind the agent's back)."""
     tables = [json.loads(line) for line in output.splitlines() if line.strip()]
-    if len(tables) != 4:
-        raise ValueError(f"expected 4 tables from ovs-vsctl, got {len(tables)}")
+    if len(tables) != 5:
+        raise ValueError(f"expected 5 tables from ovs-vsctl, got {len(tables)}")
+    behind = False
+    for raw in tables[4]["data"]:
+        counters = dict(zip(tables[4]["headings"], raw, strict=True))
+        behind = (_optional_int(counters["cur_cfg"]) or 0) < (_optional_int(counters["next_cfg"]) or 0)
     bridge = tables[0]
     if not bridge["data"]:
-        return ()
+        return BridgeReading((), behind)
     referenced = dict(zip(bridge["headings"], bridge["data"][0], strict=True))
     found: list[ExportSettings] = []
-    for flow_type, table in zip((FlowType.NETFLOW, FlowType.IPFIX, FlowType.SFLOW), tables[1:], strict=True):
+    for flow_type, table in zip((FlowType.NETFLOW, FlowType.IPFIX, FlowType.SFLOW), tables[1:4], strict=True):
         wanted = {_uuid(v) for v in _atoms(referenced.get(_COLUMNS[flow_type]))}
         for raw in table["data"]:
             row = dict(zip(table["headings"], raw, strict=True))
@@ -184,7 +197,7 @@ def parse_read(output: str) -> tuple[ExportSettings, ...]:
                         agent=str(agent[0]) if agent else None,
                     )
                 )
-    return tuple(found)
+    return BridgeReading(tuple(found), behind)
 
 
 def matches(observed: Sequence[ExportSettings], desired: ExportSettings | None) -> bool:
@@ -254,10 +267,17 @@ class OvsBridge:
                 "check that ovsdb-server and ovs-vswitchd are running."
             ) from None
         if proc.returncode != 0:
-            raise OvsError(self._explain(stderr.decode(errors="replace").strip()))
+            raise OvsError(self._explain(proc.returncode, stderr.decode(errors="replace").strip()))
         return stdout.decode(errors="replace")
 
-    def _explain(self, stderr: str) -> str:
+    def _explain(self, returncode: int | None, stderr: str) -> str:
+        if returncode == -signal.SIGALRM or "Alarm clock" in stderr:
+            # ovs-vsctl's own --timeout: the database took the change but ovs-vswitchd never
+            # confirmed it, or the database itself did not answer.
+            return (
+                f"OVS not reachable at {self.db}: no confirmation within {self.timeout:.0f}s; "
+                "check that ovsdb-server and ovs-vswitchd are running."
+            )
         last = stderr.splitlines()[-1] if stderr else "ovs-vsctl failed without a message"
         last = last.removeprefix("ovs-vsctl: ").removeprefix(f"{self.db}: ")
         if f'no row "{self.bridge}" in table Bridge' in last or f"no bridge named {self.bridge}" in last:
@@ -267,11 +287,18 @@ class OvsBridge:
         return f"OVS at {self.db} refused the change: {last}."
 
     async def read(self) -> tuple[ExportSettings, ...]:
+        """The exporters the bridge really runs."""
         output = await self._run(build_read(self.bridge))
         try:
-            return parse_read(output)
+            reading = parse_read(output)
         except (ValueError, KeyError, TypeError) as exc:
             raise OvsError(f"OVS at {self.db} answered in a form flowgate does not understand: {exc}.") from exc
+        if reading.vswitchd_behind and not self.no_wait:
+            raise OvsError(
+                f"OVS not reachable at {self.db}: ovs-vswitchd has not applied the database's configuration; "
+                "check that ovs-vswitchd is running."
+            )
+        return reading.exporters
 
     async def apply(self, settings: ExportSettings | None) -> None:
         await self._run(build_transaction(self.bridge, settings))

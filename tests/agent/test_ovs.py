@@ -7,6 +7,7 @@ import json
 import pytest
 
 from gateway.agent.ovs import (
+    BridgeReading,
     ExportSettings,
     build_read,
     build_transaction,
@@ -83,13 +84,14 @@ def _table(headings: list[str], rows: list[list[object]]) -> str:
     return json.dumps({"data": rows, "headings": headings})
 
 
-def _read_output(bridge_row: list[object] | None, netflow=(), ipfix=(), sflow=()) -> str:  # type: ignore[no-untyped-def]
+def _read_output(bridge_row: list[object] | None, netflow=(), ipfix=(), sflow=(), cfg=(3, 3)) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(
         [
             _table(["netflow", "sflow", "ipfix"], [bridge_row] if bridge_row else []),
             _table(["_uuid", "targets", "active_timeout"], list(netflow)),
             _table(["_uuid", "targets", "sampling", "cache_active_timeout", "cache_max_flows"], list(ipfix)),
             _table(["_uuid", "agent", "targets", "sampling"], list(sflow)),
+            _table(["next_cfg", "cur_cfg"], [[cfg[0], cfg[1]]]),
         ]
     )
 
@@ -100,36 +102,40 @@ EMPTY = ["set", []]
 def test_read_command_lists_the_bridge_and_the_three_tables() -> None:
     args = build_read("br-int")
     assert args[:6] == ["--format=json", "--", "--columns=netflow,sflow,ipfix", "list", "Bridge", "br-int"]
-    assert [args[i + 3] for i, a in enumerate(args) if a == "--"][1:] == ["NetFlow", "IPFIX", "sFlow"]
+    assert [args[i + 3] for i, a in enumerate(args) if a == "--"][1:] == ["NetFlow", "IPFIX", "sFlow", "Open_vSwitch"]
 
 
 def test_parse_nothing_configured() -> None:
-    assert parse_read(_read_output([EMPTY, EMPTY, EMPTY])) == ()
+    assert parse_read(_read_output([EMPTY, EMPTY, EMPTY])) == BridgeReading(())
+
+
+def test_parse_notices_vswitchd_behind_the_database() -> None:
+    assert parse_read(_read_output([EMPTY, EMPTY, EMPTY], cfg=(4, 3))).vswitchd_behind
 
 
 def test_parse_one_ipfix_row_with_single_atom_sets() -> None:
     row = [["uuid", "u1"], "10.0.0.1:30001", 400, 60, EMPTY]
     out = _read_output([EMPTY, EMPTY, ["uuid", "u1"]], ipfix=[row])
-    assert parse_read(out) == (ExportSettings(FlowType.IPFIX, ("10.0.0.1:30001",), 60, 400, None),)
+    assert parse_read(out).exporters == (ExportSettings(FlowType.IPFIX, ("10.0.0.1:30001",), 60, 400, None),)
 
 
 def test_parse_ignores_rows_of_other_bridges_and_reads_multi_target_sets() -> None:
     mine = [["uuid", "u1"], ["set", ["b:2", "a:1"]], 60]
     other = [["uuid", "u2"], "c:3", 60]
     out = _read_output([["uuid", "u1"], EMPTY, EMPTY], netflow=[mine, other])
-    observed = parse_read(out)
+    observed = parse_read(out).exporters
     assert observed == (ExportSettings(FlowType.NETFLOW, ("b:2", "a:1"), active_timeout=60),)
     assert matches(observed, ExportSettings(FlowType.NETFLOW, ("a:1", "b:2"), active_timeout=60))
 
 
 def test_parse_sflow_without_sampling() -> None:
     row = [["uuid", "s"], "ovn-k8s-mp0", "10.0.0.1:30001", EMPTY]
-    observed = parse_read(_read_output([EMPTY, ["uuid", "s"], EMPTY], sflow=[row]))
+    observed = parse_read(_read_output([EMPTY, ["uuid", "s"], EMPTY], sflow=[row])).exporters
     assert observed == (ExportSettings(FlowType.SFLOW, ("10.0.0.1:30001",), agent="ovn-k8s-mp0"),)
 
 
 def test_missing_bridge_rows_read_as_nothing_and_garbage_is_refused() -> None:
-    assert parse_read(_read_output(None)) == ()
+    assert parse_read(_read_output(None)).exporters == ()
     with pytest.raises(ValueError):
         parse_read("{}")
 
