@@ -1,0 +1,452 @@
+"""`kubectl flows` / `oc flows`: switch flow export on and off and watch every node's export
+state, through the flowgate gateway's GraphQL API.
+
+kubectl and oc run any `kubectl-flows` / `oc-flows` on PATH with the arguments after `flows`
+(never kubectl's own global flags), so this command reads the kubeconfig itself, as kubectl
+does. Input is validated here with the domain core's own rules before anything is sent."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
+
+from gateway import __version__
+from gateway.cli import completion, output
+from gateway.cli.client import FlowgateClient, GatewayError, GatewayUnreachable, StartRequest
+from gateway.cli.endpoint import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_SERVICE,
+    DEFAULT_SERVICE_PORT,
+    GATEWAY_ENV,
+    ConnectionOptions,
+    EndpointError,
+    GatewayEndpoint,
+    resolve_endpoint,
+)
+from gateway.domain.errors import InvalidArgument
+from gateway.domain.model import FLOW_EXPORT_NAME, FLOW_EXPORT_PLURAL, FLOW_PLURAL, GROUP, FlowType
+from gateway.domain.validation import parse_selector, validate_collector, validate_start
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # the gateway or the API server refused or failed
+EXIT_USAGE = 2  # bad command line; nothing was sent
+EXIT_UNREACHABLE = 3  # no gateway answered where we looked
+EXIT_INTERRUPTED = 130
+
+# GraphQL argument -> the flag a user typed, so domain validation errors name the flag.
+FLAG_FOR_FIELD = {
+    "collector": "--node-port/--selector/--target",
+    "collector.nodePort": "--node-port",
+    "collector.selector": "--selector",
+    "collector.targets": "--target",
+    "sampling": "--sampling",
+    "activeTimeoutSeconds": "--active-timeout",
+    "cacheMaxFlows": "--cache-max-flows",
+}
+
+# What each command needs from RBAC, for "forbidden" answers that do not say it themselves.
+PERMISSION_NEEDED = {
+    "start": f'update (and, the first time, create) {FLOW_EXPORT_PLURAL}.{GROUP} "{FLOW_EXPORT_NAME}"',
+    "stop": f'update {FLOW_EXPORT_PLURAL}.{GROUP} "{FLOW_EXPORT_NAME}"',
+    "status": f"list {FLOW_PLURAL}.{GROUP}",
+}
+
+EPILOG = """\
+exit codes:
+  0  success (also when --watch is ended with Ctrl-C)
+  1  the gateway or the cluster refused or failed the request (the message says why)
+  2  usage error: bad flag, value or combination; nothing was sent
+  3  the gateway could not be reached (the message says where it looked)
+
+Without --gateway the gateway is reached through the Kubernetes API server's service proxy
+(services/https:{service}:{port} in namespace {namespace}) with the current kubeconfig context
+and its user's token; --gateway URL or ${env} point at it directly.
+"""
+
+
+def program_name(argv0: str | None = None) -> str:
+    """`kubectl flows` or `oc flows`, after the executable kubectl/oc found on PATH."""
+    base = os.path.basename(argv0 if argv0 is not None else sys.argv[0])
+    return "oc flows" if base.startswith("oc") else "kubectl flows"
+
+
+def _flow_type(text: str) -> FlowType:
+    try:
+        return FlowType.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not text.strip().lstrip("-").isdigit():
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+        value = int(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
+
+
+def _selector(text: str) -> dict[str, str]:
+    try:
+        return parse_selector(text)
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix(f"{exc.field}: ")) from None
+
+
+def _targets(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text.rstrip("s"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _connection_flags(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: given before or after the command, a flag is kept and never reset to a default.
+    group = parser.add_argument_group("connection")
+    s = argparse.SUPPRESS
+    group.add_argument(
+        "--gateway",
+        metavar="URL",
+        default=s,
+        help=f"the gateway's URL (default: ${GATEWAY_ENV}, else the service proxy)",
+    )
+    group.add_argument("--token", default=s, help="bearer token to act as (default: the kubeconfig user's)")
+    group.add_argument(
+        "--kubeconfig", metavar="PATH", default=s, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
+    )
+    group.add_argument("--context", default=s, help="kubeconfig context (default: its current-context)")
+    group.add_argument(
+        "-n", "--namespace", default=s, help=f"namespace of the gateway Service (default: {DEFAULT_NAMESPACE})"
+    )
+    group.add_argument(
+        "--service",
+        metavar="NAME[:PORT]",
+        default=s,
+        help=f"the gateway Service (default: {DEFAULT_SERVICE}:{DEFAULT_SERVICE_PORT})",
+    )
+    group.add_argument(
+        "--certificate-authority", metavar="FILE", default=s, help="CA bundle to verify the gateway or API server"
+    )
+    group.add_argument(
+        "--insecure-skip-tls-verify", action="store_true", default=s, help="do not verify TLS certificates"
+    )
+    group.add_argument(
+        "--request-timeout", metavar="SECONDS", type=_timeout, default=s, help="per request (default: 30)"
+    )
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit with EXIT_USAGE (argparse's own 2), said once on stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        # kubectl's shape: the problem, then where help is (the full usage drowns the message).
+        self.exit(EXIT_USAGE, f"error: {message}\nSee '{self.prog} --help' for usage.\n")
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    prog = prog or program_name()
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=prog,
+        usage="%(prog)s COMMAND [flags]",
+        description="Switch network-flow export (NetFlow, IPFIX, sFlow) on OVN-Kubernetes and watch every node.",
+        epilog=EPILOG.format(
+            service=DEFAULT_SERVICE, port=DEFAULT_SERVICE_PORT, namespace=DEFAULT_NAMESPACE, env=GATEWAY_ENV
+        ),
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{prog} {__version__}")
+    _connection_flags(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    def command(name: str, help_text: str, description: str | None = None, usage: str = "") -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name,
+            prog=f"{prog} {name}",
+            help=help_text,
+            usage=f"%(prog)s {usage}[flags]".replace("  ", " "),
+            description=description or help_text,
+            epilog=parser.epilog,
+            formatter_class=formatter,
+        )
+        _connection_flags(sub)
+        return sub
+
+    start = command(
+        "start",
+        "start (or switch to) exporting flows of one type on every node",
+        "Start exporting flows of TYPE on every node, or switch to TYPE; only one type runs at a time.\n"
+        "Without a collector flag each node sends to the NodePort Service labelled role=flows-collector,\n"
+        "on its own address.",
+        "TYPE [--node-port N | --selector k=v[,k=v] | --target IP:PORT ...] [--sampling N] [--active-timeout S] "
+        "[--cache-max-flows N] ",
+    )
+    start.add_argument("flow_type", metavar="TYPE", type=_flow_type, help="netflow, ipfix or sflow")
+    target = start.add_mutually_exclusive_group()
+    target.add_argument(
+        "--node-port", metavar="N", type=_bounded_int(1, 65535), help="send to each node's own InternalIP at this port"
+    )
+    target.add_argument(
+        "--selector", metavar="k=v[,k=v]", type=_selector, help="send to the NodePort Service with these labels"
+    )
+    target.add_argument(
+        "--target",
+        metavar="IP:PORT",
+        type=_targets,
+        action="append",
+        help="a static collector address (repeat, or comma-separate, up to 10)",
+    )
+    start.add_argument(
+        "--sampling", metavar="N", type=_bounded_int(1, 2**32 - 1), help="sample 1 in N packets (IPFIX, sFlow)"
+    )
+    start.add_argument(
+        "--active-timeout", metavar="S", type=_bounded_int(1, 3600), help="export long-lived flows every S seconds"
+    )
+    start.add_argument("--cache-max-flows", metavar="N", type=_bounded_int(1, 2**32 - 1), help="IPFIX flow cache size")
+    start.set_defaults(run=_run_start)
+
+    stop = command("stop", "stop exporting flows on every node")
+    stop.set_defaults(run=_run_stop)
+
+    status = command(
+        "status", "show every node's flow export state", usage="[-o table|wide|json|yaml] [--watch] [--node NAME] "
+    )
+    status.add_argument(
+        "-o", "--output", choices=output.OUTPUT_FORMATS, default="table", help="output format (default: table)"
+    )
+    status.add_argument(
+        "-w",
+        "--watch",
+        action="store_true",
+        help="keep the table live (Ctrl-C to stop); one line per change when piped",
+    )
+    status.add_argument("--node", metavar="NAME", help="only this node")
+    status.set_defaults(run=_run_status)
+
+    version = command("version", "print the client version")
+    version.set_defaults(run=_run_version)
+
+    shell = command("completion", "print a shell completion script (bash or zsh)", usage="bash|zsh ")
+    shell.add_argument("shell", choices=completion.SHELLS)
+    shell.set_defaults(run=_run_completion)
+    return parser
+
+
+def start_request(args: argparse.Namespace, parser: argparse.ArgumentParser) -> StartRequest:
+    """The domain core's own validation, run before sending, with errors naming the flag."""
+    targets = [t for group in args.target for t in group] if args.target else None
+    collector_given = args.node_port is not None or args.selector is not None or targets is not None
+    try:
+        collector = validate_collector(node_port=args.node_port, selector=args.selector, targets=targets)
+        validate_start(args.flow_type, collector, args.sampling, args.active_timeout, args.cache_max_flows)
+    except InvalidArgument as exc:
+        flag = FLAG_FOR_FIELD.get(exc.field, exc.field)
+        message = exc.message.removeprefix(f"{exc.field}: ").replace(exc.field, flag)
+        if flag not in message:
+            message = f"argument {flag}: {message}"
+        _subparser(parser, "start").error(message)
+    return StartRequest(
+        type=args.flow_type,
+        collector=collector if collector_given else None,
+        sampling=args.sampling,
+        active_timeout_seconds=args.active_timeout,
+        cache_max_flows=args.cache_max_flows,
+    )
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            sub: argparse.ArgumentParser = action.choices[name]
+            return sub
+    return parser
+
+
+def connection_options(args: argparse.Namespace) -> ConnectionOptions:
+    return ConnectionOptions(
+        gateway=getattr(args, "gateway", None),
+        token=getattr(args, "token", None),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        context=getattr(args, "context", None),
+        namespace=getattr(args, "namespace", None),
+        service=getattr(args, "service", None),
+        certificate_authority=getattr(args, "certificate_authority", None),
+        insecure_skip_tls_verify=bool(getattr(args, "insecure_skip_tls_verify", False)),
+    )
+
+
+class Context:
+    """What a command runs with: the parsed arguments, where output goes, and a client."""
+
+    def __init__(self, args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> None:
+        self.args = args
+        self.parser = parser
+        self.out = out
+        self.err = err
+        self.prog = parser.prog
+
+    def client(self) -> FlowgateClient:
+        endpoint = resolve_endpoint(connection_options(self.args))
+        return FlowgateClient(endpoint, timeout=float(getattr(self.args, "request_timeout", 30.0)))
+
+
+def _run_version(ctx: Context) -> int:
+    ctx.out.write(f"{ctx.prog} {__version__}\n")
+    return EXIT_OK
+
+
+def _run_completion(ctx: Context) -> int:
+    executable = ctx.prog.replace(" ", "-")
+    ctx.out.write(completion.script(ctx.args.shell, executable))
+    return EXIT_OK
+
+
+def _run_start(ctx: Context) -> int:
+    request = start_request(ctx.args, ctx.parser)
+    client = ctx.client()
+    state = asyncio.run(client.start_flows(request))
+    ctx.out.write(output.start_confirmation(state) + "\n\n" + output.render_state(state, "table"))
+    return EXIT_OK
+
+
+def _run_stop(ctx: Context) -> int:
+    client = ctx.client()
+    state = asyncio.run(client.stop_flows())
+    ctx.out.write(output.stop_confirmation(state) + "\n\n" + output.render_state(state, "table"))
+    return EXIT_OK
+
+
+def _only_node(state: dict[str, Any], node: str | None) -> dict[str, Any]:
+    if node is None:
+        return state
+    nodes = [n for n in state.get("nodes") or [] if n.get("node") == node]
+    if not nodes:
+        raise GatewayError("NOT_FOUND", f'node "{node}" not found.')
+    return {**state, "nodes": nodes}
+
+
+def _run_status(ctx: Context) -> int:
+    client = ctx.client()
+    node = ctx.args.node
+    if ctx.args.watch:
+        return asyncio.run(_watch(ctx, client, node))
+    state = _only_node(asyncio.run(client.flows()), node)
+    if not state.get("nodes") and ctx.args.output in ("table", "wide"):
+        ctx.err.write("No nodes found.\n")
+        return EXIT_OK
+    ctx.out.write(output.render_state(state, ctx.args.output))
+    return EXIT_OK
+
+
+async def _watch(ctx: Context, client: FlowgateClient, node: str | None) -> int:
+    """The first table comes from the `flows` query (so a pipe gets a header and every row at
+    once); then the subscription's snapshot and changes update it. A dropped connection is
+    re-established with backoff; its new snapshot repairs anything missed meanwhile."""
+    printer = output.WatchPrinter(ctx.out, ctx.args.output, redraw=ctx.out.isatty())
+    printer.start(_only_node(await client.flows(), node).get("nodes") or [])
+    delay = 1.0
+    while True:
+        try:
+            async for event in client.node_flow_status(node):
+                printer.update(event)
+                delay = 1.0
+        except GatewayUnreachable as exc:
+            if not exc.established:
+                raise
+            ctx.err.write(f"{ctx.prog}: lost the gateway ({exc.detail}); reconnecting in {delay:g}s\n")
+            ctx.err.flush()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def report_gateway_error(ctx: Context, exc: GatewayError) -> None:
+    """The gateway's sentence, exactly and once; a hint only where the sentence lacks one."""
+    ctx.err.write(exc.message.rstrip() + "\n")
+    command = ctx.args.command
+    if exc.code == "FORBIDDEN" and command in PERMISSION_NEEDED and "cannot" not in exc.message:
+        ctx.err.write(f"{ctx.prog} {command} needs permission to {PERMISSION_NEEDED[command]}.\n")
+    elif exc.code == "UNAUTHENTICATED" and not connection_options(ctx.args).token:
+        ctx.err.write("Log in again, or pass --token (the kubeconfig user needs a bearer token).\n")
+
+
+def report_unreachable(ctx: Context, exc: GatewayUnreachable) -> None:
+    endpoint: GatewayEndpoint = exc.endpoint
+    if endpoint.through_service_proxy:
+        where = f"{endpoint.url}, through the Kubernetes API server's service proxy"
+        elsewhere = (
+            f"Choose the gateway Service with --namespace/--service, or point {ctx.prog} at the gateway "
+            f"with --gateway URL or {GATEWAY_ENV}=URL."
+        )
+    else:
+        where = f"{endpoint.url} (from {endpoint.via})"
+        elsewhere = f"Point {ctx.prog} elsewhere with --gateway URL or {GATEWAY_ENV}=URL."
+    ctx.err.write(f"Cannot reach the flowgate gateway at {where}: {exc.detail}\n{elsewhere}\n")
+
+
+def run(
+    argv: Sequence[str] | None = None, *, prog: str | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """The whole command, returning its exit code (argparse usage errors raise SystemExit(2))."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    ctx = Context(args, parser, out, err)
+    try:
+        code: int = args.run(ctx)
+        return code
+    except GatewayError as exc:
+        report_gateway_error(ctx, exc)
+        return EXIT_ERROR
+    except GatewayUnreachable as exc:
+        report_unreachable(ctx, exc)
+        return EXIT_UNREACHABLE
+    except EndpointError as exc:
+        err.write(f"{exc}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        # Ctrl-C is how a watch ends; anything else was interrupted.
+        return EXIT_OK if getattr(args, "watch", False) else EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (say `| head`) went away: not an error of ours.
+        _silence_stdout()
+        return EXIT_OK
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def complete_main(argv: Sequence[str] | None = None) -> int:
+    """kubectl's plugin completion (`kubectl_complete-flows ARGS… WORD`) and our shell scripts."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    sys.stdout.write("".join(f"{c}\n" for c in completion.complete(words)) + completion.NO_FILE_COMPLETION + "\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if os.path.basename(sys.argv[0]).split("-")[0].endswith("_complete"):
+        return complete_main(words)
+    if words[:1] == ["__complete"]:
+        return complete_main(words[1:])
+    return run(words)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""How `kubectl flows` prints: the seed's NAME/STATUS/TYPE/ENDPOINT table (lower-case values,
+columns aligned as kubectl aligns them), `-o wide`, `-o json|yaml` in the GraphQL field names,
+and the live views of `status --watch`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import yaml
+
+JSON = dict[str, Any]
+OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
+COLUMNS = ("NAME", "STATUS", "TYPE", "ENDPOINT")
+WIDE_COLUMNS = (*COLUMNS, "MESSAGE", "AGE")
+NONE = "<none>"  # what kubectl prints for an empty printer column
+GAP = "  "  # the seed's table: left-aligned columns, two spaces apart
+
+
+def human_duration(seconds: float) -> str:
+    """kubectl's AGE (k8s.io/apimachinery/pkg/util/duration.HumanDuration)."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        rest = s % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = s // 3600
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        rest = hours % 24
+        return f"{hours // 24}d{rest}h" if rest else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        years, days = hours // 24 // 365, (hours // 24) % 365
+        return f"{years}y{days}d" if days else f"{years}y"
+    return f"{hours // 24 // 365}y"
+
+
+def age(timestamp: str | None, now: datetime | None = None) -> str:
+    if not timestamp:
+        return NONE
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return NONE
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
+
+
+def _lower(value: Any) -> str:
+    return str(value).lower() if value else NONE
+
+
+def row(node: Mapping[str, Any], *, wide: bool = False, now: datetime | None = None) -> tuple[str, ...]:
+    """One NodeFlowStatus (GraphQL dict) as table cells."""
+    cells: tuple[str, ...] = (
+        str(node.get("node") or NONE),
+        _lower(node.get("state")),
+        _lower(node.get("type")),
+        str(node.get("endpoint") or NONE),
+    )
+    if wide:
+        message = " ".join(str(node.get("message") or "").split()) or NONE
+        cells = (*cells, message, age(node.get("updatedAt"), now))
+    return cells
+
+
+def column_widths(rows: Iterable[Sequence[str]], header: Sequence[str]) -> list[int]:
+    widths = [len(h) for h in header]
+    for cells in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, cells, strict=False)]
+    return widths
+
+
+def format_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    """Cells padded to `widths`; a cell longer than its column still gets the gap after it."""
+    parts = [c.ljust(w) for c, w in zip(cells[:-1], widths, strict=False)]
+    return GAP.join([*parts, cells[-1]]).rstrip()
+
+
+def format_table(nodes: Sequence[Mapping[str, Any]], *, wide: bool = False, now: datetime | None = None) -> list[str]:
+    header = WIDE_COLUMNS if wide else COLUMNS
+    rows = [row(n, wide=wide, now=now) for n in nodes]
+    widths = column_widths(rows, header)
+    return [format_line(header, widths), *(format_line(r, widths) for r in rows)]
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2)
+
+
+def to_yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False)
+
+
+def render_state(state: Mapping[str, Any], output: str, *, now: datetime | None = None) -> str:
+    """`status` in any -o format: json/yaml print the FlowsState as the API returns it."""
+    if output == "json":
+        return to_json(state) + "\n"
+    if output == "yaml":
+        return to_yaml(dict(state))
+    nodes = state.get("nodes") or []
+    return "\n".join(format_table(nodes, wide=output == "wide", now=now)) + "\n"
+
+
+def describe_collector(collector: Mapping[str, Any] | None) -> str:
+    if not collector:
+        return "the default collector"
+    return str(collector.get("description") or collector.get("mode") or "the collector")
+
+
+def start_confirmation(state: Mapping[str, Any]) -> str:
+    flow_type = _lower(state.get("type"))
+    return (
+        f"Flow export started: {flow_type} to {describe_collector(state.get('collector'))} "
+        f"(generation {state.get('generation')})."
+    )
+
+
+def stop_confirmation(state: Mapping[str, Any]) -> str:
+    return f"Flow export stopped (generation {state.get('generation')})."
+
+
+def _key(node: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What makes a change worth a line: everything but the timestamp."""
+    return tuple(node.get(k) for k in ("state", "type", "endpoint", "message", "observedGeneration"))
+
+
+class WatchPrinter:
+    """Keeps `status --watch` output current. In a terminal it redraws the whole table on each
+    change; in a pipe it prints the table once and then one line per changed node, in the same
+    columns (as `kubectl get --watch` does), so scripts can read it line by line. Events equal
+    to what is already shown (the subscription's snapshot repeating the first table) print
+    nothing."""
+
+    CLEAR = "\x1b[H\x1b[2J"
+
+    def __init__(self, out: TextIO, output: str, *, redraw: bool) -> None:
+        self.out = out
+        self.output = output
+        self.redraw = redraw and output in ("table", "wide")
+        self.wide = output == "wide"
+        self.nodes: dict[str, JSON] = {}
+        self.widths: list[int] | None = None
+
+    def start(self, nodes: Sequence[Mapping[str, Any]]) -> None:
+        for node in nodes:
+            self.nodes[str(node.get("node"))] = dict(node)
+        if self.output in ("json", "yaml"):
+            for node in nodes:
+                self._emit_object(node)
+        elif self.redraw:
+            self._draw()
+        else:
+            header = WIDE_COLUMNS if self.wide else COLUMNS
+            # Later lines reuse these widths, so leave room for any state, type and IPv4 endpoint.
+            widest = ("", "disabled", "netflow", "255.255.255.255:65535", "", "")[: len(header)]
+            self.widths = column_widths([row(n, wide=self.wide) for n in nodes] + [widest], header)
+            self._write("\n".join([format_line(header, self.widths), *self._lines(nodes)]) + "\n")
+
+    def update(self, node: Mapping[str, Any]) -> bool:
+        """Show one subscription event; False when it changed nothing visible."""
+        name = str(node.get("node"))
+        previous = self.nodes.get(name)
+        if previous is not None and _key(previous) == _key(node):
+            return False
+        self.nodes[name] = dict(node)
+        if self.output in ("json", "yaml"):
+            self._emit_object(node)
+        elif self.redraw:
+            self._draw()
+        else:
+            self._write("\n".join(self._lines([node])) + "\n")
+        return True
+
+    def _lines(self, nodes: Iterable[Mapping[str, Any]]) -> list[str]:
+        assert self.widths is not None
+        return [format_line(row(n, wide=self.wide), self.widths) for n in nodes]
+
+    def _draw(self) -> None:
+        nodes = [self.nodes[k] for k in sorted(self.nodes)]
+        self._write(self.CLEAR + "\n".join(format_table(nodes, wide=self.wide)) + "\n")
+
+    def _emit_object(self, node: Mapping[str, Any]) -> None:
+        # One compact JSON document per line, or one YAML document per change.
+        if self.output == "json":
+            self._write(json.dumps(dict(node)) + "\n")
+        else:
+            self._write("---\n" + to_yaml(dict(node)))
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
