@@ -288,17 +288,23 @@ class OvsBridge:
 
     async def read(self) -> tuple[ExportSettings, ...]:
         """The exporters the bridge really runs."""
-        output = await self._run(build_read(self.bridge))
-        try:
-            reading = parse_read(output)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise OvsError(f"OVS at {self.db} answered in a form flowgate does not understand: {exc}.") from exc
-        if reading.vswitchd_behind and not self.no_wait:
-            raise OvsError(
-                f"OVS not reachable at {self.db}: ovs-vswitchd has not applied the database's configuration; "
-                "check that ovs-vswitchd is running."
-            )
-        return reading.exporters
+        loop = asyncio.get_running_loop()
+        # Someone else's change may be in flight: give ovs-vswitchd a moment before calling it absent.
+        patience = loop.time() + min(self.timeout, 2.0)
+        while True:
+            output = await self._run(build_read(self.bridge))
+            try:
+                reading = parse_read(output)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise OvsError(f"OVS at {self.db} answered in a form flowgate does not understand: {exc}.") from exc
+            if not reading.vswitchd_behind or self.no_wait:
+                return reading.exporters
+            if loop.time() >= patience:
+                raise OvsError(
+                    f"OVS not reachable at {self.db}: ovs-vswitchd has not applied the database's configuration; "
+                    "check that ovs-vswitchd is running."
+                )
+            await asyncio.sleep(0.1)
 
     async def apply(self, settings: ExportSettings | None) -> None:
         await self._run(build_transaction(self.bridge, settings))
