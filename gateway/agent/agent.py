@@ -111,6 +111,7 @@ class NodeAgent:
         self.services.add_listener(self._on_collector_change)
         self.slices.add_listener(self._on_collector_change)
         self.cache.start()
+        monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
         try:
             await self._wait_synced()
             log.info(
@@ -135,6 +136,8 @@ class NodeAgent:
                 except TimeoutError:
                     pass
         finally:
+            monitor.cancel()
+            await asyncio.gather(monitor, return_exceptions=True)
             await self.cache.stop()
 
     async def _wait_synced(self) -> None:

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.model import DEFAULT_ACTIVE_TIMEOUT_SECONDS, DEFAULT_IPFIX_SAMPLING, FlowExportSpec, FlowType
+
+log = logging.getLogger("flowgate.agent")
 
 DEFAULT_BRIDGE = "br-int"
 DEFAULT_SFLOW_AGENT = "ovn-k8s-mp0"  # OVN-Kubernetes' management port, its sFlow agent address
@@ -308,3 +311,49 @@ class OvsBridge:
 
     async def apply(self, settings: ExportSettings | None) -> None:
         await self._run(build_transaction(self.bridge, settings))
+
+    async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
+        """Call on_change whenever the bridge's exporter columns change (and whenever the
+        database comes back after an outage), until cancelled. Edits inside an exporter row are
+        left to the periodic resync; what an ovnkube-node restart or an admin's `clear` does is
+        seen at once."""
+        command = [
+            "ovsdb-client",
+            "--format=json",
+            "monitor",
+            self.db,
+            "Open_vSwitch",
+            "Bridge",
+            "name,netflow,sflow,ipfix",
+        ]
+        delay = 1.0
+        complained = False
+        while True:
+            proc: asyncio.subprocess.Process | None = None
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *command,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                assert proc.stdout is not None
+                async for _line in proc.stdout:
+                    on_change()
+                    delay, complained = 1.0, False
+                stderr = (await proc.stderr.read()).decode(errors="replace").strip() if proc.stderr else ""
+                await proc.wait()
+                why = stderr.splitlines()[-1] if stderr else f"ovsdb-client exited with {proc.returncode}"
+            except OSError as exc:
+                why = f"cannot run ovsdb-client ({exc.strerror})"
+            finally:
+                if proc is not None and proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            if not complained:
+                log.warning(
+                    "cannot watch OVS at %s for changes (%s); drift is still repaired at every resync", self.db, why
+                )
+                complained = True
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, retry_max)

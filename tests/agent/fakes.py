@@ -115,21 +115,26 @@ class FakeBridge(OvsBridge):
         self.state: tuple[ExportSettings, ...] = ()
         self.applies = 0
         self.broken = False
-        self.on_apply: Callable[[ExportSettings | None], None] | None = None
+        self.on_change: Callable[[], None] | None = None  # what the agent's OVSDB monitor calls
 
-    def tamper(self, *state: ExportSettings) -> None:
-        """Change the bridge behind the agent's back, as an ovnkube-node restart or an admin would."""
+    def tamper(self, *state: ExportSettings, seen: bool = False) -> None:
+        """Change the bridge behind the agent's back, as an ovnkube-node restart or an admin
+        would; `seen` lets the agent's OVSDB monitor notice it."""
         self.state = state
+        if seen and self.on_change:
+            self.on_change()
 
     async def read(self) -> tuple[ExportSettings, ...]:
         if self.broken:
             raise OvsError(f"OVS not reachable at {self.db}: database connection failed (Connection refused).")
         return self.state
 
+    async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
+        self.on_change = on_change
+        await asyncio.Event().wait()
+
     async def apply(self, settings: ExportSettings | None) -> None:
         if self.broken:
             raise OvsError(f"OVS not reachable at {self.db}: database connection failed (Connection refused).")
         self.applies += 1
         self.state = () if settings is None else (settings,)
-        if self.on_apply:
-            self.on_apply(settings)

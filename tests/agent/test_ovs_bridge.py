@@ -3,6 +3,7 @@ the transaction is accepted by OVS's own schema and reads back as written."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -100,3 +101,18 @@ async def test_errors_are_sentences(rundir: Path, tmp_path: Path) -> None:
         await waiting.apply(CASES[0])
     with pytest.raises(OvsError, match=r"ovs-vswitchd has not applied the database's configuration"):
         await waiting.read()
+
+
+async def test_monitor_sees_the_bridge_change(rundir: Path) -> None:
+    bridge = OvsBridge("br-int", str(rundir), no_wait=True)
+    changes = asyncio.Event()
+    task = asyncio.create_task(bridge.monitor(changes.set))
+    try:
+        async with asyncio.timeout(5):
+            await changes.wait()  # the initial state
+            changes.clear()
+            await bridge.apply(CASES[0])
+            await changes.wait()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -138,7 +138,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 3.0) -> None:
 
 
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, resync: float = 0.2) -> None:
         self.kube = FakeKube()
         self.bridge = FakeBridge()
         self.kube.put(
@@ -155,7 +155,7 @@ class Rig:
             "node-2",
             self.bridge,
             sflow_agent="ovn-k8s-mp0",
-            resync=0.2,
+            resync=resync,
             backoff=Backoff(0.05, 0.2),
         )
 
@@ -209,6 +209,19 @@ async def test_drift_is_repaired_and_logged(rig: Rig, caplog: pytest.LogCaptureF
     rig.bridge.tamper()  # as an ovnkube-node restart would
     await eventually(lambda: rig.bridge.state == (NETFLOW,))
     assert any("changed outside flowgate; restored NetFlow to 10.89.0.2:30001" in r.message for r in caplog.records)
+
+
+async def test_ovsdb_monitor_repairs_drift_without_waiting_for_resync() -> None:
+    rig = Rig(resync=60)
+    task = asyncio.create_task(rig.agent.run())
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(lambda: rig.bridge.state == (NETFLOW,))
+        rig.bridge.tamper(seen=True)
+        await eventually(lambda: rig.bridge.state == (NETFLOW,), timeout=1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_collector_gone_is_an_error_and_its_return_emits_again(rig: Rig) -> None:
