@@ -88,8 +88,9 @@ compdef _flowgate_flows_complete kubectl-flows oc-flows
 """
 
 PLUGIN_HINT = """\
-# `kubectl flows <TAB>` / `oc flows <TAB>`: kubectl asks an executable named
-# kubectl_complete-flows (oc: oc_complete-flows) on PATH; the flowgate package installs both.
+# `kubectl flows <TAB>` (kubectl >= 1.26): kubectl asks an executable named kubectl_complete-flows
+# on PATH. A link to this command under that name answers it:
+#   ln -s "$(command -v kubectl-flows)" ~/.local/bin/kubectl_complete-flows
 """
 
 

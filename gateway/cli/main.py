@@ -377,7 +377,8 @@ def report_gateway_error(ctx: Context, exc: GatewayError) -> None:
     """The gateway's sentence, exactly and once; a hint only where the sentence lacks one."""
     ctx.err.write(exc.message.rstrip() + "\n")
     command = ctx.args.command
-    if exc.code == "FORBIDDEN" and command in PERMISSION_NEEDED and "cannot" not in exc.message:
+    names_resource = f".{GROUP}" in exc.message or "services/proxy" in exc.message
+    if exc.code == "FORBIDDEN" and command in PERMISSION_NEEDED and not names_resource:
         ctx.err.write(f"{ctx.prog} {command} needs permission to {PERMISSION_NEEDED[command]}.\n")
     elif exc.code == "UNAUTHENTICATED" and not connection_options(ctx.args).token:
         ctx.err.write("Log in again, or pass --token (the kubeconfig user needs a bearer token).\n")

@@ -15,7 +15,7 @@ JSON = dict[str, Any]
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 COLUMNS = ("NAME", "STATUS", "TYPE", "ENDPOINT")
 WIDE_COLUMNS = (*COLUMNS, "MESSAGE", "AGE")
-NONE = "<none>"  # what kubectl prints for an empty printer column
+EMPTY = ""  # as `kubectl get flows` prints an empty printer column
 GAP = "  "  # the seed's table: left-aligned columns, two spaces apart
 
 
@@ -53,30 +53,30 @@ def human_duration(seconds: float) -> str:
 
 def age(timestamp: str | None, now: datetime | None = None) -> str:
     if not timestamp:
-        return NONE
+        return EMPTY
     try:
         then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
-        return NONE
+        return EMPTY
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
     return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
 
 
 def _lower(value: Any) -> str:
-    return str(value).lower() if value else NONE
+    return str(value).lower() if value else EMPTY
 
 
 def row(node: Mapping[str, Any], *, wide: bool = False, now: datetime | None = None) -> tuple[str, ...]:
     """One NodeFlowStatus (GraphQL dict) as table cells."""
     cells: tuple[str, ...] = (
-        str(node.get("node") or NONE),
+        str(node.get("node") or EMPTY),
         _lower(node.get("state")),
         _lower(node.get("type")),
-        str(node.get("endpoint") or NONE),
+        str(node.get("endpoint") or EMPTY),
     )
     if wide:
-        message = " ".join(str(node.get("message") or "").split()) or NONE
+        message = " ".join(str(node.get("message") or "").split()) or EMPTY
         cells = (*cells, message, age(node.get("updatedAt"), now))
     return cells
 

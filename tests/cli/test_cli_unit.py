@@ -85,14 +85,14 @@ def test_status_table_is_the_seeds_table() -> None:
     assert output.render_state(flows_state(node("node-a")), "table") == SEED_TABLE
 
 
-def test_table_aligns_columns_and_prints_none_for_empty_cells() -> None:
+def test_table_aligns_columns_and_leaves_empty_cells_blank_as_kubectl_get_does() -> None:
     lines = output.format_table(
         [node("worker-long-name", "DISABLED", type=None, endpoint=None), node("b", "PENDING", type="IPFIX")]
     )
     assert lines == [
-        "NAME              STATUS    TYPE    ENDPOINT",
-        "worker-long-name  disabled  <none>  <none>",
-        "b                 pending   ipfix   10.1.2.3:30001",
+        "NAME              STATUS    TYPE   ENDPOINT",
+        "worker-long-name  disabled",
+        "b                 pending   ipfix  10.1.2.3:30001",
     ]
 
 
@@ -381,3 +381,20 @@ def test_completion() -> None:
     assert completion.complete(["completion", "z"]) == ["zsh"]
     for shell in completion.SHELLS:
         assert "__complete" in completion.script(shell, "kubectl-flows")
+
+
+def test_installed_executables(tmp_path: Path) -> None:
+    """oc-flows names itself `oc flows`; a link named kubectl_complete-flows answers kubectl's
+    plugin completion (candidates, then cobra's no-file directive)."""
+    import subprocess
+    import sys
+
+    scripts = Path(sys.executable).parent
+    result = subprocess.run(
+        [scripts / "oc-flows", "start", "bogus"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert result.returncode == EXIT_USAGE and "See 'oc flows start --help'" in result.stderr
+    link = tmp_path / "kubectl_complete-flows"
+    link.symlink_to(scripts / "kubectl-flows")
+    result = subprocess.run([link, "start", "s"], capture_output=True, text=True, timeout=30, check=True)
+    assert result.stdout.splitlines() == ["sflow", ":4"]
