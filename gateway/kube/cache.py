@@ -57,6 +57,8 @@ class ResourceCache:
         silence_timeout: float = 90.0,
         backoff_initial: float = 0.2,
         backoff_max: float = 3.0,
+        optional: bool = False,
+        absent_recheck: float = 30.0,
     ) -> None:
         self.client = client
         self.resource = resource
@@ -69,6 +71,12 @@ class ResourceCache:
         self._silence_timeout = silence_timeout
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        # An optional kind (e.g. config.openshift.io Network on plain Kubernetes) may not be
+        # served at all: a 404 then means "no objects", the cache counts as synced, and the kind
+        # is looked for again now and then in case its CRD is installed later.
+        self.optional = optional
+        self._absent_recheck = absent_recheck
+        self.absent = False
         self._store: dict[str, JSON] = {}
         self._listeners: list[Listener] = []
         self.synced = asyncio.Event()
@@ -141,6 +149,16 @@ class ResourceCache:
         self.resource_version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
         self.synced.set()
 
+    def _mark_absent(self) -> None:
+        """The kind is not served: forget what we had (telling listeners) and count as synced."""
+        stale, self._store = self._store, {}
+        for old in stale.values():
+            self._emit(WatchEvent("DELETED", self.resource, old, old))
+        self.absent = True
+        self.resource_version = ""
+        self.connected = True
+        self.synced.set()
+
     async def _watch_once(self) -> None:
         loop = asyncio.get_running_loop()
         async with asyncio.timeout(self._silence_timeout) as deadline:
@@ -171,6 +189,7 @@ class ResourceCache:
                 if need_list:
                     await self._relist()
                     need_list = False
+                    self.absent = False
                     self.connected = True
                 await self._watch_once()
                 backoff = self._backoff_initial
@@ -181,6 +200,11 @@ class ResourceCache:
                 if exc.gone:
                     self.relists += 1
                     need_list = True
+                    continue
+                if exc.not_found and self.optional:
+                    self._mark_absent()
+                    need_list = True
+                    await asyncio.sleep(self._absent_recheck)
                     continue
                 await self._fail(f"{exc.status} {exc.message}", backoff)
                 backoff = min(backoff * 2, self._backoff_max)

@@ -1,0 +1,57 @@
+"""Start (or switch) flow export on every node:
+
+python examples/start_flows.py netflow --node-port 30001
+python examples/start_flows.py ipfix --target 10.0.0.5:4739 --sampling 400
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from _common import fail, http_client, parser, row
+from gql import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+
+START = """
+mutation Start($type: FlowType!, $collector: CollectorInput, $sampling: Int) {
+  startFlows(type: $type, collector: $collector, sampling: $sampling) {
+    enabled type generation
+    nodes { node state type endpoint }
+  }
+}
+"""
+
+
+async def main() -> int:
+    p = parser("Start flow export.")
+    p.add_argument("type", choices=("netflow", "ipfix", "sflow"))
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--node-port", type=int, help="each node's own InternalIP at this port")
+    target.add_argument("--selector", help="k=v[,k=v]: the NodePort Service with these labels")
+    target.add_argument("--target", action="append", help="static ip:port collector; repeatable")
+    p.add_argument("--sampling", type=int)
+    args = p.parse_args()
+    collector: dict[str, Any] | None = None
+    if args.node_port is not None:
+        collector = {"nodePort": args.node_port}
+    elif args.selector:
+        pairs = (part.partition("=") for part in args.selector.split(","))
+        collector = {"selector": [{"key": k, "value": v} for k, _, v in pairs]}
+    elif args.target:
+        collector = {"targets": args.target}
+    variables = {"type": args.type.upper(), "collector": collector, "sampling": args.sampling}
+    try:
+        async with http_client(args) as session:
+            result = await session.execute(GraphQLRequest(START, variable_values=variables))
+    except TransportQueryError as error:
+        return fail(error)
+    state = result["startFlows"]
+    print(f"started {state['type']} (generation {state['generation']})")
+    for status in state["nodes"]:
+        print(row(status))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

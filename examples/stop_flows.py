@@ -1,0 +1,32 @@
+"""Stop flow export on every node:
+
+python examples/stop_flows.py --url http://127.0.0.1:8443/graphql --token "$TOKEN"
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from _common import fail, http_client, parser, row
+from gql import gql
+from gql.transport.exceptions import TransportQueryError
+
+STOP = gql("mutation Stop { stopFlows { enabled generation nodes { node state type endpoint } } }")
+
+
+async def main() -> int:
+    args = parser("Stop flow export.").parse_args()
+    try:
+        async with http_client(args) as session:
+            result = await session.execute(STOP)
+    except TransportQueryError as error:
+        return fail(error)
+    state = result["stopFlows"]
+    print(f"stopped (generation {state['generation']})")
+    for status in state["nodes"]:
+        print(row(status))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

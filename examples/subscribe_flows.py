@@ -1,0 +1,44 @@
+"""Follow every node's flow export state live (graphql-transport-ws): first one line per node,
+then a line per change. Ctrl-C to stop, or --count N to stop after N lines.
+
+    python examples/subscribe_flows.py --url http://127.0.0.1:8443/graphql --token "$TOKEN"
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from _common import fail, parser, row, ws_client
+from gql import GraphQLRequest
+from gql.transport.exceptions import TransportQueryError
+
+SUBSCRIBE = """
+subscription Follow($node: String) {
+  nodeFlowStatus(node: $node) { node state type endpoint message updatedAt }
+}
+"""
+
+
+async def main() -> int:
+    p = parser("Follow node flow export state.")
+    p.add_argument("--node", help="only this node")
+    p.add_argument("--count", type=int, help="exit after this many lines")
+    args = p.parse_args()
+    seen = 0
+    try:
+        async with ws_client(args) as session:
+            request = GraphQLRequest(SUBSCRIBE, variable_values={"node": args.node})
+            async for result in session.subscribe(request):
+                print(row(result["nodeFlowStatus"]), flush=True)
+                seen += 1
+                if args.count is not None and seen >= args.count:
+                    break
+    except TransportQueryError as error:
+        return fail(error)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(asyncio.run(main()))

@@ -1,0 +1,145 @@
+"""Who is calling, and may they read flow export state?
+
+The gateway never trusts a token itself: the API server's TokenReview says who holds it and a
+SubjectAccessReview says whether that user may `list flows.flowgate.dev`, the permission that
+reading flow state stands for. Decisions are cached briefly (and concurrent reviews of one token
+shared) so a wave of subscribers with the same token costs one review, not hundreds."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from gateway.domain.errors import FlowgateError, Forbidden, Unauthenticated, Unavailable
+from gateway.kube.client import ApiError, ApiUnreachable, KubeClient
+from gateway.kube.resources import FLOWS
+
+READ_VERB = "list"
+MISSING_TOKEN = (
+    "No bearer token was sent. Over HTTP send `Authorization: Bearer <token>` or "
+    "`X-Flowgate-Authorization: Bearer <token>`; over WebSocket put "
+    '{"authorization": "Bearer <token>"} in the connection_init payload.'
+)
+REJECTED_TOKEN = "The API server did not accept this token (expired or unknown); log in again and retry."
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The identity a request acts as. token None means the gateway's own credentials
+    (`--auth none`, bound to loopback)."""
+
+    token: str | None
+    username: str | None
+
+    @property
+    def who(self) -> str:
+        return f'User "{self.username}"' if self.username else "The gateway's own identity"
+
+
+ANONYMOUS_GATEWAY = Caller(token=None, username=None)
+
+
+@dataclass(frozen=True)
+class _Decision:
+    expires: float
+    caller: Caller | None
+    # The refusal as (kind, sentence): a fresh exception per raise, so cached refusals do not
+    # accumulate tracebacks.
+    error: tuple[type[FlowgateError], str] | None
+
+
+def bearer(value: str | None) -> str | None:
+    """The token in `Bearer <token>` (a bare token is accepted too); None when empty."""
+    if not value:
+        return None
+    scheme, _, rest = value.strip().partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else value.strip()
+    return token or None
+
+
+class Authorizer:
+    """Read access by token, cached for at most `ttl` seconds per token."""
+
+    def __init__(self, client: KubeClient | None, *, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+        self.client = client  # None: authentication is off (`--auth none`)
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._decisions: OrderedDict[str, _Decision] = OrderedDict()
+        self._inflight: dict[str, asyncio.Future[_Decision]] = {}
+        self.reviews = 0  # TokenReview+SubjectAccessReview pairs sent (for tests and metrics)
+
+    @property
+    def enabled(self) -> bool:
+        return self.client is not None
+
+    async def reader(self, token: str | None) -> Caller:
+        """The caller behind token, if they may read flows; raises Unauthenticated/Forbidden."""
+        if self.client is None:
+            return ANONYMOUS_GATEWAY
+        if not token:
+            raise Unauthenticated(MISSING_TOKEN)
+        key = hashlib.sha256(token.encode()).hexdigest()
+        decision = self._decisions.get(key)
+        if decision is None or decision.expires <= time.monotonic():
+            decision = await self._review_once(key, token)
+        if decision.error is not None:
+            kind, message = decision.error
+            raise kind(message)
+        assert decision.caller is not None
+        return decision.caller
+
+    async def _review_once(self, key: str, token: str) -> _Decision:
+        pending = self._inflight.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[_Decision] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            decision = await self._review(token)
+            future.set_result(decision)
+            self._remember(key, decision)
+            return decision
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # waiters re-raise it; do not also log it as never retrieved
+            raise
+        finally:
+            del self._inflight[key]
+
+    async def _review(self, token: str) -> _Decision:
+        assert self.client is not None
+        self.reviews += 1
+        try:
+            allowed, username = await self.client.subject_access_review(token, READ_VERB, FLOWS)
+        except ApiUnreachable as exc:
+            raise Unavailable(
+                "The gateway cannot reach the Kubernetes API server to check your token; try again shortly."
+            ) from exc
+        except ApiError as exc:
+            raise Unavailable(
+                f"The API server would not review your token for the gateway ({exc.status}: {exc.message}); "
+                "the gateway's service account needs the system:auth-delegator role."
+            ) from exc
+        expires = time.monotonic() + self.ttl
+        if username is None:
+            return _Decision(expires, None, (Unauthenticated, REJECTED_TOKEN))
+        if not allowed:
+            return _Decision(
+                expires,
+                None,
+                (
+                    Forbidden,
+                    f'User "{username}" may not {READ_VERB} {FLOWS}, which reading flow export state requires; '
+                    "ask a cluster admin for a role that grants it.",
+                ),
+            )
+        return _Decision(expires, Caller(token=token, username=username), None)
+
+    def _remember(self, key: str, decision: _Decision) -> None:
+        self._decisions[key] = decision
+        self._decisions.move_to_end(key)
+        while len(self._decisions) > self.max_entries:
+            self._decisions.popitem(last=False)

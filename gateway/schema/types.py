@@ -1,0 +1,120 @@
+"""The GraphQL object types: thin views of the domain's dataclasses, converted at the edge."""
+
+from __future__ import annotations
+
+import strawberry
+
+from gateway.domain import model
+from gateway.domain.model import NodeFlowState
+
+# The domain enums are the GraphQL enums: their member names (NETFLOW, EMITTING) are the wire values.
+FlowType = strawberry.enum(model.FlowType, name="FlowType")
+NodeFlowStateType = strawberry.enum(NodeFlowState, name="NodeFlowState")
+
+
+@strawberry.type
+class Label:
+    key: str
+    value: str
+
+
+@strawberry.input
+class LabelInput:
+    key: str
+    value: str
+
+
+@strawberry.type(description="Where a node sends its flow records: exactly one of nodePort, selector or targets.")
+class CollectorTarget:
+    mode: str = strawberry.field(description="nodePort | selector | targets")
+    node_port: int | None = strawberry.field(description="Each node's own InternalIP at this port.")
+    selector: list[Label] | None = strawberry.field(
+        description="Labels of the NodePort Service to send to, on each node's own InternalIP."
+    )
+    targets: list[str] | None = strawberry.field(
+        description="Static ip:port collector addresses, the same for every node."
+    )
+    description: str = strawberry.field(description="Human-readable form, e.g. `selector role=flows-collector`.")
+
+    @staticmethod
+    def from_domain(target: model.CollectorTarget) -> CollectorTarget:
+        return CollectorTarget(
+            mode=target.mode,
+            node_port=target.node_port,
+            selector=None if target.selector is None else [Label(key=k, value=v) for k, v in target.selector],
+            targets=None if target.targets is None else list(target.targets),
+            description=target.describe(),
+        )
+
+
+@strawberry.input(
+    description="Choose the collector: give at most one field; none means the Service labelled role=flows-collector."
+)
+class CollectorInput:
+    node_port: int | None = None
+    selector: list[LabelInput] | None = None
+    targets: list[str] | None = None
+
+
+@strawberry.type(description="One node's flow export state.")
+class NodeFlowStatus:
+    node: str
+    state: NodeFlowState
+    type: model.FlowType | None
+    endpoint: str | None
+    message: str | None
+    updated_at: str | None = strawberry.field(description="When the node's state last changed (RFC 3339).")
+    observed_generation: int | None
+
+    @staticmethod
+    def from_domain(status: model.NodeFlowStatus) -> NodeFlowStatus:
+        return NodeFlowStatus(
+            node=status.node,
+            state=status.state,
+            type=status.type,
+            endpoint=status.endpoint,
+            message=status.message,
+            updated_at=status.updated_at,
+            observed_generation=status.observed_generation,
+        )
+
+
+@strawberry.type
+class FlowsSummary:
+    total: int
+    disabled: int
+    pending: int
+    emitting: int
+    error: int
+
+
+@strawberry.type(
+    description="The cluster's flow export: what was asked, whether the network supports it, and every node."
+)
+class FlowsState:
+    enabled: bool
+    type: model.FlowType | None
+    collector: CollectorTarget | None
+    network_type: str | None
+    supported: bool
+    generation: int = strawberry.field(
+        description="FlowExport generation; nodes that have not observed it are PENDING."
+    )
+    summary: FlowsSummary
+    nodes: list[NodeFlowStatus]
+
+    @staticmethod
+    def from_domain(state: model.FlowsState) -> FlowsState:
+        s = state.summary
+        return FlowsState(
+            enabled=state.enabled,
+            type=state.type,
+            collector=None if state.collector is None else CollectorTarget.from_domain(state.collector),
+            network_type=state.network_type,
+            supported=state.supported,
+            generation=state.generation,
+            summary=FlowsSummary(
+                total=s.total, disabled=s.disabled, pending=s.pending, emitting=s.emitting, error=s.error
+            ),
+            nodes=[NodeFlowStatus.from_domain(n) for n in state.nodes],
+        )

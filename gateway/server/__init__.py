@@ -1,0 +1,1 @@
+"""The gateway server: Starlette app, metrics and the `flowgate serve` command."""

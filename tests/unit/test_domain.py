@@ -1,0 +1,138 @@
+"""The domain core: validation, status derivation, network support and the CRD round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.domain.errors import InvalidArgument, UnsupportedNetwork
+from gateway.domain.model import (
+    CollectorTarget,
+    FlowExport,
+    FlowExportSpec,
+    FlowReport,
+    FlowType,
+    NodeFlowState,
+    NodeInfo,
+)
+from gateway.domain.network import network_support
+from gateway.domain.status import flows_state, node_flow_status
+from gateway.domain.validation import parse_selector, validate_collector, validate_start
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"node_port": 0}, "collector.nodePort"),
+        ({"node_port": 70000}, "collector.nodePort"),
+        ({"selector": {"a": "b"}, "targets": ["1.2.3.4:5"]}, "collector"),
+        ({"selector": {"bad key!": "x"}}, "collector.selector"),
+        ({"selector": {"k": "-bad-"}}, "collector.selector"),
+        ({"selector": {}}, "collector.selector"),
+        ({"targets": [f"10.0.0.{i}:2055" for i in range(11)]}, "collector.targets"),
+        ({"targets": []}, "collector.targets"),
+        ({"targets": ["nohost"]}, "collector.targets"),
+        ({"targets": ["10.0.0.1:0"]}, "collector.targets"),
+        ({"targets": ["example.com:2055"]}, "collector.targets"),
+    ],
+)
+def test_invalid_collectors_name_their_field(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        validate_collector(**kwargs)  # type: ignore[arg-type]
+    assert err.value.field == field
+    assert err.value.message.startswith(field) or field in err.value.message
+
+
+def test_valid_collectors() -> None:
+    assert validate_collector(node_port=30001) == CollectorTarget(node_port=30001)
+    assert validate_collector() == CollectorTarget.default()
+    assert validate_collector(selector={"b": "2", "a": "1"}).selector == (("a", "1"), ("b", "2"))
+    assert validate_collector(targets=["10.0.0.1:2055", "[fd00::1]:2055"]).targets == (
+        "10.0.0.1:2055",
+        "[fd00::1]:2055",
+    )
+    assert parse_selector("app=goflow,tier=x") == {"app": "goflow", "tier": "x"}
+    with pytest.raises(InvalidArgument):
+        parse_selector("app")
+
+
+@pytest.mark.parametrize(
+    ("flow_type", "kwargs", "field"),
+    [
+        (FlowType.IPFIX, {"sampling": 0}, "sampling"),
+        (FlowType.NETFLOW, {"sampling": 10}, "sampling"),
+        (FlowType.SFLOW, {"cache_max_flows": 10}, "cacheMaxFlows"),
+        (FlowType.IPFIX, {"active_timeout_seconds": 3601}, "activeTimeoutSeconds"),
+    ],
+)
+def test_invalid_tuning(flow_type: FlowType, kwargs: dict[str, int], field: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        validate_start(flow_type, CollectorTarget.default(), **kwargs)  # type: ignore[arg-type]
+    assert err.value.field == field
+
+
+def test_flow_type_parsing() -> None:
+    for text in ("netflow", "NETFLOW", "NetFlow"):
+        assert FlowType.parse(text) is FlowType.NETFLOW
+    assert FlowType.SFLOW.cli_name == "sflow"
+    with pytest.raises(ValueError, match="choose one of netflow, ipfix, sflow"):
+        FlowType.parse("pcap")
+
+
+def test_spec_round_trip_and_cleared_fields() -> None:
+    spec = FlowExportSpec(FlowType.IPFIX, CollectorTarget(targets=("10.0.0.1:4739",)), sampling=400, cache_max_flows=10)
+    assert FlowExportSpec.from_spec(spec.to_spec()) == spec
+    stopped = FlowExportSpec().to_spec()
+    assert stopped["type"] is None and stopped["collector"] is None
+    assert FlowExportSpec.from_spec({}) == FlowExportSpec()
+
+
+GEN2 = FlowExport(FlowExportSpec(FlowType.NETFLOW, CollectorTarget(node_port=30001)), generation=2)
+
+
+def report(state: NodeFlowState, generation: int) -> FlowReport:
+    return FlowReport("n1", state, FlowType.NETFLOW, "10.0.0.1:30001", None, generation, "2024-01-01T00:00:00Z")
+
+
+def test_node_status_derivation() -> None:
+    assert node_flow_status("n1", None, None).state is NodeFlowState.DISABLED
+    assert node_flow_status("n1", GEN2, None).state is NodeFlowState.PENDING
+    assert node_flow_status("n1", GEN2, report(NodeFlowState.EMITTING, 1)).state is NodeFlowState.PENDING
+    emitting = node_flow_status("n1", GEN2, report(NodeFlowState.EMITTING, 2))
+    assert (emitting.state, emitting.endpoint) == (NodeFlowState.EMITTING, "10.0.0.1:30001")
+    stopped = FlowExport(FlowExportSpec(), generation=3)
+    unconfirmed = node_flow_status("n1", stopped, report(NodeFlowState.EMITTING, 2))
+    assert unconfirmed.state is NodeFlowState.DISABLED and unconfirmed.message and "3" in unconfirmed.message
+    assert node_flow_status("n1", stopped, report(NodeFlowState.DISABLED, 3)).message is None
+
+
+def test_flows_state_counts_every_node() -> None:
+    support = network_support(None, [NodeInfo("n1", ovn_kubernetes=True)])
+    state = flows_state(GEN2, ["n2", "n1"], {"n1": report(NodeFlowState.EMITTING, 2)}, support)
+    assert [n.node for n in state.nodes] == ["n1", "n2"]
+    assert (state.summary.total, state.summary.emitting, state.summary.pending) == (2, 1, 1)
+    assert state.enabled and state.collector == CollectorTarget(node_port=30001)
+
+
+def test_network_support() -> None:
+    sdn = network_support({"status": {"networkType": "OpenShiftSDN"}}, [])
+    with pytest.raises(UnsupportedNetwork) as err:
+        sdn.require()
+    assert err.value.message == "OpenShiftSDN does not support flows tracing."
+    assert network_support({"spec": {"networkType": "OVNKubernetes"}}, []).supported
+    assert network_support(None, [NodeInfo("n", ovn_kubernetes=True)]).supported
+    unknown = network_support(None, [NodeInfo("n")])
+    assert not unknown.supported
+    with pytest.raises(UnsupportedNetwork, match="could not be determined"):
+        unknown.require()
+
+
+def test_node_info_reads_address_and_ovn_annotation() -> None:
+    info = NodeInfo.from_object(
+        {
+            "metadata": {"name": "n", "annotations": {"k8s.ovn.org/node-subnets": "{}"}},
+            "status": {
+                "addresses": [{"type": "Hostname", "address": "n"}, {"type": "InternalIP", "address": "10.1.1.1"}]
+            },
+        }
+    )
+    assert (info.internal_ip, info.ovn_kubernetes) == ("10.1.1.1", True)

@@ -1,0 +1,184 @@
+"""The status hub on hand-fed caches: snapshot then changes, latest-per-node mailboxes, one
+derived state shared by every subscriber."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from gateway.domain.errors import InvalidArgument, Unavailable
+from gateway.domain.model import FlowType, NodeFlowState
+from gateway.flows.hub import StatusHub, watch_caches
+from gateway.kube.cache import ClusterCache, ResourceCache
+from gateway.kube.client import KubeClient
+from gateway.kube.config import ClusterCredentials
+from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
+
+JSON = dict[str, Any]
+
+
+def node(name: str) -> JSON:
+    return {
+        "metadata": {"name": name, "resourceVersion": "1", "annotations": {"k8s.ovn.org/node-subnets": "{}"}},
+        "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]},
+    }
+
+
+def export(flow_type: str | None, generation: int) -> JSON:
+    spec: JSON = {"type": flow_type, "collector": {"nodePort": 30001}} if flow_type else {}
+    return {"metadata": {"name": "cluster", "generation": generation, "resourceVersion": str(generation)}, "spec": spec}
+
+
+def flow(name: str, state: str, generation: int, endpoint: str | None = None) -> JSON:
+    status: JSON = {"state": state, "observedGeneration": generation, "type": "NetFlow"}
+    if endpoint:
+        status["endpoint"] = endpoint
+    return {"metadata": {"name": name, "resourceVersion": "x"}, "status": status}
+
+
+class Cluster:
+    """Caches fed by hand, as the watch would feed them."""
+
+    def __init__(self) -> None:
+        client = KubeClient(ClusterCredentials(server="https://127.0.0.1:1"))
+        self.caches: ClusterCache = watch_caches(client)
+        self.by_kind = {c.resource: c for c in self.caches.caches}
+        self.hub = StatusHub(self.caches)
+
+    def sync(self) -> None:
+        for cache in self.caches.caches:
+            cache.synced.set()
+            cache.connected = True
+        self.hub._recompute(self.hub._node_names())
+
+    def put(self, resource: Any, obj: JSON) -> None:
+        self.cache(resource)._apply("MODIFIED", obj)
+
+    def delete(self, resource: Any, obj: JSON) -> None:
+        self.cache(resource)._apply("DELETED", obj)
+
+    def cache(self, resource: Any) -> ResourceCache:
+        return self.by_kind[resource]
+
+
+def drain(mailbox: Any) -> list[Any]:
+    out = []
+    while len(mailbox):
+        out.append(mailbox_pop(mailbox))
+    return out
+
+
+def mailbox_pop(mailbox: Any) -> Any:
+    node_name = next(iter(mailbox._pending))
+    return mailbox._pending.pop(node_name)[0]
+
+
+@pytest.fixture
+def cluster() -> Cluster:
+    c = Cluster()
+    for name in ("node-a", "node-b", "node-c"):
+        c.put(NODES, node(name))
+    c.sync()
+    return c
+
+
+async def test_state_before_sync_is_unavailable() -> None:
+    c = Cluster()
+    with pytest.raises(Unavailable, match="readyz"):
+        c.hub.state()
+
+
+async def test_snapshot_lists_every_node_disabled(cluster: Cluster) -> None:
+    state = cluster.hub.state()
+    assert [n.node for n in state.nodes] == ["node-a", "node-b", "node-c"]
+    assert {n.state for n in state.nodes} == {NodeFlowState.DISABLED}
+    assert state.supported and state.network_type == "OVNKubernetes"
+    mailbox = cluster.hub.subscribe()
+    assert [s.node for s in drain(mailbox)] == ["node-a", "node-b", "node-c"]
+
+
+async def test_start_makes_every_node_pending_then_agent_report_makes_one_emitting(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe()
+    drain(mailbox)
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 1))
+    pending = drain(mailbox)
+    assert {s.state for s in pending} == {NodeFlowState.PENDING} and len(pending) == 3
+    assert all(s.type is FlowType.NETFLOW for s in pending)
+    cluster.put(FLOWS, flow("node-b", "Emitting", 1, "10.0.0.1:30001"))
+    (change,) = drain(mailbox)
+    assert (change.node, change.state, change.endpoint) == ("node-b", NodeFlowState.EMITTING, "10.0.0.1:30001")
+
+
+async def test_mailbox_keeps_only_the_latest_state_per_node(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe()
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 1))
+    for i in range(1000):
+        cluster.put(FLOWS, flow("node-a", "Emitting" if i % 2 else "Error", 1))
+    assert len(mailbox) == 3  # bounded by the number of nodes, whatever the event count
+    latest = {s.node: s for s in drain(mailbox)}
+    assert latest["node-a"].state is NodeFlowState.EMITTING
+
+
+async def test_unchanged_derivation_is_not_delivered(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe()
+    drain(mailbox)
+    cluster.put(NODES, {**node("node-a"), "metadata": {**node("node-a")["metadata"], "resourceVersion": "2"}})
+    assert len(mailbox) == 0
+
+
+async def test_subscribe_to_one_node(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe("node-c")
+    assert [s.node for s in drain(mailbox)] == ["node-c"]
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 1))
+    assert [s.node for s in drain(mailbox)] == ["node-c"]
+    with pytest.raises(InvalidArgument) as err:
+        cluster.hub.subscribe("node-z")
+    assert err.value.field == "node"
+
+
+async def test_new_node_is_delivered_and_deleted_node_dropped(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe()
+    drain(mailbox)
+    cluster.put(NODES, node("node-d"))
+    assert [s.node for s in drain(mailbox)] == ["node-d"]
+    cluster.delete(NODES, node("node-d"))
+    assert [n.node for n in cluster.hub.state().nodes] == ["node-a", "node-b", "node-c"]
+
+
+async def test_flow_of_unknown_node_is_ignored(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe()
+    drain(mailbox)
+    cluster.put(FLOWS, flow("ghost", "Emitting", 1))
+    assert len(mailbox) == 0
+
+
+async def test_mailbox_iterates_and_closes(cluster: Cluster) -> None:
+    mailbox = cluster.hub.subscribe("node-a")
+    assert cluster.hub.subscriber_count == 1
+    stream = mailbox.__aiter__()
+    first = await stream.__anext__()
+    assert first.node == "node-a"
+    waiting = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    cluster.put(FLOW_EXPORTS, export("IPFIX", 2))
+    second = await asyncio.wait_for(waiting, 1)
+    assert second.state is NodeFlowState.PENDING and second.type is FlowType.IPFIX
+    await stream.aclose()
+    assert cluster.hub.subscriber_count == 0
+
+
+async def test_config_network_decides_support(cluster: Cluster) -> None:
+    cluster.put(CONFIG_NETWORKS, {"metadata": {"name": "cluster"}, "status": {"networkType": "OpenShiftSDN"}})
+    state = cluster.hub.state()
+    assert (state.network_type, state.supported) == ("OpenShiftSDN", False)
+
+
+async def test_wait_for_export_sees_own_write(cluster: Cluster) -> None:
+    waiter = asyncio.ensure_future(cluster.hub.wait_for_export("7", timeout=1))
+    await asyncio.sleep(0)
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 7))
+    assert await waiter
+    assert not await cluster.hub.wait_for_export("8", timeout=0.05)
