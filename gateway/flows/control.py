@@ -3,7 +3,7 @@ calling user, so the API server applies their RBAC and its audit log names them.
 
 Writes are create-when-absent, else a resourceVersion-guarded replace retried a few times on
 409 (never a blind overwrite of someone else's concurrent change); asking for what is already
-there writes nothing, so repeating a call does not bump the generation."""
+there changes nothing, so repeating a call does not bump the generation."""
 
 from __future__ import annotations
 
@@ -89,18 +89,19 @@ class FlowControl:
         finally:
             await client.close()
         export = FlowExport.from_object(written)
-        if written is not None and export is not None and export.resource_version:
+        if export is not None and export.resource_version:
             # So a query right after this mutation already shows it.
             await self.hub.wait_for_export(export.resource_version)
         return self.hub.state(export, written=True)
 
-    async def _write(self, client: KubeClient, caller: Caller, spec: FlowExportSpec) -> JSON | None:
-        """The FlowExport as stored after the write (None: absent, and stopping needs none)."""
+    async def _write(self, client: KubeClient, caller: Caller, spec: FlowExportSpec) -> JSON:
+        """The FlowExport as stored after the write.
+
+        Even a request for what is already there goes to the API server (as an update it stores
+        nothing and keeps the generation): the caller's RBAC decides, never the gateway's cache."""
         for attempt in range(MAX_ATTEMPTS):
             current = await self._call(caller, "get", client.get_or_none(FLOW_EXPORTS, FLOW_EXPORT_NAME))
             if current is None:
-                if not spec.enabled:
-                    return None  # never started: already stopped, nothing to write
                 body: JSON = {
                     "apiVersion": API_VERSION,
                     "kind": FLOW_EXPORT_KIND,
@@ -112,11 +113,10 @@ class FlowControl:
                 except Conflict:
                     await asyncio.sleep(0.05 * (attempt + 1))  # created meanwhile: update it instead
                     continue
-            if FlowExportSpec.from_spec(current.get("spec")) == spec:
-                return current
+            if FlowExportSpec.from_spec(current.get("spec")) != spec:
+                current["spec"] = _spec_body(spec)
             # Replace with the resourceVersion we read: the API server refuses (409) if anyone
             # changed it since, and we decide again from the fresh copy.
-            current["spec"] = _spec_body(spec)
             try:
                 return await self._call(caller, "update", client.replace(FLOW_EXPORTS, current))
             except Conflict:

@@ -5,11 +5,13 @@ browser) and WebSocket (graphql-transport-ws and legacy graphql-ws), plus /healt
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -19,6 +21,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from gateway.access import Authorizer
+from gateway.domain.errors import FlowgateError
 from gateway.flows.control import FlowControl
 from gateway.flows.hub import StatusHub, watch_caches
 from gateway.kube.client import KubeClient
@@ -85,11 +88,25 @@ class RequestMetrics:
             self.metrics.http_requests.labels(path, method, status["code"]).inc()
 
 
+class ExpectedErrorsFilter(logging.Filter):
+    """Strawberry logs every error with a traceback; a refused token or a bad argument is an
+    answer, not a fault, so only errors without a flowgate code reach the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error: BaseException | None = record.msg if isinstance(record.msg, BaseException) else None
+        while isinstance(error, GraphQLError):
+            error = error.original_error
+        return not isinstance(error, FlowgateError)
+
+
 KNOWN_PATHS = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
 
 
 def create_app(credentials: ClusterCredentials, settings: ServerSettings | None = None) -> Starlette:
     settings = settings or ServerSettings()
+    execution_log = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, ExpectedErrorsFilter) for f in execution_log.filters):
+        execution_log.addFilter(ExpectedErrorsFilter())
     client = KubeClient(credentials)
     caches = watch_caches(client)
     metrics = Metrics()
