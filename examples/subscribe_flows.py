@@ -1,5 +1,6 @@
 """Follow every node's flow export state live (graphql-transport-ws): first one line per node,
-then a line per change. Ctrl-C to stop, or --count N to stop after N lines.
+then a line per change. Ctrl-C to stop, --count N to stop after N lines, --until STATE
+once a node reaches that state.
 
     python examples/subscribe_flows.py --url http://127.0.0.1:8443/graphql --token "$TOKEN"
 """
@@ -24,15 +25,19 @@ async def main() -> int:
     p = parser("Follow node flow export state.")
     p.add_argument("--node", help="only this node")
     p.add_argument("--count", type=int, help="exit after this many lines")
+    p.add_argument("--until", metavar="STATE", help="exit once a node reports this state (e.g. emitting)")
     args = p.parse_args()
     seen = 0
     try:
         async with ws_client(args) as session:
             request = GraphQLRequest(SUBSCRIBE, variable_values={"node": args.node})
             async for result in session.subscribe(request):
-                print(row(result["nodeFlowStatus"]), flush=True)
+                status = result["nodeFlowStatus"]
+                print(row(status), flush=True)
                 seen += 1
                 if args.count is not None and seen >= args.count:
+                    break
+                if args.until and status["state"].lower() == args.until.lower():
                     break
     except TransportQueryError as error:
         return fail(error)

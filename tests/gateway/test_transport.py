@@ -1,0 +1,155 @@
+"""How clients reach the gateway: both token carriers, both WebSocket protocols, GraphiQL, the
+operational endpoints and the limits that protect the server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+import websockets
+
+from tests.fixtures.gateway import ROOT, Gateway, GraphQLErrorResponse
+
+FLOWS = "{ flows { enabled nodes { node state } } }"
+SUBSCRIBE = "subscription { nodeFlowStatus { node state } }"
+
+
+async def test_token_in_flowgate_header_as_through_the_service_proxy(gateway: Gateway) -> None:
+    # kube-apiserver's service proxy strips Authorization; the CLI sends its token here instead.
+    token = gateway.testbed.token("viewer")
+    data = await gateway.query(FLOWS, user=None, headers={"X-Flowgate-Authorization": f"Bearer {token}"})
+    assert len(data["flows"]["nodes"]) == 3
+
+
+async def test_websocket_token_on_the_upgrade_request(gateway: Gateway) -> None:
+    headers = {"Authorization": f"Bearer {gateway.testbed.token('viewer')}"}
+    async with gateway.subscribe(SUBSCRIBE, user=None, init_payload={}, headers=headers) as sub:
+        assert (await sub.next())["nodeFlowStatus"]["state"] == "DISABLED"
+
+
+async def test_legacy_graphql_ws_protocol(gateway: Gateway) -> None:
+    token = gateway.testbed.token("admin")
+    async with websockets.connect(gateway.ws_url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        assert ws.subprotocol == "graphql-ws"
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "start", "payload": {"query": SUBSCRIBE}}))
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if message["type"] == "data":
+                assert message["payload"]["data"]["nodeFlowStatus"]["state"] == "DISABLED"
+                break
+
+
+async def test_graphiql_and_operational_endpoints(gateway: Gateway) -> None:
+    status, page = gateway.get("/graphql", {"Accept": "text/html"})
+    assert status == 200 and "graphiql" in page.lower()
+    assert gateway.get("/healthz") == (200, "ok\n")
+    status, body = gateway.get("/readyz")
+    assert status == 200 and json.loads(body)["ready"] is True
+    await gateway.query(FLOWS)
+    metrics = gateway.metrics()
+    for name in (
+        "flowgate_http_requests_total",
+        "flowgate_graphql_operations_total",
+        "flowgate_subscribers",
+        "flowgate_watch_restarts_total",
+        "flowgate_event_lag_seconds_bucket",
+        "flowgate_watches 4.0",
+        "flowgate_ready 1.0",
+    ):
+        assert name in metrics, name
+
+
+async def test_query_limits(gateway: Gateway) -> None:
+    aliases = " ".join(f"a{i}: flows {{ enabled }}" for i in range(30))
+    result = gateway.post(f"{{ {aliases} }}")
+    assert result["errors"] and "aliases" in result["errors"][0]["message"]
+    assert result["errors"][0]["extensions"]["code"] == "INVALID_QUERY"
+    tokens = "{ flows { " + " ".join(["enabled"] * 3000) + " } }"
+    result = gateway.post(tokens)
+    assert result["errors"] and "token" in result["errors"][0]["message"].lower()
+
+
+async def test_subscriptions_per_connection_are_capped(gateway: Gateway) -> None:
+    token = gateway.testbed.token("admin")
+    async with websockets.connect(gateway.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for i in range(21):
+            await ws.send(json.dumps({"id": str(i), "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        errors = []
+        for _ in range(200):
+            message = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            if message["type"] == "error":
+                errors.append(message)
+                break
+        assert errors and errors[0]["id"] == "20"
+        assert "limit" in errors[0]["payload"][0]["message"].lower()
+
+
+async def test_websocket_origin_check(gateway: Gateway, start_gateway: Callable[..., Gateway]) -> None:
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(
+            gateway.ws_url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"
+        ):  # type: ignore[list-item,arg-type]
+            pass
+    allowed = start_gateway(gateway.testbed, "--allowed-origin", "https://console.example")
+    async with allowed.subscribe(SUBSCRIBE, headers={"Origin": "https://console.example"}) as sub:
+        assert (await sub.next())["nodeFlowStatus"]["node"]
+
+
+async def test_connection_init_is_required(gateway: Gateway) -> None:
+    async with websockets.connect(gateway.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+async def test_auth_none_uses_the_gateway_identity_on_loopback(
+    gateway: Gateway, start_gateway: Callable[..., Gateway]
+) -> None:
+    # The testbed's admin as the gateway identity: anyone reaching the loopback port acts as it.
+    open_gateway = start_gateway(gateway.testbed, "--auth", "none", user="admin")
+    data = await open_gateway.query(FLOWS, user=None)
+    assert len(data["flows"]["nodes"]) == 3
+    started = await open_gateway.query("mutation { startFlows(type: SFLOW) { enabled } }", user=None)
+    assert started["startFlows"]["enabled"] is True
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.main", "serve", *args], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+
+
+def test_auth_none_is_refused_off_loopback() -> None:
+    result = run_serve("--auth", "none", "--host", "0.0.0.0", "--kubeconfig", "/nonexistent")
+    assert result.returncode == 2
+    assert "--auth none" in result.stderr and "loopback" in result.stderr
+
+
+def test_tls_flags_go_together() -> None:
+    result = run_serve("--tls-cert", "cert.pem")
+    assert result.returncode == 2 and "--tls-key" in result.stderr
+
+
+async def test_unavailable_before_the_cache_is_synced(gateway: Gateway, start_gateway: Callable[..., Gateway]) -> None:
+    """A gateway whose identity cannot list anything never syncs: it says so instead of guessing."""
+    blind = start_gateway(gateway.testbed, "--auth", "none", user="nobody", wait=False)
+    await asyncio.sleep(1.5)
+    assert not blind.ready()
+    with pytest.raises(GraphQLErrorResponse) as err:
+        await blind.query(FLOWS, user=None)
+    assert err.value.code == "UNAVAILABLE" and "/readyz" in err.value.message
+    # With token review on, an identity that may not review tokens cannot vouch for callers.
+    no_review = start_gateway(gateway.testbed, user="nobody", wait=False)
+    await asyncio.sleep(1.0)
+    with pytest.raises(GraphQLErrorResponse) as err:
+        await no_review.query(FLOWS, user="admin")
+    assert err.value.code == "UNAVAILABLE" and "system:auth-delegator" in err.value.message
