@@ -1,0 +1,135 @@
+"""`flowgate demo`: a foreground local cluster with three OVS nodes, one node agent per node and the
+gateway on http://127.0.0.1:8080, plus the commands to try; Ctrl-C (or SIGTERM) tears it all down."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gateway.testbed.errors import TestbedError
+from gateway.testbed.testbed import Testbed, flowgate_command, flowgate_subcommand_available
+
+GATEWAY_HOST = "127.0.0.1"
+GATEWAY_PORT = 8080
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="run a local demo cluster (3 OVS nodes, node agents, gateway on :8080) until Ctrl-C",
+        description="A local cluster with three simulated OVN-Kubernetes nodes running real Open vSwitch, "
+        "one flowgate agent per node and the gateway; Ctrl-C stops everything.",
+    )
+    parser.add_argument("--dir", required=True, help="directory for the demo's state, logs and kubeconfigs")
+    parser.set_defaults(run=run_demo)
+
+
+class _Stop(BaseException):
+    pass
+
+
+def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise _Stop
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    directory = Path(args.dir).resolve()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    testbed: Testbed | None = None
+    try:
+        if not _port_free(GATEWAY_HOST, GATEWAY_PORT):
+            raise TestbedError(f"port {GATEWAY_PORT} on {GATEWAY_HOST} is in use; stop what listens there and retry.")
+        testbed = Testbed(directory, nodes=3, ovs=True)
+        testbed.start()
+        notes = []
+        if flowgate_subcommand_available("agent"):
+            testbed.start_agents()
+        else:
+            notes.append("the node agent is not part of this installation yet, so nodes will not act on flows.")
+        gateway_url = f"http://{GATEWAY_HOST}:{GATEWAY_PORT}/graphql"
+        if flowgate_subcommand_available("serve"):
+            gateway = testbed.start_process(
+                "gateway",
+                [
+                    *flowgate_command(),
+                    "serve",
+                    "--kubeconfig",
+                    str(testbed.kubeconfig("gateway")),
+                    "--host",
+                    GATEWAY_HOST,
+                    "--port",
+                    str(GATEWAY_PORT),
+                    "--auth",
+                    "none",
+                ],
+                directory / "logs" / "gateway.log",
+            )
+            if not _wait_for_port(GATEWAY_HOST, GATEWAY_PORT, 30):
+                gateway.check_running()
+                raise TestbedError(f"the gateway did not listen on port {GATEWAY_PORT} within 30 s; see {gateway.log}.")
+        else:
+            notes.append("the gateway is not part of this installation yet, so `kubectl flows` has nothing to talk to.")
+        print(_instructions(testbed, gateway_url, notes), flush=True)
+        while True:
+            signal.pause()
+    except _Stop:
+        print("\nflowgate demo: stopping ...", file=sys.stderr, flush=True)
+    except TestbedError as exc:
+        print(f"flowgate demo: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if testbed is not None:
+            testbed.stop()
+            print("flowgate demo: everything stopped and removed.", file=sys.stderr)
+    return 0
+
+
+def _instructions(testbed: Testbed, gateway_url: str, notes: list[str]) -> str:
+    logs = " ".join(str(testbed.flows_log(node)) for node in testbed.node_names)
+    lines = [
+        "",
+        f"flowgate demo is running: {len(testbed.node_names)} nodes with Open vSwitch, gateway at {gateway_url}",
+        *(f"note: {note}" for note in notes),
+        "",
+        "In another shell:",
+        f"  export KUBECONFIG={testbed.kubeconfig()}",
+        f"  export FLOWGATE_GATEWAY={gateway_url}",
+        f"  export PATH={testbed.dir / 'bin'}:$PATH",
+        "  kubectl flows start netflow",
+        "  kubectl get flows",
+        f"  tail -f {logs}",
+        "  kubectl flows stop",
+        "",
+        "Press Ctrl-C to stop and remove everything.",
+    ]
+    return "\n".join(lines)
