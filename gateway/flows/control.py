@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,9 +68,15 @@ def _spec_body(spec: FlowExportSpec) -> JSON:
 
 
 class FlowControl:
-    def __init__(self, hub: StatusHub, credentials: ClusterCredentials) -> None:
+    def __init__(
+        self,
+        hub: StatusHub,
+        credentials: ClusterCredentials,
+        client_for: Callable[[ClusterCredentials], KubeClient] = KubeClient,
+    ) -> None:
         self.hub = hub
         self.credentials = credentials
+        self._client_for = client_for
 
     async def start(self, caller: Caller, request: StartRequest) -> FlowsState:
         self.hub.require_synced()
@@ -83,7 +89,8 @@ class FlowControl:
         return await self._apply(caller, FlowExportSpec())
 
     async def _apply(self, caller: Caller, spec: FlowExportSpec) -> FlowsState:
-        client = KubeClient(self.credentials.with_token(caller.token) if caller.token else self.credentials)
+        # A client per call, as the caller: RBAC and the audit log see who asked.
+        client = self._client_for(self.credentials.with_token(caller.token) if caller.token else self.credentials)
         try:
             written = await self._write(client, caller, spec)
         finally:

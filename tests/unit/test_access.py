@@ -1,0 +1,84 @@
+"""Token review decisions: who may read, cached at most `ttl`, one review for a wave of callers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from gateway.access import Authorizer, bearer
+from gateway.domain.errors import Forbidden, Unauthenticated, Unavailable
+from gateway.kube.client import ApiError
+
+
+class Reviews:
+    def __init__(self, users: dict[str, tuple[bool, str]], fail: Exception | None = None) -> None:
+        self.users = users
+        self.fail = fail
+        self.asked: list[tuple[str, str, str]] = []
+
+    async def subject_access_review(self, token: str, verb: str, resource: Any) -> tuple[bool, str | None]:
+        self.asked.append((token, verb, str(resource)))
+        await asyncio.sleep(0.01)
+        if self.fail is not None:
+            raise self.fail
+        allowed, user = self.users.get(token, (False, None))  # type: ignore[arg-type]
+        return allowed, user
+
+
+def authorizer(reviews: Reviews, ttl: float = 30.0) -> Authorizer:
+    return Authorizer(reviews, ttl=ttl)  # type: ignore[arg-type]
+
+
+async def test_reader_asks_for_list_flows_and_caches() -> None:
+    reviews = Reviews({"t-viewer": (True, "viewer")})
+    auth = authorizer(reviews)
+    callers = await asyncio.gather(*(auth.reader("t-viewer") for _ in range(50)))
+    assert {c.username for c in callers} == {"viewer"}
+    assert reviews.asked == [("t-viewer", "list", "flows.flowgate.dev")]  # one review for the wave
+    await auth.reader("t-viewer")
+    assert len(reviews.asked) == 1
+
+
+async def test_decisions_expire() -> None:
+    reviews = Reviews({"t": (True, "admin")})
+    auth = authorizer(reviews, ttl=0.05)
+    await auth.reader("t")
+    await asyncio.sleep(0.06)
+    await auth.reader("t")
+    assert len(reviews.asked) == 2
+
+
+async def test_refusals() -> None:
+    auth = authorizer(Reviews({"t-nobody": (False, "nobody")}))
+    with pytest.raises(Unauthenticated, match="No bearer token"):
+        await auth.reader(None)
+    with pytest.raises(Unauthenticated, match="did not accept this token"):
+        await auth.reader("unknown")
+    with pytest.raises(Forbidden, match=r'User "nobody" may not list flows\.flowgate\.dev'):
+        await auth.reader("t-nobody")
+    with pytest.raises(Forbidden):  # cached refusal, raised afresh
+        await auth.reader("t-nobody")
+
+
+async def test_review_failures_are_unavailable_and_not_cached() -> None:
+    reviews = Reviews({}, fail=ApiError(403, "Forbidden", "cannot create tokenreviews"))
+    auth = authorizer(reviews)
+    for _ in range(2):
+        with pytest.raises(Unavailable, match="system:auth-delegator"):
+            await auth.reader("t")
+    assert len(reviews.asked) == 2
+
+
+async def test_auth_off_is_the_gateway_itself() -> None:
+    caller = await Authorizer(None).reader(None)
+    assert caller.token is None and caller.who == "The gateway's own identity"
+
+
+def test_bearer_parsing() -> None:
+    assert bearer("Bearer abc") == "abc"
+    assert bearer("bearer  abc ") == "abc"
+    assert bearer("abc") == "abc"
+    assert bearer("Bearer ") is None
+    assert bearer(None) is None
