@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import websockets
@@ -153,3 +157,29 @@ async def test_unavailable_before_the_cache_is_synced(gateway: Gateway, start_ga
     with pytest.raises(GraphQLErrorResponse) as err:
         await no_review.query(FLOWS, user="admin")
     assert err.value.code == "UNAVAILABLE" and "system:auth-delegator" in err.value.message
+
+
+def test_serves_https_with_the_given_certificate(
+    gateway: Gateway, start_gateway: Callable[..., Gateway], tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    secure = start_gateway(gateway.testbed, "--tls-cert", str(cert), "--tls-key", str(key), wait=False)
+    context = ssl.create_default_context(cafile=str(cert))
+    body = json.dumps({"query": FLOWS}).encode()
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {gateway.testbed.token('viewer')}"}
+    for _ in range(100):
+        try:
+            request = urllib.request.Request(f"https://127.0.0.1:{secure.port}/graphql", body, headers)
+            with urllib.request.urlopen(request, context=context, timeout=5) as resp:
+                result = json.loads(resp.read())
+            if not result.get("errors"):
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    assert len(result["data"]["flows"]["nodes"]) == 3
