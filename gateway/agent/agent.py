@@ -1,13 +1,12 @@
 """The reconcile loop: one node, one bridge. Desired state comes from the shared list+watch
-caches (FlowExport/cluster, this Node, collector Services and EndpointSlices, this node's Flow);
-every relevant change and every resync runs one reconcile. Nothing here ever exits on an error:
+caches (FlowExport/cluster, this Node, collector Services and EndpointSlices); every relevant
+change, every change OVS reports on the bridge and every resync runs one reconcile. Nothing here ever exits on an error:
 it reports, backs off and tries again."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,19 +54,19 @@ class NodeAgent:
         self.backoff = backoff or Backoff(maximum=max(resync, 5.0))
         self.exports = ResourceCache(client, FLOW_EXPORTS, name=FLOW_EXPORT_NAME)
         self.nodes = ResourceCache(client, NODES, name=node)
-        self.flows = ResourceCache(client, FLOWS, name=node)
         self.services = ResourceCache(client, SERVICES)
         self.slices = ResourceCache(client, ENDPOINT_SLICES)
-        self.cache = ClusterCache([self.exports, self.nodes, self.flows, self.services, self.slices])
+        self.cache = ClusterCache([self.exports, self.nodes, self.services, self.slices])
         self._wake = asyncio.Event()
         # What this agent last put on the bridge (None = cleared); tells a new wish from drift.
         self._applied: ExportSettings | None = None
         self._applied_once = False
-        # What Flow/<node> says, as far as this agent knows (None = no object).
+        # What Flow/<node> says, as far as this agent knows (None = no object). The agent only
+        # needs get/create/patch on Flows, no watch: it reads its Flow back at start and at every
+        # resync, which also notices a Flow deleted or edited by someone else.
         self._reported: FlowReport | None = None
         self._flow_exists = False
-        # resourceVersions this agent's own writes produced: their watch events are no news.
-        self._own_versions: deque[str] = deque(maxlen=16)
+        self._refresh_flow = True
         self._missing_node_logged = False
         self.reconciles = 0
 
@@ -85,29 +84,12 @@ class NodeAgent:
         if export is not None and export.spec.enabled and export.spec.collector.targets is None:
             self._wake.set()
 
-    def _on_flow_change(self, event: WatchEvent) -> None:
-        if event.type == "DELETED":
-            self._flow_exists = False
-            self._reported = None
-            self._wake.set()
-            return
-        self._flow_exists = True
-        if event.object.get("metadata", {}).get("resourceVersion") in self._own_versions:
-            return
-        seen = FlowReport.from_object(event.object)
-        if not seen.same_observation(self._reported):
-            # Someone else changed our Flow: take it as the truth and let the next reconcile
-            # put it right.
-            self._reported = seen
-            self._wake.set()
-
     # -- the loop ----------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Reconcile until cancelled."""
         self.exports.add_listener(self._on_change)
         self.nodes.add_listener(self._on_change)
-        self.flows.add_listener(self._on_flow_change)
         self.services.add_listener(self._on_collector_change)
         self.slices.add_listener(self._on_collector_change)
         self.cache.start()
@@ -134,7 +116,7 @@ class NodeAgent:
                         await self._wake.wait()
                     await asyncio.sleep(COALESCE_SECONDS)
                 except TimeoutError:
-                    pass
+                    self._refresh_flow = True
         finally:
             monitor.cancel()
             await asyncio.gather(monitor, return_exceptions=True)
@@ -168,10 +150,6 @@ class NodeAgent:
             return True
         self._missing_node_logged = False
         node = NodeInfo.from_object(node_obj)
-        flow_obj = self.flows.get(self.node)
-        if flow_obj is not None and not self._flow_exists:
-            self._flow_exists = True
-            self._reported = FlowReport.from_object(flow_obj)
         try:
             export = FlowExport.from_object(self.exports.get(FLOW_EXPORT_NAME))
         except ValueError as exc:
@@ -217,10 +195,15 @@ class NodeAgent:
         return wanted, True
 
     async def _write(self, report: FlowReport, node: NodeInfo) -> bool:
-        update = next_report(self._reported, report, _now())
-        if update is None:
-            return True
         try:
+            if self._refresh_flow:
+                current = await self.client.get_or_none(FLOWS, self.node)
+                self._flow_exists = current is not None
+                self._reported = FlowReport.from_object(current) if current else None
+                self._refresh_flow = False
+            update = next_report(self._reported, report, _now())
+            if update is None:
+                return True
             if not self._flow_exists:
                 await self._create_flow(node)
             try:
@@ -238,6 +221,7 @@ class NodeAgent:
                 self.node,
                 exc,
             )
+            self._refresh_flow = True
             return False
         previous = self._reported
         self._reported = update
@@ -246,13 +230,7 @@ class NodeAgent:
         return True
 
     async def _patch_status(self, report: FlowReport) -> None:
-        result = await self.client.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
-        self._remember(result)
-
-    def _remember(self, obj: dict[str, Any]) -> None:
-        version = (obj.get("metadata") or {}).get("resourceVersion")
-        if version:
-            self._own_versions.append(str(version))
+        await self.client.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
 
     async def _create_flow(self, node: NodeInfo) -> None:
         body: dict[str, Any] = {
@@ -267,7 +245,7 @@ class NodeAgent:
                 {"apiVersion": "v1", "kind": "Node", "name": node.name, "uid": node.uid}
             ]
         try:
-            self._remember(await self.client.create(FLOWS, body))
+            await self.client.create(FLOWS, body)
         except ApiError as exc:
             if not exc.conflict:
                 raise

@@ -16,7 +16,7 @@ JSON = dict[str, Any]
 
 
 class FakeKube:
-    """Enough of KubeClient for ResourceCache and the agent: list, watch, create, merge_patch.
+    """Enough of KubeClient for ResourceCache and the agent: list, watch, get, create, merge_patch.
     `down = True` makes every write fail as an unreachable API server would."""
 
     def __init__(self) -> None:
@@ -83,6 +83,12 @@ class FakeKube:
                     yield event
         finally:
             self.queues[resource].remove(queue)
+
+    async def get_or_none(self, resource: Resource, name: str, namespace: str | None = None) -> JSON | None:
+        if self.down:
+            raise ApiUnreachable("the API server at https://fake is not reachable")
+        found = self.objects.get(resource, {}).get(name)
+        return copy.deepcopy(found) if found else None
 
     async def create(self, resource: Resource, obj: JSON, namespace: str | None = None) -> JSON:
         if self.down:

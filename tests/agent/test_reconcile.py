@@ -292,3 +292,12 @@ async def test_switch_type_is_one_apply(rig: Rig) -> None:
     await eventually(lambda: bool(rig.bridge.state) and rig.bridge.state[0].type is FlowType.IPFIX)
     assert rig.bridge.applies == applies + 1
     await eventually(lambda: rig.flow().type is FlowType.IPFIX)  # type: ignore[union-attr]
+
+
+async def test_a_flow_changed_by_someone_else_is_put_right_at_resync(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    obj = rig.kube.objects[FLOWS]["node-2"]
+    rig.kube.put(FLOWS, {**obj, "status": {"state": "Error", "message": "edited by hand"}})
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    assert rig.flow().message is None  # type: ignore[union-attr]
