@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
@@ -359,14 +360,18 @@ async def _watch(ctx: Context, client: FlowgateClient, node: str | None) -> int:
     printer = output.WatchPrinter(ctx.out, ctx.args.output, redraw=ctx.out.isatty())
     printer.start(_only_node(await client.flows(), node).get("nodes") or [])
     delay = 1.0
+    live = False  # once the subscription has worked, losing the gateway is a pause, not the end
     while True:
         try:
             async for event in client.node_flow_status(node):
+                if live and delay > 1.0:
+                    ctx.err.write(f"{ctx.prog}: reconnected\n")
                 printer.update(event)
-                delay = 1.0
+                live, delay = True, 1.0
         except GatewayUnreachable as exc:
-            if not exc.established:
+            if not (live or exc.established):
                 raise
+            live = True
             ctx.err.write(f"{ctx.prog}: lost the gateway ({exc.detail}); reconnecting in {delay:g}s\n")
             ctx.err.flush()
             await asyncio.sleep(delay)
@@ -441,6 +446,9 @@ def complete_main(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A shell starting us in the background ignores SIGINT, and kubectl's exec keeps that; a
+    # watch must still end on Ctrl-C / SIGINT, as documented.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     words = list(sys.argv[1:] if argv is None else argv)
     if os.path.basename(sys.argv[0]).split("-")[0].endswith("_complete"):
         return complete_main(words)
