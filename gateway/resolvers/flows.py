@@ -57,5 +57,8 @@ async def node_flow_status(info: GraphInfo, node: str | None = None) -> AsyncGen
     with ctx.errors():
         await ctx.reader()
         mailbox = ctx.services.hub.subscribe(node)
-    async for status in mailbox:
-        yield NodeFlowStatus.from_domain(status)
+    try:
+        while True:
+            yield NodeFlowStatus.from_domain(await mailbox.get())
+    finally:
+        mailbox.close()  # at once when the client goes, not whenever the generator is collected
