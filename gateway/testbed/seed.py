@@ -77,8 +77,8 @@ def install_crds(client: KubeClient, timeout: float = 30.0) -> list[str]:
     pending = set(names)
     while pending:
         for name in sorted(pending):
-            status = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").get("status", {})
-            conditions = {c["type"]: c for c in status.get("conditions", [])}
+            status = client.get(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}").get("status") or {}
+            conditions = {c["type"]: c for c in status.get("conditions") or []}
             if conditions.get("Established", {}).get("status") == "True":
                 pending.discard(name)
             elif conditions.get("NamesAccepted", {}).get("status") == "False":

@@ -104,7 +104,7 @@ def cleanup_leftovers(directory: Path) -> list[str]:
             cleanup = ["--cleanup"] if "vswitchd" in proc["ctl"] else []
             subprocess.run(["ovs-appctl", "-t", proc["ctl"], "exit", *cleanup], capture_output=True, timeout=15)
             wait_until(partial(_gone, pid, starttime), 10)
-    for proc in processes:
+    for proc in reversed(processes):  # recorded in start order: the apiserver goes before etcd
         if same_process_alive(proc["pid"], proc.get("starttime")):
             terminate_pid(proc["pid"], proc.get("starttime"))
             cleaned.append(f"{proc.get('name', 'process')} (pid {proc['pid']})")

@@ -106,6 +106,7 @@ class Testbed:
     OpenShift's CRDs, N seeded nodes and, with `ovs=True`, one real OVS data plane per node."""
 
     __test__ = False
+    bridge = "br-int"  # the OVN-Kubernetes integration bridge every node has
 
     def __init__(
         self,
@@ -139,6 +140,7 @@ class Testbed:
         self.etcd_port = 0
         self.apiserver_port = 0
         self.started = False
+        self.startup_seconds = 0.0  # how long start() took, for the start-time figure
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -208,6 +210,7 @@ class Testbed:
             else:
                 self._step("node agents skipped: `flowgate agent` is not available in this installation")
         self.started = True
+        self.startup_seconds = time.monotonic() - self._t0
         self._write_state()
         self._step(f"ready in {time.monotonic() - self._t0:.1f} s (KUBECONFIG={self.kubeconfig()})")
 
