@@ -137,11 +137,6 @@ def stop_confirmation(state: Mapping[str, Any]) -> str:
     return f"Flow export stopped (generation {state.get('generation')})."
 
 
-def _key(node: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What makes a change worth a line: everything but the timestamp."""
-    return tuple(node.get(k) for k in ("state", "type", "endpoint", "message", "observedGeneration"))
-
-
 class WatchPrinter:
     """Keeps `status --watch` output current. In a terminal it redraws the whole table on each
     change; in a pipe it prints the table once and then one line per changed node, in the same
@@ -178,7 +173,7 @@ class WatchPrinter:
         """Show one subscription event; False when it changed nothing visible."""
         name = str(node.get("node"))
         previous = self.nodes.get(name)
-        if previous is not None and _key(previous) == _key(node):
+        if previous is not None and self._shown(previous) == self._shown(node):
             return False
         self.nodes[name] = dict(node)
         if self.output in ("json", "yaml"):
@@ -188,6 +183,13 @@ class WatchPrinter:
         else:
             self._write("\n".join(self._lines([node])) + "\n")
         return True
+
+    def _shown(self, node: Mapping[str, Any]) -> Any:
+        """What this output shows of a node, so a change nobody could see prints nothing (say,
+        an agent's first, empty Flow). AGE and updatedAt only move with real changes."""
+        if self.output in ("json", "yaml"):
+            return {k: v for k, v in node.items() if k != "updatedAt"}
+        return row(node, wide=self.wide)[:5]  # every column but AGE
 
     def _lines(self, nodes: Iterable[Mapping[str, Any]]) -> list[str]:
         assert self.widths is not None

@@ -139,7 +139,12 @@ def flow_status(kubectl: Kubectl, node: str, state: str, flow_type: str | None, 
     """Write Flow/<node> as the node agent does: the object, then its status subresource,
     acknowledging FlowExport/cluster's current generation."""
     generation = kubectl.ok("get", "flowexports.flowgate.dev", "cluster", "-o", "jsonpath={.metadata.generation}")
-    flow = {"apiVersion": "flowgate.dev/v1alpha1", "kind": "Flow", "metadata": {"name": node}}
+    flow = {
+        "apiVersion": "flowgate.dev/v1alpha1",
+        "kind": "Flow",
+        "metadata": {"name": node},
+        "spec": {"nodeName": node},
+    }
     kubectl.ok("apply", "-f", "-", input=json.dumps(flow))
     status: dict[str, Any] = {
         "state": state,

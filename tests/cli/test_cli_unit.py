@@ -398,3 +398,11 @@ def test_installed_executables(tmp_path: Path) -> None:
     link.symlink_to(scripts / "kubectl-flows")
     result = subprocess.run([link, "start", "s"], capture_output=True, text=True, timeout=30, check=True)
     assert result.stdout.splitlines() == ["sflow", ":4"]
+
+
+def test_watch_prints_nothing_for_changes_the_table_does_not_show() -> None:
+    out = io.StringIO()
+    printer = output.WatchPrinter(out, "table", redraw=False)
+    printer.start([node("a", "PENDING", observedGeneration=None)])
+    assert not printer.update(node("a", "PENDING", observedGeneration=0, updatedAt="2025-01-01T00:00:00Z"))
+    assert len(out.getvalue().splitlines()) == 2
