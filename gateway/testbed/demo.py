@@ -77,6 +77,7 @@ def run_demo(args: argparse.Namespace) -> int:
         else:
             notes.append("the node agent is not part of this installation yet, so nodes will not act on flows.")
         gateway_url = f"http://{GATEWAY_HOST}:{GATEWAY_PORT}/graphql"
+        # With --auth none the gateway writes FlowExport as itself, so it gets the admin kubeconfig.
         if flowgate_subcommand_available("serve"):
             gateway = testbed.start_process(
                 "gateway",
@@ -84,7 +85,7 @@ def run_demo(args: argparse.Namespace) -> int:
                     *flowgate_command(),
                     "serve",
                     "--kubeconfig",
-                    str(testbed.kubeconfig("gateway")),
+                    str(testbed.kubeconfig("admin")),
                     "--host",
                     GATEWAY_HOST,
                     "--port",
