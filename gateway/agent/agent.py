@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,34 @@ log = logging.getLogger("flowgate.agent")
 # Several watch events usually arrive together (a Service and its EndpointSlice); waiting this
 # long after the first folds them into one reconcile.
 COALESCE_SECONDS = 0.05
+
+
+REPEAT_LOG_SECONDS = 60.0
+
+
+class _Complaint:
+    """One kind of failure, logged when it starts or changes and then once a minute, not at
+    every retry; its end is logged too."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.at = 0.0
+        self.repeats = 0
+
+    def log(self, level: int, text: str) -> None:
+        now = time.monotonic()
+        if text != self.text or now - self.at >= REPEAT_LOG_SECONDS:
+            suffix = f" (failed {self.repeats + 1} times so far)" if text == self.text else ""
+            log.log(level, "%s%s", text, suffix)
+            self.at = now
+        self.repeats = self.repeats + 1 if text == self.text else 0
+        self.text = text
+
+    def resolved(self, sentence: str) -> None:
+        if self.text is not None:
+            log.info("%s", sentence)
+        self.text = None
+        self.repeats = 0
 
 
 def _now() -> str:
@@ -68,6 +97,8 @@ class NodeAgent:
         self._flow_exists = False
         self._refresh_flow = True
         self._missing_node_logged = False
+        self._ovs_trouble = _Complaint()
+        self._api_trouble = _Complaint()
         self.reconciles = 0
 
     # -- events ------------------------------------------------------------------------------
@@ -165,13 +196,15 @@ class NodeAgent:
             observed = await self.bridge.read()
             action = ovs_action(desired, observed, self._applied, self._applied_once)
             if action is OvsAction.NONE:
+                self._ovs_trouble.resolved(f"OVS at {self.bridge.db} answers again.")
                 self._applied, self._applied_once = desired, True
                 return wanted, True
             await self.bridge.apply(desired)
             after = await self.bridge.read()
         except OvsError as exc:
-            log.error("%s Retrying with backoff.", exc)
+            self._ovs_trouble.log(logging.ERROR, f"{exc} Retrying with backoff.")
             return ovs_failure(wanted, str(exc)), False
+        self._ovs_trouble.resolved(f"OVS at {self.bridge.db} answers again.")
         self._applied, self._applied_once = desired, True
         target = f"{desired.describe()}" if desired else "no flow export"
         if action is OvsAction.REPAIR:
@@ -190,7 +223,7 @@ class NodeAgent:
                 f"OVS bridge {self.bridge.bridge} holds {describe_observed(after)} after flowgate set {target}; "
                 "something else is changing it."
             )
-            log.error("%s Retrying with backoff.", message)
+            self._ovs_trouble.log(logging.ERROR, f"{message} Retrying with backoff.")
             return ovs_failure(wanted, message), False
         return wanted, True
 
@@ -203,6 +236,7 @@ class NodeAgent:
                 self._refresh_flow = False
             update = next_report(self._reported, report, _now())
             if update is None:
+                self._api_trouble.resolved(f"Flow/{self.node} can be read and written again.")
                 return True
             if not self._flow_exists:
                 await self._create_flow(node)
@@ -216,13 +250,13 @@ class NodeAgent:
                 await self._patch_status(update)
         except (ApiError, ApiUnreachable) as exc:
             # OVS keeps what was applied; only the report waits for the API server.
-            log.warning(
-                "could not write Flow/%s status (%s); OVS keeps its settings and the report is retried",
-                self.node,
-                exc,
+            self._api_trouble.log(
+                logging.WARNING,
+                f"could not read or write Flow/{self.node} ({exc}); OVS keeps its settings and the report is retried.",
             )
             self._refresh_flow = True
             return False
+        self._api_trouble.resolved(f"Flow/{self.node} can be read and written again.")
         previous = self._reported
         self._reported = update
         if previous is None or previous.state is not update.state:

@@ -47,7 +47,9 @@ def rundir(tmp_path: Path) -> Iterator[Path]:
             f"--unixctl={run / 'ovsdb-server.ctl'}",
             f"--log-file={tmp_path / 'ovsdb-server.log'}",
             "-vconsole:off",
-        ]
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     for _ in range(100):
         if (run / "db.sock").exists():
