@@ -175,16 +175,6 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while (exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        nxt = exc.__cause__ or exc.__context__
-        assert nxt is not None
-        exc = nxt
-    return exc
-
-
 def _chain(exc: BaseException) -> list[BaseException]:
     out: list[BaseException] = []
     cur: BaseException | None = exc
@@ -192,6 +182,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
         out.append(cur)
         cur = cur.__cause__ or cur.__context__
     return out
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception: gql wraps the socket error that says what actually happened."""
+    return _chain(exc)[-1]
 
 
 def query_error(errors: Sequence[Any] | None, fallback: str) -> GatewayError:
@@ -261,12 +256,7 @@ class FlowgateClient:
         return self.endpoint.ssl_context if self.endpoint.ssl_context is not None else True
 
     async def _execute(self, operation: str, variables: JSON | None = None) -> JSON:
-        transport = _Transport(
-            url=self.endpoint.url,
-            headers=self.endpoint.http_headers(),
-            ssl=self._ssl(),
-            timeout=int(self.timeout),
-        )
+        transport = _Transport(url=self.endpoint.url, headers=self.endpoint.http_headers(), ssl=self._ssl())
         request = GraphQLRequest(DOCUMENTS[operation], variable_values=variables, operation_name=operation)
         try:
             async with Client(transport=transport, execute_timeout=self.timeout) as session:
@@ -280,10 +270,10 @@ class FlowgateClient:
             raise _http_status_error(self.endpoint, exc.code or 500, str(exc)) from None
         except TransportProtocolError as exc:
             raise GatewayUnreachable(self.endpoint, f"the answer was not GraphQL: {_first_line(exc)}") from None
+        except TimeoutError:  # before OSError, of which it is a subclass
+            raise GatewayUnreachable(self.endpoint, f"no answer within {self.timeout:g}s") from None
         except (TransportError, aiohttp.ClientError, OSError) as exc:
             raise GatewayUnreachable(self.endpoint, _first_line(_root_cause(exc))) from None
-        except TimeoutError:
-            raise GatewayUnreachable(self.endpoint, f"no answer within {self.timeout:g}s") from None
 
     async def node_flow_status(self, node: str | None = None) -> AsyncIterator[JSON]:
         """The subscription: first every node's (or the named node's) current status, then each
@@ -325,7 +315,7 @@ class FlowgateClient:
                 code, reason = close
                 return GatewayError(_WS_CLOSE_CODES[code], reason or _WS_CLOSE_CODES[code].capitalize())
         if isinstance(exc, TimeoutError):
-            return GatewayUnreachable(self.endpoint, "no answer to connection_init", established=established)
+            return GatewayUnreachable(self.endpoint, f"no answer within {self.timeout:g}s", established=established)
         if isinstance(exc, TransportClosed | TransportConnectionFailed):
             return GatewayUnreachable(self.endpoint, _first_line(_root_cause(exc)), established=established)
         return GatewayUnreachable(self.endpoint, _first_line(exc), established=established)

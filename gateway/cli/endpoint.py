@@ -156,7 +156,9 @@ def resolve_endpoint(options: ConnectionOptions, environ: dict[str, str] | None 
     try:
         creds = load_kubeconfig(options.kubeconfig, options.context)
     except KubeConfigError as exc:
-        raise EndpointError(f"{exc} (or point at the gateway with --gateway URL or {GATEWAY_ENV}).") from None
+        raise EndpointError(
+            f"{str(exc).rstrip('.')}; or point at the gateway with --gateway URL or {GATEWAY_ENV}=URL."
+        ) from None
     namespace = options.namespace or DEFAULT_NAMESPACE
     service, port = parse_service(options.service or DEFAULT_SERVICE)
     token = options.token or creds.token

@@ -59,7 +59,8 @@ PERMISSION_NEEDED = {
 EPILOG = """\
 exit codes:
   0  success (also when --watch is ended with Ctrl-C)
-  1  the gateway or the cluster refused or failed the request (the message says why)
+  1  the gateway or the cluster refused or failed the request, or the kubeconfig cannot be used
+     (the message says why)
   2  usage error: bad flag, value or combination; nothing was sent
   3  the gateway could not be reached (the message says where it looked)
 

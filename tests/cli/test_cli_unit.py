@@ -406,3 +406,13 @@ def test_watch_prints_nothing_for_changes_the_table_does_not_show() -> None:
     printer.start([node("a", "PENDING", observedGeneration=None)])
     assert not printer.update(node("a", "PENDING", observedGeneration=0, updatedAt="2025-01-01T00:00:00Z"))
     assert len(out.getvalue().splitlines()) == 2
+
+
+def test_a_gateway_that_never_answers_is_unreachable_after_the_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as silent:  # accepts connections (kernel backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        code = run(["status", "--gateway", url, "--request-timeout", "1"], prog="kubectl flows")
+    assert code == EXIT_UNREACHABLE
+    assert "no answer within 1s" in capsys.readouterr().err
