@@ -107,6 +107,23 @@ def test_up_without_openvswitch_says_what_to_install(tmp_path: Path) -> None:
     assert not (tmp_path / "tb").exists()
 
 
+def test_up_without_the_built_binaries_says_to_build_them(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": "/nonexistent", "FLOWGATE_BIN_DIR": str(tmp_path / "empty")}
+    result = subprocess.run(
+        [*FLOWGATE, "testbed", "up", "--dir", str(tmp_path / "tb"), "--no-ovs"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,  # no ./.bin here either
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "flowgate testbed: etcd was not found in $FLOWGATE_BIN_DIR, ./.bin or PATH; run `make binaries` to build it."
+    )
+    assert not (tmp_path / "tb").exists()
+
+
 def test_up_with_ovs_needs_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
