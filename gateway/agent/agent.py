@@ -95,7 +95,7 @@ class NodeAgent:
         # resync, which also notices a Flow deleted or edited by someone else.
         self._reported: FlowReport | None = None
         self._flow_exists = False
-        self._refresh_flow = True
+        self._flow_read_at: float | None = None  # monotonic time of the last read-back
         self._missing_node_logged = False
         self._ovs_trouble = _Complaint()
         self._api_trouble = _Complaint()
@@ -105,6 +105,12 @@ class NodeAgent:
 
     def _on_change(self, event: WatchEvent) -> None:
         self._wake.set()
+
+    def _on_node_change(self, event: WatchEvent) -> None:
+        # Status heartbeats change nothing the agent uses; its address and uid do.
+        old = NodeInfo.from_object(event.old) if event.old else None
+        if event.type == "DELETED" or old != NodeInfo.from_object(event.object):
+            self._wake.set()
 
     def _on_collector_change(self, event: WatchEvent) -> None:
         # Services and EndpointSlices matter only while export to a discovered collector is on.
@@ -120,7 +126,7 @@ class NodeAgent:
     async def run(self) -> None:
         """Reconcile until cancelled."""
         self.exports.add_listener(self._on_change)
-        self.nodes.add_listener(self._on_change)
+        self.nodes.add_listener(self._on_node_change)
         self.services.add_listener(self._on_collector_change)
         self.slices.add_listener(self._on_collector_change)
         self.cache.start()
@@ -147,7 +153,7 @@ class NodeAgent:
                         await self._wake.wait()
                     await asyncio.sleep(COALESCE_SECONDS)
                 except TimeoutError:
-                    self._refresh_flow = True
+                    pass
         finally:
             monitor.cancel()
             await asyncio.gather(monitor, return_exceptions=True)
@@ -229,11 +235,12 @@ class NodeAgent:
 
     async def _write(self, report: FlowReport, node: NodeInfo) -> bool:
         try:
-            if self._refresh_flow:
+            now = time.monotonic()
+            if self._flow_read_at is None or now - self._flow_read_at >= self.resync:
                 current = await self.client.get_or_none(FLOWS, self.node)
                 self._flow_exists = current is not None
                 self._reported = FlowReport.from_object(current) if current else None
-                self._refresh_flow = False
+                self._flow_read_at = now
             update = next_report(self._reported, report, _now())
             if update is None:
                 self._api_trouble.resolved(f"Flow/{self.node} can be read and written again.")
@@ -254,7 +261,7 @@ class NodeAgent:
                 logging.WARNING,
                 f"could not read or write Flow/{self.node} ({exc}); OVS keeps its settings and the report is retried.",
             )
-            self._refresh_flow = True
+            self._flow_read_at = None  # what the API holds is unknown now
             return False
         self._api_trouble.resolved(f"Flow/{self.node} can be read and written again.")
         previous = self._reported

@@ -301,3 +301,24 @@ async def test_a_flow_changed_by_someone_else_is_put_right_at_resync(rig: Rig) -
     rig.kube.put(FLOWS, {**obj, "status": {"state": "Error", "message": "edited by hand"}})
     await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
     assert rig.flow().message is None  # type: ignore[union-attr]
+
+
+async def test_node_heartbeats_do_not_reconcile_but_a_new_address_does() -> None:
+    rig = Rig(resync=60)
+    task = asyncio.create_task(rig.agent.run())
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(lambda: rig.bridge.state == (NETFLOW,))
+        await asyncio.sleep(0.2)
+        passes = rig.agent.reconciles
+        node = rig.kube.objects[NODES]["node-2"]
+        heartbeat = {"type": "Ready", "status": "True", "lastHeartbeatTime": "2030-01-01T00:00:00Z"}
+        rig.kube.put(NODES, {**node, "status": {**node["status"], "conditions": [heartbeat]}})
+        await asyncio.sleep(0.3)
+        assert rig.agent.reconciles == passes
+        rig.kube.put(NODES, {**node, "status": {"addresses": [{"type": "InternalIP", "address": "10.89.0.22"}]}})
+        await eventually(lambda: rig.bridge.state[0].targets == ("10.89.0.22:30001",))
+        await eventually(lambda: rig.flow().endpoint == "10.89.0.22:30001")  # type: ignore[union-attr]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
