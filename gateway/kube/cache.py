@@ -213,6 +213,13 @@ class ResourceCache:
             except ApiUnreachable as exc:
                 await self._fail(str(exc), backoff)
                 backoff = min(backoff * 2, self._backoff_max)
+            except Exception as exc:
+                # Anything unforeseen (a malformed event, a listener-side bug in parsing) must not
+                # end this watch for good: its readers would silently stop seeing changes.
+                log.exception("watch of %s failed unexpectedly; listing it again", self.resource)
+                need_list = True
+                await self._fail(f"unexpected {type(exc).__name__}: {exc}", backoff)
+                backoff = min(backoff * 2, self._backoff_max)
 
     async def _fail(self, why: str, backoff: float) -> None:
         self.connected = False

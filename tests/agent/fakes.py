@@ -144,3 +144,13 @@ class FakeBridge(OvsBridge):
             raise OvsError(f"OVS not reachable at {self.db}: database connection failed (Connection refused).")
         self.applies += 1
         self.state = () if settings is None else (settings,)
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 3.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        if check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ from gateway.domain.model import (
     NodeInfo,
 )
 from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
-from tests.agent.fakes import FakeBridge, FakeKube
+from tests.agent.fakes import FakeBridge, FakeKube, eventually
 
 NODE = NodeInfo("node-2", internal_ip="10.89.0.2", uid="uid-2")
 NETFLOW = ExportSettings(FlowType.NETFLOW, ("10.89.0.2:30001",), active_timeout=60)
@@ -125,16 +125,6 @@ def test_backoff_doubles_to_a_cap_and_resets() -> None:
 
 
 # -- the loop ------------------------------------------------------------------------------------
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 3.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 class Rig:
