@@ -1,7 +1,7 @@
 """The reconcile loop: one node, one bridge. Desired state comes from the shared list+watch
 caches (FlowExport/cluster, this Node, collector Services and EndpointSlices); every relevant
-change, every change OVS reports on the bridge and every resync runs one reconcile. Nothing here ever exits on an error:
-it reports, backs off and tries again."""
+change, every change OVS reports on the bridge and every resync runs one reconcile. Nothing here
+ever exits on an error: it reports, backs off and tries again."""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ log = logging.getLogger("flowgate.agent")
 # Several watch events usually arrive together (a Service and its EndpointSlice); waiting this
 # long after the first folds them into one reconcile.
 COALESCE_SECONDS = 0.05
-
-
 REPEAT_LOG_SECONDS = 60.0
 
 
@@ -65,6 +63,8 @@ def _now() -> str:
 
 
 class NodeAgent:
+    """Keeps one node's OVS bridge and Flow/<node> in line with FlowExport/cluster."""
+
     def __init__(
         self,
         client: KubeClient,
@@ -100,6 +100,10 @@ class NodeAgent:
         self._ovs_trouble = _Complaint()
         self._api_trouble = _Complaint()
         self.reconciles = 0
+
+    @property
+    def _ovs_ok(self) -> str:
+        return f"OVS bridge {self.bridge.bridge} at {self.bridge.db} is working again."
 
     # -- events ------------------------------------------------------------------------------
 
@@ -202,7 +206,7 @@ class NodeAgent:
             observed = await self.bridge.read()
             action = ovs_action(desired, observed, self._applied, self._applied_once)
             if action is OvsAction.NONE:
-                self._ovs_trouble.resolved(f"OVS at {self.bridge.db} answers again.")
+                self._ovs_trouble.resolved(self._ovs_ok)
                 self._applied, self._applied_once = desired, True
                 return wanted, True
             await self.bridge.apply(desired)
@@ -210,7 +214,7 @@ class NodeAgent:
         except OvsError as exc:
             self._ovs_trouble.log(logging.ERROR, f"{exc} Retrying with backoff.")
             return ovs_failure(wanted, str(exc)), False
-        self._ovs_trouble.resolved(f"OVS at {self.bridge.db} answers again.")
+        self._ovs_trouble.resolved(self._ovs_ok)
         self._applied, self._applied_once = desired, True
         target = f"{desired.describe()}" if desired else "no flow export"
         if action is OvsAction.REPAIR:
