@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,8 +148,9 @@ def cluster(
     with running_gateway(ovs_testbed, tmp_path_factory.mktemp("gateway")) as gateway:
         yield Cluster(ovs_testbed, gateway, agents)
     # Agents first, so nothing re-creates Flows while the testbed is put back as it was.
-    agents.stop_all()
+    codes = agents.stop_all()
     ovs_testbed.reset()
+    assert set(codes.values()) <= {0}, f"agents did not exit cleanly on SIGTERM: {codes}"
 
 
 def test_netflow_on_node_port_reaches_each_nodes_own_collector(cluster: Cluster) -> None:
@@ -343,5 +343,4 @@ def test_sigterm_exits_cleanly_and_a_restart_does_not_reapply(cluster: Cluster) 
 def test_agent_logs_are_sentences(cluster: Cluster) -> None:
     for node in cluster.nodes:
         log = cluster.agents.log(node)
-        assert "Traceback" not in log, log
-    assert Path(cluster.agents.log_path("node-2")).exists()
+        assert log and "Traceback" not in log, log
