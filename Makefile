@@ -29,7 +29,8 @@ binaries:
 	@hack/build-binaries.sh
 
 lint: venv
-	$(VENV)/bin/ruff check gateway tests examples bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 # The whole suite: lint, types, unit, integration and end-to-end (real apiserver, OVS, browser).
