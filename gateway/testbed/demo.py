@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 from gateway.testbed.errors import TestbedError
-from gateway.testbed.testbed import Testbed, flowgate_command, flowgate_subcommand_available
+from gateway.testbed.testbed import Testbed, flowgate_command
 
 GATEWAY_HOST = "127.0.0.1"
 GATEWAY_PORT = 8080
@@ -71,36 +71,28 @@ def run_demo(args: argparse.Namespace) -> int:
             raise TestbedError(f"port {GATEWAY_PORT} on {GATEWAY_HOST} is in use; stop what listens there and retry.")
         testbed = Testbed(directory, nodes=3, ovs=True)
         testbed.start()
-        notes = []
-        if flowgate_subcommand_available("agent"):
-            testbed.start_agents()
-        else:
-            notes.append("the node agent is not part of this installation yet, so nodes will not act on flows.")
+        testbed.start_agents()
         gateway_url = f"http://{GATEWAY_HOST}:{GATEWAY_PORT}/graphql"
-        # With --auth none the gateway writes FlowExport as itself, so it gets the admin kubeconfig.
-        if flowgate_subcommand_available("serve"):
-            gateway = testbed.start_process(
-                "gateway",
-                [
-                    *flowgate_command(),
-                    "serve",
-                    "--kubeconfig",
-                    str(testbed.kubeconfig("admin")),
-                    "--host",
-                    GATEWAY_HOST,
-                    "--port",
-                    str(GATEWAY_PORT),
-                    "--auth",
-                    "none",
-                ],
-                directory / "logs" / "gateway.log",
-            )
-            if not _wait_for_port(GATEWAY_HOST, GATEWAY_PORT, 30):
-                gateway.check_running()
-                raise TestbedError(f"the gateway did not listen on port {GATEWAY_PORT} within 30 s; see {gateway.log}.")
-        else:
-            notes.append("the gateway is not part of this installation yet, so `kubectl flows` has nothing to talk to.")
-        print(_instructions(testbed, gateway_url, notes), flush=True)
+        # The gateway runs as itself (watches, token reviews) and acts as each caller, so the
+        # demo shows RBAC as a cluster would: the viewer may look but not start.
+        gateway = testbed.start_process(
+            "gateway",
+            [
+                *flowgate_command(),
+                "serve",
+                "--kubeconfig",
+                str(testbed.kubeconfig("gateway")),
+                "--host",
+                GATEWAY_HOST,
+                "--port",
+                str(GATEWAY_PORT),
+            ],
+            directory / "logs" / "gateway.log",
+        )
+        if not _wait_for_port(GATEWAY_HOST, GATEWAY_PORT, 30):
+            gateway.check_running()
+            raise TestbedError(f"the gateway did not listen on port {GATEWAY_PORT} within 30 s; see {gateway.log}.")
+        print(_instructions(testbed, gateway_url), flush=True)
         while True:
             signal.pause()
     except _Stop:
@@ -115,21 +107,26 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _instructions(testbed: Testbed, gateway_url: str, notes: list[str]) -> str:
+def _instructions(testbed: Testbed, gateway_url: str) -> str:
     logs = " ".join(str(testbed.flows_log(node)) for node in testbed.node_names)
     lines = [
         "",
         f"flowgate demo is running: {len(testbed.node_names)} nodes with Open vSwitch, gateway at {gateway_url}",
-        *(f"note: {note}" for note in notes),
         "",
         "In another shell:",
         f"  export KUBECONFIG={testbed.kubeconfig()}",
         f"  export FLOWGATE_GATEWAY={gateway_url}",
-        f"  export PATH={testbed.dir / 'bin'}:$PATH",
+        # kubectl from the testbed, the kubectl-flows plugin from this installation
+        f"  export PATH={testbed.dir / 'bin'}:{Path(sys.executable).parent}:$PATH",
         "  kubectl flows start netflow",
+        "  kubectl flows status --watch      # live; Ctrl-C to leave",
         "  kubectl get flows",
+        f"  KUBECONFIG={testbed.kubeconfig('viewer')} kubectl flows stop   # refused: the viewer may only look",
         f"  tail -f {logs}",
         "  kubectl flows stop",
+        "",
+        f"GraphiQL: open {gateway_url} in a browser (send your token as `Authorization: Bearer ...`;",
+        f"  the admin token is in {testbed.kubeconfig()}).",
         "",
         "Press Ctrl-C to stop and remove everything.",
     ]

@@ -71,14 +71,6 @@ def flowgate_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "gateway.main"]
 
 
-def flowgate_subcommand_available(name: str) -> bool:
-    try:
-        result = subprocess.run([*flowgate_command(), name, "--help"], capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return result.returncode == 0
-
-
 def check_config(nodes: int, network_type: str, ovs: bool) -> None:
     """Refuse bad input before anything starts (one sentence each)."""
     if not 1 <= nodes <= MAX_NODES:
@@ -205,10 +197,7 @@ class Testbed:
         if data_plane is not None:
             data_plane.result()  # re-raises a data-plane failure
         if self.want_agents:
-            if flowgate_subcommand_available("agent"):
-                self.start_agents()
-            else:
-                self._step("node agents skipped: `flowgate agent` is not available in this installation")
+            self.start_agents()
         self.started = True
         self.startup_seconds = time.monotonic() - self._t0
         self._write_state()
@@ -451,8 +440,6 @@ class Testbed:
 
     def start_agents(self) -> None:
         """One `flowgate agent` per node, as the DaemonSet would run them."""
-        if not flowgate_subcommand_available("agent"):
-            raise TestbedError("`flowgate agent` is not available in this installation, so no node agents can start.")
         for node in self.node_names:
             if node in self._agents and self._agents[node].running():
                 continue

@@ -287,10 +287,11 @@ def test_drift_is_repaired_within_one_resync(cluster: Cluster) -> None:
     # Changed inside the row (not seen by the OVSDB monitor): the resync puts it right.
     time.sleep(0.5)  # let the agent settle after the repair, so only the resync can notice
     cluster.tb.ovs_vsctl("node-3", "set", "netflow", cluster.exporters("node-3")[0], "active_timeout=30")
+    # One ovs-vsctl call reads every NetFlow row: the repair replaces the row (a new uuid), and
+    # OVSDB drops the unreferenced old one in the same transaction, so there is never a stale row.
     retuned = wait_for(
         lambda: (
-            cluster.tb.ovs_vsctl("node-3", "get", "netflow", cluster.exporters("node-3")[0], "active_timeout").strip()
-            == "1"
+            cluster.tb.ovs_vsctl("node-3", "--bare", "--columns=active_timeout", "list", "netflow").split() == ["1"]
         ),
         RESYNC_SECONDS + 1,
         "active_timeout restored on node-3",
