@@ -297,6 +297,12 @@ def test_drift_is_repaired_within_one_resync(cluster: Cluster) -> None:
         "active_timeout restored on node-3",
     )
     figure("netflow active_timeout changed by hand -> restored", retuned)
+    # The agent logs right after its transaction, so the line may trail the bridge by a moment.
+    wait_for(
+        lambda: cluster.agents.log("node-3")[log_before:].count("changed outside flowgate; restored NetFlow to") >= 2,
+        2,
+        "both repairs logged by the node-3 agent",
+    )
     log = cluster.agents.log("node-3")[log_before:]
     assert log.count("changed outside flowgate; restored NetFlow to") == 2, log
     assert cluster.flows()["node-3"]["state"] == "Emitting"
