@@ -88,9 +88,8 @@ compdef _flowgate_flows_complete kubectl-flows oc-flows
 """
 
 PLUGIN_HINT = """\
-# `kubectl flows <TAB>` (kubectl >= 1.26): kubectl asks an executable named kubectl_complete-flows
-# on PATH. A link to this command under that name answers it:
-#   ln -s "$(command -v kubectl-flows)" ~/.local/bin/kubectl_complete-flows
+# `kubectl flows <TAB>` (kubectl >= 1.26) and `oc flows <TAB>` need no script: kubectl and oc ask
+# the executables kubectl_complete-flows / oc_complete-flows, installed beside kubectl-flows.
 """
 
 

@@ -170,3 +170,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_kubectl_completes_the_plugin_through_the_installed_completer(admin: Kubectl) -> None:
+    """kubectl's own plugin completion finds kubectl_complete-flows beside kubectl-flows."""
+    result = admin.ok("__complete", "flows", "st")
+    candidates = [line.split("\t")[0] for line in result.stdout.splitlines() if line and not line.startswith(":")]
+    assert {"start", "status", "stop"} <= set(candidates), result.stdout
+    assert "version" not in candidates
