@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 
 from strawberry.types import Info
@@ -57,8 +58,23 @@ async def node_flow_status(info: GraphInfo, node: str | None = None) -> AsyncGen
     with ctx.errors():
         await ctx.reader()
         mailbox = ctx.services.hub.subscribe(node)
+    # A subscription outlives any one access decision: ask again as often as decisions are
+    # cached, so a revoked permission ends it (FORBIDDEN) instead of streaming on for days.
+    recheck = ctx.services.authorizer.ttl
+    loop = asyncio.get_running_loop()
+    recheck_at = loop.time() + recheck
     try:
         while True:
-            yield NodeFlowStatus.from_domain(await mailbox.get())
+            try:
+                async with asyncio.timeout_at(recheck_at):
+                    status = await mailbox.get()
+            except TimeoutError:
+                status = None
+            if loop.time() >= recheck_at:
+                with ctx.errors():
+                    await ctx.reader()
+                recheck_at = loop.time() + recheck
+            if status is not None:
+                yield NodeFlowStatus.from_domain(status)
     finally:
         mailbox.close()  # at once when the client goes, not whenever the generator is collected

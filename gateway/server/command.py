@@ -44,6 +44,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=[],
         help="a web origin (https://console.example.com) whose pages may open WebSockets; repeatable",
     )
+    parser.add_argument(
+        "--auth-cache-seconds",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long one access decision per token is reused, and how often running subscriptions "
+        "re-check theirs (0.1-30, default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     parser.set_defaults(run=run)
 
@@ -68,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not 0.1 <= args.auth_cache_seconds <= 30:
+        print(
+            f"flowgate serve: --auth-cache-seconds must be between 0.1 and 30, not {args.auth_cache_seconds:g}; "
+            "a revoked permission must not outlive 30 s.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         credentials = load_credentials(args.kubeconfig, args.context)
     except KubeConfigError as exc:
@@ -79,7 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from gateway.server.app import ServerSettings, create_app
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = ServerSettings(auth=args.auth == "user-token", allowed_origins=tuple(args.allowed_origin))
+    settings = ServerSettings(
+        auth=args.auth == "user-token",
+        allowed_origins=tuple(args.allowed_origin),
+        auth_ttl=args.auth_cache_seconds,
+    )
     try:
         app = create_app(credentials, settings)
     except ValueError as exc:  # e.g. a malformed --allowed-origin
