@@ -177,14 +177,23 @@ def test_up_down_with_ovs_leaves_nothing_and_can_go_up_again(tmp_path: Path, sub
     assert os.WEXITSTATUS(reap(supervisor)) == 0
     assert_nothing_left(directory, processes, veths_before)
 
-    # the same DIR comes up again
-    up = flowgate("testbed", "up", "--dir", str(directory), "--nodes", "1")
+    # the same DIR comes up again, this time with a node agent per node as the DaemonSet would run
+    up = flowgate("testbed", "up", "--dir", str(directory), "--nodes", "1", "--agents")
     assert up.returncode == 0, up.stderr
     supervisor = int((directory / "supervisor.pid").read_text())
     processes = [
         {"pid": p["pid"], "starttime": p["starttime"]}
         for p in json.loads((directory / "testbed.json").read_text())["processes"]
     ]
+    assert len(processes) == 2 + 4 + 1  # etcd, apiserver; ovsdb, vswitchd, goflow2, traffic; the agent
+    get_flows = [str(directory / "bin" / "kubectl"), "--kubeconfig", str(directory / "kubeconfig"), "get", "flows"]
+    deadline = time.monotonic() + 20
+    rows: list[list[str]] = []
+    while time.monotonic() < deadline and rows != [["node-1", "Disabled"]]:
+        time.sleep(0.2)
+        table = subprocess.run(get_flows, capture_output=True, text=True)
+        rows = [line.split() for line in table.stdout.splitlines()[1:]]
+    assert rows == [["node-1", "Disabled"]], "the node agent never reported Flow/node-1"
     assert flowgate("testbed", "down", "--dir", str(directory)).returncode == 0
     reap(supervisor)
     assert_nothing_left(directory, processes, veths_before)
