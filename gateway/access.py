@@ -12,6 +12,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 
 from gateway.domain.errors import FlowgateError, Forbidden, Unauthenticated, Unavailable
 from gateway.kube.client import ApiError, ApiUnreachable, KubeClient
@@ -68,7 +69,7 @@ class Authorizer:
         self.ttl = ttl
         self.max_entries = max_entries
         self._decisions: OrderedDict[str, _Decision] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[_Decision]] = {}
+        self._inflight: dict[str, asyncio.Task[_Decision]] = {}
         self.reviews = 0  # TokenReview+SubjectAccessReview pairs sent (for tests and metrics)
 
     @property
@@ -92,22 +93,24 @@ class Authorizer:
         return decision.caller
 
     async def _review_once(self, key: str, token: str) -> _Decision:
-        pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[_Decision] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = future
-        try:
-            decision = await self._review(token)
-            future.set_result(decision)
-            self._remember(key, decision)
-            return decision
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # waiters re-raise it; do not also log it as never retrieved
-            raise
-        finally:
-            del self._inflight[key]
+        # The review runs as its own task that every concurrent caller with this token awaits
+        # through a shield: one of them going away (a closed tab) must not cancel it for the rest.
+        review = self._inflight.get(key)
+        if review is None:
+            review = asyncio.get_running_loop().create_task(self._review_and_remember(key, token))
+            self._inflight[key] = review
+            review.add_done_callback(partial(self._review_done, key))
+        return await asyncio.shield(review)
+
+    async def _review_and_remember(self, key: str, token: str) -> _Decision:
+        decision = await self._review(token)
+        self._remember(key, decision)
+        return decision
+
+    def _review_done(self, key: str, review: asyncio.Task[_Decision]) -> None:
+        self._inflight.pop(key, None)
+        if not review.cancelled():
+            review.exception()  # waiters re-raise it; if all went away, do not log it as never retrieved
 
     async def _review(self, token: str) -> _Decision:
         assert self.client is not None

@@ -82,3 +82,17 @@ def test_bearer_parsing() -> None:
     assert bearer("abc") == "abc"
     assert bearer("Bearer ") is None
     assert bearer(None) is None
+
+
+async def test_a_caller_going_away_does_not_cancel_the_review_others_share() -> None:
+    reviews = Reviews({"t": (True, "viewer")})
+    auth = authorizer(reviews)
+    first = asyncio.ensure_future(auth.reader("t"))
+    await asyncio.sleep(0)  # the first caller has started the review
+    second = asyncio.ensure_future(auth.reader("t"))
+    await asyncio.sleep(0)
+    first.cancel()  # e.g. its WebSocket closed mid-review
+    caller = await asyncio.wait_for(second, 1)
+    assert caller.username == "viewer"
+    assert first.cancelled()
+    assert len(reviews.asked) == 1
