@@ -146,3 +146,36 @@ class Authorizer:
         self._decisions.move_to_end(key)
         while len(self._decisions) > self.max_entries:
             self._decisions.popitem(last=False)
+
+
+class StandingAccess:
+    """A subscriber's read access over the life of its stream: asked again every `ttl` seconds so
+    a revoked permission ends the stream. A check the API server cannot answer (it is restarting
+    or unreachable) is retried every few seconds instead: the stream comes from the shared cache,
+    which catches up once the API server is back, so a short outage must not end every
+    subscription whose check falls in it. An outage longer than `outage_grace` does."""
+
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, authorizer: Authorizer, token: str | None, *, outage_grace: float = 120.0) -> None:
+        self.authorizer = authorizer
+        self.token = token
+        self.outage_grace = outage_grace
+        now = asyncio.get_running_loop().time()
+        self.confirmed_at = now
+        self.due = now + authorizer.ttl  # event-loop time of the next check
+
+    async def recheck_if_due(self) -> None:
+        """Raises Forbidden/Unauthenticated when access is gone, Unavailable after a long outage."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self.due:
+            return
+        try:
+            await self.authorizer.reader(self.token)
+        except Unavailable:
+            if loop.time() - self.confirmed_at > self.outage_grace:
+                raise
+            self.due = loop.time() + min(self.authorizer.ttl, self.RETRY_SECONDS)
+            return
+        self.confirmed_at = loop.time()
+        self.due = self.confirmed_at + self.authorizer.ttl

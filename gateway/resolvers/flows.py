@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 
 from strawberry.types import Info
 
+from gateway.access import StandingAccess
 from gateway.domain.model import FlowType
 from gateway.flows.control import StartRequest
 from gateway.resolvers.context import Context
@@ -58,22 +59,18 @@ async def node_flow_status(info: GraphInfo, node: str | None = None) -> AsyncGen
     with ctx.errors():
         await ctx.reader()
         mailbox = ctx.services.hub.subscribe(node)
-    # A subscription outlives any one access decision: ask again as often as decisions are
-    # cached, so a revoked permission ends it (FORBIDDEN) instead of streaming on for days.
-    recheck = ctx.services.authorizer.ttl
-    loop = asyncio.get_running_loop()
-    recheck_at = loop.time() + recheck
+    # A subscription outlives any one access decision: a revoked permission ends it (FORBIDDEN)
+    # instead of streaming on for days.
+    access = StandingAccess(ctx.services.authorizer, ctx.token())
     try:
         while True:
             try:
-                async with asyncio.timeout_at(recheck_at):
+                async with asyncio.timeout_at(access.due):
                     status = await mailbox.get()
             except TimeoutError:
                 status = None
-            if loop.time() >= recheck_at:
-                with ctx.errors():
-                    await ctx.reader()
-                recheck_at = loop.time() + recheck
+            with ctx.errors():
+                await access.recheck_if_due()
             if status is not None:
                 yield NodeFlowStatus.from_domain(status)
     finally:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from gateway.access import Authorizer, bearer
+from gateway.access import Authorizer, StandingAccess, bearer
 from gateway.domain.errors import Forbidden, Unauthenticated, Unavailable
-from gateway.kube.client import ApiError
+from gateway.kube.client import ApiError, ApiUnreachable
 
 
 class Reviews:
@@ -96,3 +96,33 @@ async def test_a_caller_going_away_does_not_cancel_the_review_others_share() -> 
     assert caller.username == "viewer"
     assert first.cancelled()
     assert len(reviews.asked) == 1
+
+
+async def test_standing_access_ends_when_the_permission_is_revoked() -> None:
+    reviews = Reviews({"t": (True, "viewer")})
+    access = StandingAccess(authorizer(reviews, ttl=0.05), "t")
+    await access.recheck_if_due()
+    assert reviews.asked == []  # not due yet
+    await asyncio.sleep(0.06)
+    await access.recheck_if_due()
+    assert len(reviews.asked) == 1
+    reviews.users["t"] = (False, "viewer")
+    await asyncio.sleep(0.06)
+    with pytest.raises(Forbidden):
+        await access.recheck_if_due()
+
+
+async def test_standing_access_rides_out_a_short_api_server_outage_but_not_a_long_one() -> None:
+    reviews = Reviews({"t": (True, "viewer")}, fail=ApiUnreachable("connection refused"))
+    access = StandingAccess(authorizer(reviews, ttl=0.05), "t", outage_grace=0.3)
+    await asyncio.sleep(0.06)
+    await access.recheck_if_due()  # cannot be answered: the stream goes on, asked again soon
+    assert len(reviews.asked) == 1
+    reviews.fail = None
+    await asyncio.sleep(0.06)
+    await access.recheck_if_due()  # answered again: confirmed afresh
+    assert len(reviews.asked) == 2
+    reviews.fail = ApiUnreachable("connection refused")
+    await asyncio.sleep(0.35)
+    with pytest.raises(Unavailable, match="cannot reach the Kubernetes API server"):
+        await access.recheck_if_due()
