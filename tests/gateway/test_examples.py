@@ -12,11 +12,9 @@ from tests.fixtures.gateway import ROOT, Gateway, flow_export, node_names, repor
 EXAMPLES = ROOT / "examples"
 
 
-async def run(
-    gateway: Gateway, script: str, *args: str, user: str = "admin", timeout: float = 30
-) -> tuple[int, str, str]:
+async def spawn(gateway: Gateway, script: str, *args: str, user: str = "admin") -> asyncio.subprocess.Process:
     env = {**os.environ, "FLOWGATE_URL": gateway.graphql_url, "FLOWGATE_TOKEN": gateway.testbed.token(user)}
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         str(EXAMPLES / script),
         *args,
@@ -25,9 +23,18 @@ async def run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+async def finish(process: asyncio.subprocess.Process, timeout: float = 30) -> tuple[int, str, str]:
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def run(
+    gateway: Gateway, script: str, *args: str, user: str = "admin", timeout: float = 30
+) -> tuple[int, str, str]:
+    return await finish(await spawn(gateway, script, *args, user=user), timeout)
 
 
 async def test_gql_examples(gateway: Gateway) -> None:
@@ -38,8 +45,10 @@ async def test_gql_examples(gateway: Gateway) -> None:
     assert [n["node"] for n in json.loads(out)["nodes"]] == names
 
     # Follow live while starting: the snapshot (one line per node), changes, until a node emits.
-    follower = asyncio.ensure_future(run(gateway, "subscribe_flows.py", "--until", "emitting"))
-    await asyncio.sleep(1.5)  # connected and snapshot sent
+    follower = await spawn(gateway, "subscribe_flows.py", "--until", "emitting")
+    assert follower.stdout is not None
+    # Start only once the snapshot is printed, however long the script takes to start.
+    snapshot = [(await asyncio.wait_for(follower.stdout.readline(), 30)).decode() for _ in names]
 
     code, out, err = await run(gateway, "start_flows.py", "netflow", "--node-port", "30001")
     assert code == 0, err
@@ -50,9 +59,9 @@ async def test_gql_examples(gateway: Gateway) -> None:
         gateway.testbed, names[0], "Emitting", export["metadata"]["generation"], endpoint="10.89.0.2:30001"
     )
 
-    code, out, err = await follower
+    code, out, err = await finish(follower)
     assert code == 0, err
-    lines = out.splitlines()
+    lines = "".join(snapshot).splitlines() + out.splitlines()
     assert [line.split()[1] for line in lines[: len(names)]] == ["disabled"] * len(names)
     assert {line.split()[0] for line in lines if line.split()[1] == "pending"} == set(names)
     assert lines[-1].split() == [names[0], "emitting", "netflow", "10.89.0.2:30001"]

@@ -146,14 +146,15 @@ def test_tls_flags_go_together() -> None:
 async def test_unavailable_before_the_cache_is_synced(gateway: Gateway, start_gateway: Callable[..., Gateway]) -> None:
     """A gateway whose identity cannot list anything never syncs: it says so instead of guessing."""
     blind = start_gateway(gateway.testbed, "--auth", "none", user="nobody", wait=False)
-    await asyncio.sleep(1.5)
+    await asyncio.to_thread(blind.wait_listening)
+    await asyncio.sleep(1.5)  # time enough to have synced, were it able to
     assert not blind.ready()
     with pytest.raises(GraphQLErrorResponse) as err:
         await blind.query(FLOWS, user=None)
     assert err.value.code == "UNAVAILABLE" and "/readyz" in err.value.message
     # With token review on, an identity that may not review tokens cannot vouch for callers.
     no_review = start_gateway(gateway.testbed, user="nobody", wait=False)
-    await asyncio.sleep(1.0)
+    await asyncio.to_thread(no_review.wait_listening)
     with pytest.raises(GraphQLErrorResponse) as err:
         await no_review.query(FLOWS, user="admin")
     assert err.value.code == "UNAVAILABLE" and "system:auth-delegator" in err.value.message
