@@ -135,10 +135,9 @@ class ResourceCache:
         for item in fresh.values():
             item.setdefault("apiVersion", self.resource.api_version)
             item.setdefault("kind", self.resource.kind)
-        stale = self._store
-        self._store = {}
+        # Listeners may read the whole cache: let them see the new listing, not a half-built one.
+        stale, self._store = self._store, fresh
         for key, obj in fresh.items():
-            self._store[key] = obj
             old = stale.get(key)
             same = old is not None and old["metadata"].get("resourceVersion") == obj["metadata"].get("resourceVersion")
             if not same:

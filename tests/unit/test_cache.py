@@ -123,6 +123,23 @@ async def test_gone_relists_and_delivers_the_difference() -> None:
     assert running.seen == [("ADDED", "node-1"), ("ADDED", "node-2"), ("ADDED", "node-3"), ("DELETED", "node-1")]
 
 
+async def test_listeners_of_a_relist_see_the_whole_new_listing() -> None:
+    api = ScriptedApi(
+        [
+            listing("10", flow("node-1", "9"), flow("node-2", "9")),
+            listing("20", flow("node-2", "19"), flow("node-3", "19")),
+        ],
+        [failing(ApiError(410, "Expired", "too old resource version: 10 (15)"))],
+    )
+    running = Running(api)
+    views: list[list[str]] = []
+    running.cache.add_listener(lambda e: views.append(sorted(o["metadata"]["name"] for o in running.cache)))
+    async with running:
+        await eventually(lambda: ("watch", "20") in api.calls)
+    assert running.seen[2:] == [("MODIFIED", "node-2"), ("ADDED", "node-3"), ("DELETED", "node-1")]
+    assert views[2:] == [["node-2", "node-3"]] * 3
+
+
 async def test_watchdog_restarts_a_silent_watch_without_relisting() -> None:
     api = ScriptedApi([listing("10")], [hang, events({"type": "ADDED", "object": flow("node-1", "12")})])
     async with Running(api, silence_timeout=0.1) as cache:
