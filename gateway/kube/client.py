@@ -117,7 +117,8 @@ class KubeClient:
                     raise _api_error(resp.status, text)
                 result: JSON = json.loads(text) if text else {}
                 return result
-        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+            # ClientPayloadError: the answer was cut off midway (the API server went away).
             raise ApiUnreachable(f"the API server at {self.credentials.server} is not reachable: {exc}") from exc
 
     # -- verbs -----------------------------------------------------------------------------
