@@ -57,6 +57,10 @@ class DirLock:
         self.fd = fd
         return True
 
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
     def release(self) -> None:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)

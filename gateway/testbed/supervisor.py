@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     directory = Path(args.dir)
+    pid_file = directory / SUPERVISOR_PID_FILE
     testbed: Testbed | None = None
+    owner = False  # only the testbed's owner touches DIR's supervisor.pid
     try:
         testbed = Testbed(
             directory,
@@ -63,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             progress=progress,
         )
         testbed.start()
-        (directory / SUPERVISOR_PID_FILE).write_text(f"{os.getpid()}\n")
+        owner = True
+        pid_file.write_text(f"{os.getpid()}\n")
         send("ready", testbed.api_url)
         report.close()
         while True:
@@ -80,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if testbed is not None:
-            testbed.stop()
-        (directory / SUPERVISOR_PID_FILE).unlink(missing_ok=True)
+            testbed.stop()  # a no-op when another testbed owns DIR
+        if owner:
+            pid_file.unlink(missing_ok=True)
         print("testbed stopped", flush=True)
     return 0
 

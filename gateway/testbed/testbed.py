@@ -204,7 +204,11 @@ class Testbed:
         self._step(f"ready in {time.monotonic() - self._t0:.1f} s (KUBECONFIG={self.kubeconfig()})")
 
     def stop(self) -> None:
-        """Stop every process by pid, delete every namespace, release DIR. Safe to call twice."""
+        """Stop every process by pid, delete every namespace, release DIR. Safe to call twice.
+        Does nothing unless this object owns DIR: a start() refused because another testbed runs
+        there must not tear that one down."""
+        if not self._lock.held:
+            return
         try:
             self.stop_agents()
             for daemon in reversed(self._extra):

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.testbed import Testbed
+from gateway.testbed import Testbed, TestbedError
 
 FLOW_API = "/apis/flowgate.dev/v1alpha1"
 CRDS = {
@@ -297,3 +297,14 @@ def test_reset_removes_flowexport_and_flows(testbed: Testbed) -> None:
     testbed.reset()
     assert not admin.exists(f"{FLOW_API}/flowexports/cluster")
     assert admin.get(f"{FLOW_API}/flows")["items"] == []
+
+
+def test_a_second_testbed_in_the_same_dir_is_refused_and_leaves_the_first_running(testbed: Testbed) -> None:
+    state = (testbed.dir / "testbed.json").read_text()
+    second = Testbed(testbed.dir, nodes=1, progress=None)
+    with pytest.raises(TestbedError, match="a testbed is already running in"):
+        second.start()
+    second.stop()  # as `flowgate demo` and the supervisor do on the way out
+    assert (testbed.dir / "testbed.json").read_text() == state  # what `down` relies on is intact
+    assert all(daemon.running() for daemon in testbed.daemons())
+    assert testbed.client().healthy()
