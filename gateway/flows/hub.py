@@ -97,7 +97,8 @@ class StatusHub:
         self.networks = by_kind.get(CONFIG_NETWORKS)
         self._published: dict[str, NodeFlowStatus] = {}
         self._mailboxes: set[Mailbox] = set()
-        self._export_changed = asyncio.Condition()
+        # Set, and replaced by a fresh one, on every FlowExport event: what wait_for_export sleeps on.
+        self._export_changed = asyncio.Event()
         self._on_lag = on_lag
         self._unlisten = [c.add_listener(self._on_event) for c in caches.caches]
         self._sync_task: asyncio.Task[None] | None = None
@@ -181,8 +182,9 @@ class StatusHub:
             return obj is not None and (obj.get("metadata") or {}).get("resourceVersion") == resource_version
 
         try:
-            async with asyncio.timeout(timeout), self._export_changed:
-                await self._export_changed.wait_for(seen)
+            async with asyncio.timeout(timeout):
+                while not seen():
+                    await self._export_changed.wait()
             return True
         except TimeoutError:
             return False
@@ -191,7 +193,8 @@ class StatusHub:
 
     def _on_event(self, event: WatchEvent) -> None:
         if event.resource == FLOW_EXPORTS:
-            self._notify_export()
+            self._export_changed.set()
+            self._export_changed = asyncio.Event()
         if event.resource == FLOWS:
             changed: Iterable[str] = [event.name]
         elif event.resource == NODES and event.type == "DELETED":
@@ -205,14 +208,6 @@ class StatusHub:
 
     def _node_names(self) -> list[str]:
         return [str((n.get("metadata") or {}).get("name", "")) for n in self.nodes]
-
-    def _notify_export(self) -> None:
-        async def notify() -> None:
-            async with self._export_changed:
-                self._export_changed.notify_all()
-
-        # Listeners run synchronously; the condition needs a task to be notified under its lock.
-        asyncio.get_running_loop().create_task(notify())
 
     def _recompute(self, names: Iterable[str]) -> None:
         if not self.synced:

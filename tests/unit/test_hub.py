@@ -182,3 +182,13 @@ async def test_wait_for_export_sees_own_write(cluster: Cluster) -> None:
     cluster.put(FLOW_EXPORTS, export("NetFlow", 7))
     assert await waiter
     assert not await cluster.hub.wait_for_export("8", timeout=0.05)
+
+
+async def test_wait_for_export_wakes_every_waiter_on_their_version_only(cluster: Cluster) -> None:
+    waiters = [asyncio.ensure_future(cluster.hub.wait_for_export("7", timeout=1)) for _ in range(2)]
+    await asyncio.sleep(0)
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 6))  # someone else's write
+    await asyncio.sleep(0)
+    assert not any(w.done() for w in waiters)
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 7))
+    assert await asyncio.gather(*waiters) == [True, True]
