@@ -263,12 +263,15 @@ class OvsBridge:
             async with asyncio.timeout(self.timeout + 2):
                 stdout, stderr = await proc.communicate()
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
             raise OvsError(
                 f"OVS not reachable at {self.db}: ovs-vsctl gave no answer within {self.timeout:.0f}s; "
                 "check that ovsdb-server and ovs-vswitchd are running."
             ) from None
+        finally:
+            # Timed out, or cancelled by SIGTERM mid-transaction: never leave an orphan behind.
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
         if proc.returncode != 0:
             raise OvsError(self._explain(proc.returncode, stderr.decode(errors="replace").strip()))
         return stdout.decode(errors="replace")

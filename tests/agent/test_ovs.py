@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
 from gateway.agent.ovs import (
     BridgeReading,
     ExportSettings,
+    OvsBridge,
     build_read,
     build_transaction,
     desired_settings,
@@ -148,3 +151,28 @@ def test_matches_needs_exactly_the_desired_exporter() -> None:
     assert matches((netflow,), netflow)
     assert not matches((netflow, ipfix), netflow)  # a second exporter added by hand is drift too
     assert not matches((ExportSettings(FlowType.NETFLOW, ("a:1",), active_timeout=1),), netflow)
+
+
+def process_exists(pid: int) -> bool:
+    """Running or a zombie: either way still in /proc."""
+    return Path(f"/proc/{pid}").exists()
+
+
+async def test_a_cancelled_ovs_vsctl_run_is_killed_and_reaped(tmp_path: Path) -> None:
+    """SIGTERM cancels the agent mid-transaction (say, waiting for ovs-vswitchd to confirm): the
+    ovs-vsctl child must not outlive it, orphaned to a PID 1 that may never reap it."""
+    pid_file = tmp_path / "pid"
+    slow = tmp_path / "ovs-vsctl"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    slow.chmod(0o755)
+    bridge = OvsBridge("br-int", str(tmp_path), executable=str(slow))
+    task = asyncio.create_task(bridge.apply(None))
+    for _ in range(200):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await asyncio.sleep(0.05)
+    pid = int(pid_file.read_text())
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not process_exists(pid), "ovs-vsctl was left running (or unreaped) after cancellation"
