@@ -103,6 +103,11 @@ class ResourceCache:
     def __len__(self) -> int:
         return len(self._store)
 
+    @property
+    def ready(self) -> bool:
+        """Listed at least once and watching now: what /readyz asks of every kind."""
+        return self.synced.is_set() and self.connected
+
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call listener (synchronously, on the event loop) for every change; keep it cheap."""
         self._listeners.append(listener)
@@ -256,7 +261,7 @@ class ClusterCache:
     @property
     def ready(self) -> bool:
         """Synced, and every watch currently connected (what /readyz reports)."""
-        return all(c.synced.is_set() and c.connected for c in self.caches)
+        return all(c.ready for c in self.caches)
 
     @property
     def watch_count(self) -> int:

@@ -121,7 +121,7 @@ def create_app(credentials: ClusterCredentials, settings: ServerSettings | None 
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
-        waiting = [str(c.resource) for c in caches.caches if not (c.synced.is_set() and c.connected)]
+        waiting = [str(c.resource) for c in caches.caches if not c.ready]
         body = {"ready": not waiting, "waiting": waiting, "uptimeSeconds": round(time.time() - started, 1)}
         return JSONResponse(body, status_code=200 if not waiting else 503)
 

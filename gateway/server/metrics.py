@@ -38,7 +38,7 @@ class _Live(Collector):
         events = CounterMetricFamily("flowgate_watch_events", "Watch events applied, per kind.", labels=["resource"])
         for cache in self.hub.caches.caches:
             kind = str(cache.resource)
-            watches.add_metric([kind], 1.0 if cache.synced.is_set() and cache.connected else 0.0)
+            watches.add_metric([kind], float(cache.ready))
             restarts.add_metric([kind], cache.restarts)
             relists.add_metric([kind], cache.relists)
             events.add_metric([kind], cache.events)
