@@ -155,7 +155,8 @@ def api_failure(exc: ApiError, verb: str, caller: Caller) -> FlowgateError:
         )
     if exc.unauthorized:
         return Unauthenticated("The API server did not accept your token (expired or unknown); log in again and retry.")
-    if exc.conflict:
+    if exc.conflict or (exc.not_found and verb == "update"):
+        # A 404 on update: deleted since we read it, as much a concurrent change as a 409.
         return Conflict(f"{resource} changed while it was being written: {exc.message}")
     if exc.invalid:
         match = _SPEC_FIELD.search(exc.message)

@@ -105,6 +105,22 @@ async def test_update_retries_on_conflict_then_succeeds() -> None:
     assert state.generation == 4
 
 
+async def test_deleted_between_read_and_update_is_created_again() -> None:
+    stored = {"metadata": {"name": "cluster", "resourceVersion": "5", "generation": 3}, "spec": {}}
+    api = ScriptedApi(stored)
+
+    async def deleted_meanwhile(resource: Any, obj: JSON) -> JSON:
+        api.calls.append("replace")
+        api.stored = None
+        raise ApiError(404, "NotFound", 'flowexports.flowgate.dev "cluster" not found')
+
+    api.replace = deleted_meanwhile  # type: ignore[method-assign]
+    ctl, _ = control(api)
+    state = await ctl.start(ALICE, NETFLOW)
+    assert api.calls == ["get", "replace", "get", "create"]
+    assert state.enabled and state.generation == 1
+
+
 async def test_update_gives_up_after_bounded_retries() -> None:
     stored = {"metadata": {"name": "cluster", "resourceVersion": "5", "generation": 3}, "spec": {}}
     api = ScriptedApi(stored, conflicts=100)
