@@ -22,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +56,18 @@ def _stderr_progress(message: str) -> None:
     print(f"flowgate testbed: {message}", file=sys.stderr, flush=True)
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports: held open together, so the kernel never hands out
+    the same one twice (one at a time, a port just released can come back at once)."""
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
 
 
 def flowgate_command() -> list[str]:
@@ -130,6 +138,7 @@ class Testbed:
         self._stopped_collectors: set[str] = set()
         self._pki: Pki | None = None
         self.etcd_port = 0
+        self._etcd_peer_port = 0
         self.apiserver_port = 0
         self.started = False
         self.startup_seconds = 0.0  # how long start() took, for the start-time figure
@@ -163,7 +172,7 @@ class Testbed:
                 self._step(f"cleaned up after a previous testbed in this directory ({len(cleaned)} items)")
         for stale in ("etcd", "bin"):
             shutil.rmtree(self.dir / stale, ignore_errors=True)
-        self.etcd_port, self.apiserver_port = free_port(), free_port()
+        self.etcd_port, self.apiserver_port, self._etcd_peer_port = free_ports(3)
         self._write_state()
         self._pki = make_pki(self.dir / "pki")
         self._write_credentials()
@@ -236,9 +245,8 @@ class Testbed:
     # -- control plane ---------------------------------------------------------------------------
 
     def _start_etcd(self) -> None:
-        peer_port = free_port()
         client_url = f"http://127.0.0.1:{self.etcd_port}"
-        peer_url = f"http://127.0.0.1:{peer_port}"
+        peer_url = f"http://127.0.0.1:{self._etcd_peer_port}"
         argv = [
             find_binary("etcd"),
             "--name",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.testbed.testbed import free_port
 from tests.cli.conftest import Kubectl, LineReader, flow_status
 
 pytestmark = pytest.mark.usefixtures("kubectl_binary")
@@ -164,12 +164,6 @@ def test_unreachable_gateway_says_where_it_looked(admin: Kubectl) -> None:
     assert result.returncode == 3
     assert f"{url}/graphql (from FLOWGATE_GATEWAY)" in result.stderr
     assert "--gateway URL or FLOWGATE_GATEWAY" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_kubectl_completes_the_plugin_through_the_installed_completer(admin: Kubectl) -> None:

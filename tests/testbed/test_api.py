@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from gateway.testbed import Testbed, TestbedError
+from gateway.testbed.testbed import free_ports
 
 FLOW_API = "/apis/flowgate.dev/v1alpha1"
 CRDS = {
@@ -308,3 +309,9 @@ def test_a_second_testbed_in_the_same_dir_is_refused_and_leaves_the_first_runnin
     assert (testbed.dir / "testbed.json").read_text() == state  # what `down` relies on is intact
     assert all(daemon.running() for daemon in testbed.daemons())
     assert testbed.client().healthy()
+
+
+def test_ports_for_one_testbed_are_distinct() -> None:
+    # etcd's client and peer ports and the API server's port are picked together.
+    ports = free_ports(3)
+    assert len(set(ports)) == 3 and all(ports)
