@@ -56,13 +56,23 @@ class ClusterCredentials:
         return ctx
 
 
-def _data(entry: dict[str, Any], key: str, base: Path) -> bytes | None:
+def _data(entry: dict[str, Any], key: str, base: Path, source: str) -> bytes | None:
+    """`<key>-data` (base64) or the file `<key>` names, relative to the kubeconfig as kubectl reads it."""
     if entry.get(f"{key}-data"):
-        return base64.b64decode(entry[f"{key}-data"])
+        try:
+            return base64.b64decode(entry[f"{key}-data"])
+        except ValueError:
+            raise KubeConfigError(f"kubeconfig {source}: {key}-data is not valid base64.") from None
     if entry.get(key):
-        path = Path(entry[key])
-        return (path if path.is_absolute() else base / path).read_bytes()
+        return _read(base / entry[key], key, source)
     return None
+
+
+def _read(path: Path, what: str, source: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KubeConfigError(f"kubeconfig {source}: {what} {path} cannot be read: {exc.strerror}.") from None
 
 
 def _named(items: list[dict[str, Any]] | None, name: str, what: str, source: str) -> dict[str, Any]:
@@ -94,15 +104,15 @@ def load_kubeconfig(path: str | os.PathLike[str] | None = None, context: str | N
     base = Path(path).resolve().parent
     token = user.get("token")
     if not token and user.get("tokenFile"):
-        token = Path(user["tokenFile"]).read_text().strip()
+        token = _read(base / user["tokenFile"], "tokenFile", source).decode().strip()
     if not cluster.get("server"):
         raise KubeConfigError(f"kubeconfig {source}: cluster {ctx.get('cluster')!r} has no server.")
     return ClusterCredentials(
         server=str(cluster["server"]).rstrip("/"),
         token=token,
-        ca_data=_data(cluster, "certificate-authority", base),
-        client_cert_data=_data(user, "client-certificate", base),
-        client_key_data=_data(user, "client-key", base),
+        ca_data=_data(cluster, "certificate-authority", base, source),
+        client_cert_data=_data(user, "client-certificate", base, source),
+        client_key_data=_data(user, "client-key", base, source),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         namespace=ctx.get("namespace") or "default",
         context=context_name,
