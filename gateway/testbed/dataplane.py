@@ -24,6 +24,7 @@ COLLECTOR_NODE_PORT = 30001
 COLLECTOR_PORT = 2055  # the collector pod's port behind the NodePort
 GOFLOW2_HTTP_PORT = 9180  # goflow2 metrics, on the node namespace's own loopback
 TRAFFIC_PORT = 5000
+OVS_EXIT_SECONDS = 15.0  # `ovs-appctl exit --cleanup`; past it the daemon is terminated by pid
 OVS_SCHEMA_CANDIDATES = ("/usr/share/openvswitch/vswitch.ovsschema", "/usr/local/share/openvswitch/vswitch.ovsschema")
 
 
@@ -370,17 +371,17 @@ class OvsNode:
             if daemon.kind == "ovs" and daemon.ctl and daemon.running():
                 # --cleanup removes the datapath and its tap devices
                 cleanup = ["--cleanup"] if name == "ovs-vswitchd" else []
-                subprocess.run(
-                    [find_tool("ovs-appctl", "openvswitch-switch"), "-t", daemon.ctl, "exit", *cleanup],
-                    capture_output=True,
-                    timeout=15,
-                    env=self.ovs_env,
-                )
-                if daemon.popen is not None:
-                    try:
+                try:
+                    subprocess.run(
+                        [find_tool("ovs-appctl", "openvswitch-switch"), "-t", daemon.ctl, "exit", *cleanup],
+                        capture_output=True,
+                        timeout=OVS_EXIT_SECONDS,
+                        env=self.ovs_env,
+                    )
+                    if daemon.popen is not None:
                         daemon.popen.wait(10)
-                    except subprocess.TimeoutExpired:
-                        pass
+                except subprocess.TimeoutExpired:
+                    pass  # a hung daemon must not stop the teardown: daemon.stop() ends it by pid
             daemon.stop()
         for netns in reversed(self.all_netns()):
             delete_netns(netns)

@@ -12,7 +12,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from gateway.testbed.dataplane import delete_netns, list_netns
+from gateway.testbed.binaries import find_tool
+from gateway.testbed.dataplane import OVS_EXIT_SECONDS, delete_netns, list_netns
+from gateway.testbed.errors import TestbedError
 from gateway.testbed.procs import same_process_alive, terminate_pid, wait_until
 
 STATE_FILE = "testbed.json"
@@ -106,7 +108,14 @@ def cleanup_leftovers(directory: Path) -> list[str]:
         pid, starttime = proc["pid"], proc.get("starttime")
         if proc.get("kind") == "ovs" and proc.get("ctl") and same_process_alive(pid, starttime):
             cleanup = ["--cleanup"] if "vswitchd" in proc["ctl"] else []
-            subprocess.run(["ovs-appctl", "-t", proc["ctl"], "exit", *cleanup], capture_output=True, timeout=15)
+            try:
+                subprocess.run(
+                    [find_tool("ovs-appctl", "openvswitch-switch"), "-t", proc["ctl"], "exit", *cleanup],
+                    capture_output=True,
+                    timeout=OVS_EXIT_SECONDS,
+                )
+            except (subprocess.TimeoutExpired, TestbedError):
+                continue  # terminated by pid below
             wait_until(partial(_gone, pid, starttime), 10)
     for proc in reversed(processes):  # recorded in start order: the apiserver goes before etcd
         if same_process_alive(proc["pid"], proc.get("starttime")):

@@ -3,15 +3,18 @@ what OVS exports. Configured here directly with ovs-vsctl, as OVN-Kubernetes doe
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gateway.testbed import Testbed
+from gateway.testbed import Testbed, dataplane
 from gateway.testbed.dataplane import COLLECTOR_NODE_PORT, udp_port_bound
+from gateway.testbed.procs import Daemon, same_process_alive
 
 Record = dict[str, Any]
 
@@ -176,3 +179,21 @@ def test_stop_and_start_collector(fresh_ovs_testbed: Testbed) -> None:
     assert udp_port_bound(netns_pid, COLLECTOR_NODE_PORT)
     state = tb.client().get("/apis/discovery.k8s.io/v1/namespaces/flows-collector/endpointslices/flows-collector")
     assert all(e["conditions"]["ready"] for e in state["endpoints"])
+
+
+def test_a_hung_ovs_appctl_does_not_stop_the_teardown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If `ovs-appctl exit` never answers, the node's daemons are still ended by pid."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "ovs-appctl").write_text("#!/bin/sh\nexec sleep 60\n")
+    (fake_bin / "ovs-appctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(dataplane, "OVS_EXIT_SECONDS", 0.5)
+    node = dataplane.OvsNode("node-1", 1, "fg-absent-n1", "fg-absent-br", tmp_path / "node-1")
+    vswitchd = Daemon("node-1 ovs-vswitchd", ["sleep", "60"], tmp_path / "vswitchd.out", kind="ovs", ctl="/absent.ctl")
+    vswitchd.start()
+    node.daemons["ovs-vswitchd"] = vswitchd
+    pid, starttime = vswitchd.pid, vswitchd.starttime
+    node.stop()
+    assert node.daemons == {}
+    assert not same_process_alive(pid, starttime)
