@@ -20,6 +20,10 @@ build() {
     echo "flowgate: $name ready (cached)"
     return
   fi
+  if ! command -v go >/dev/null; then
+    echo "flowgate: building $name needs the Go toolchain (1.21 or newer, from https://go.dev/dl/), and go is not on PATH." >&2
+    exit 1
+  fi
   log=$CACHE/logs/$1-$name.log
   start=$(date +%s)
   echo "flowgate: building $name from $pkg (first time only; kube-apiserver takes 10-20 min on 2 cores) ..."
