@@ -16,6 +16,7 @@ CONNECTION_FLAGS = (
     "--token",
     "--kubeconfig",
     "--context",
+    "-n",
     "--namespace",
     "--service",
     "--certificate-authority",

@@ -377,6 +377,8 @@ def test_completion() -> None:
     assert completion.complete(["start", "i"]) == ["ipfix"]
     assert completion.complete(["status", "-o", ""]) == list(completion.OUTPUTS)
     assert completion.complete(["--context", ""]) == []
+    assert completion.complete(["-n", ""]) == []  # a namespace comes next, not a command
+    assert completion.complete(["-n", "flowgate", "st"]) == ["start", "stop", "status"]
     assert "--watch" in completion.complete(["status", "--w"])
     assert completion.complete(["completion", "z"]) == ["zsh"]
     for shell in completion.SHELLS:
