@@ -51,13 +51,13 @@ def rundir(tmp_path: Path) -> Iterator[Path]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(100):
-        if (run / "db.sock").exists():
-            break
-        time.sleep(0.05)
-    vsctl = ["ovs-vsctl", f"--db=unix:{run / 'db.sock'}", "--no-wait"]
-    subprocess.run([*vsctl, "init", "--", "add-br", "br-int"], check=True)
-    try:
+    try:  # the server is stopped even when it never became usable
+        for _ in range(100):
+            if (run / "db.sock").exists():
+                break
+            time.sleep(0.05)
+        vsctl = ["ovs-vsctl", f"--db=unix:{run / 'db.sock'}", "--no-wait"]
+        subprocess.run([*vsctl, "init", "--", "add-br", "br-int"], check=True)
         yield run
     finally:
         server.terminate()
