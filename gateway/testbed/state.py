@@ -82,11 +82,12 @@ def is_running(directory: Path) -> bool:
 
 
 def owner_pid(directory: Path) -> int | None:
-    for source in (directory / SUPERVISOR_PID_FILE,):
-        try:
-            return int(source.read_text().strip())
-        except (OSError, ValueError):
-            pass
+    """The supervisor once it is ready, else whoever wrote testbed.json (a starting supervisor or
+    a Python owner)."""
+    try:
+        return int((directory / SUPERVISOR_PID_FILE).read_text().strip())
+    except (OSError, ValueError):
+        pass
     state = read_state(directory)
     if state and isinstance(state.get("owner_pid"), int):
         return int(state["owner_pid"])
