@@ -101,17 +101,6 @@ class StatusHub:
         self._export_changed = asyncio.Event()
         self._on_lag = on_lag
         self._unlisten = [c.add_listener(self._on_event) for c in caches.caches]
-        self._sync_task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        """Derive every node once all kinds have their first list (the last list may bring no
-        event at all, e.g. an empty Flow list)."""
-
-        async def first_pass() -> None:
-            await self.caches.wait_synced()
-            self._recompute(self._node_names())
-
-        self._sync_task = asyncio.get_running_loop().create_task(first_pass())
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -148,6 +137,10 @@ class StatusHub:
     def statuses(self, node: str | None = None) -> list[NodeFlowStatus]:
         """The current status of every node (sorted by name), or of the one named."""
         self.require_synced()
+        if not self._published:
+            # The first read since every kind was listed (the last list may bring no event at
+            # all, e.g. an empty Flow list): derive every node now.
+            self._recompute(())
         if node is not None:
             if node not in self._published:
                 raise InvalidArgument("node", f"node: there is no node named {node!r} in this cluster.")
@@ -212,7 +205,7 @@ class StatusHub:
     def _recompute(self, names: Iterable[str]) -> None:
         if not self.synced:
             # Until every kind has its first list, derived states would be half-true; the first
-            # full pass happens on the event that completes the sync.
+            # full pass happens on the first event or read after that.
             return
         export = self.export()
         now = time.monotonic()
@@ -231,8 +224,6 @@ class StatusHub:
                     mailbox.put(status, now)
 
     def close(self) -> None:
-        if self._sync_task is not None:
-            self._sync_task.cancel()
         for unlisten in self._unlisten:
             unlisten()
         for mailbox in list(self._mailboxes):

@@ -1,6 +1,6 @@
 """The gateway's Starlette app: one Strawberry GraphQL view on /graphql for HTTP (GraphiQL in a
 browser) and WebSocket (graphql-transport-ws and legacy graphql-ws), plus /healthz, /readyz and
-/metrics. The caches and the hub start with the app and stop with it."""
+/metrics. The caches start with the app and stop with it."""
 
 from __future__ import annotations
 
@@ -134,7 +134,6 @@ def create_app(credentials: ClusterCredentials, settings: ServerSettings | None 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         caches.start()
-        hub.start()
         try:
             yield
         finally:

@@ -192,3 +192,14 @@ async def test_wait_for_export_wakes_every_waiter_on_their_version_only(cluster:
     assert not any(w.done() for w in waiters)
     cluster.put(FLOW_EXPORTS, export("NetFlow", 7))
     assert await asyncio.gather(*waiters) == [True, True]
+
+
+async def test_first_read_after_sync_derives_every_node_at_once() -> None:
+    c = Cluster()
+    for name in ("node-a", "node-b"):
+        c.put(NODES, node(name))  # before the sync: nothing derived yet
+    for cache in c.caches.caches:
+        cache.synced.set()  # the last list brought no event (e.g. no Flow yet)
+    mailbox = c.hub.subscribe("node-b")
+    assert [s.node for s in drain(mailbox)] == ["node-b"]
+    assert [s.node for s in c.hub.statuses()] == ["node-a", "node-b"]
