@@ -191,3 +191,5 @@ async def test_listener_failure_does_not_stop_the_cache() -> None:
         assert cache.synced.is_set()
     finally:
         task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
