@@ -13,6 +13,7 @@ from types import FrameType
 from typing import Any
 
 from gateway.testbed.errors import TestbedError
+from gateway.testbed.kubeclient import ApiError
 from gateway.testbed.testbed import Testbed, flowgate_command
 
 GATEWAY_HOST = "127.0.0.1"
@@ -99,6 +100,10 @@ def run_demo(args: argparse.Namespace) -> int:
         print("\nflowgate demo: stopping ...", file=sys.stderr, flush=True)
     except TestbedError as exc:
         print(f"flowgate demo: {exc}", file=sys.stderr)
+        return 1
+    except (ApiError, OSError) as exc:
+        # Not one of the testbed's own sentences: say what failed, then tear down as usual.
+        print(f"flowgate demo: starting the demo cluster failed ({exc}); see the logs in {directory}.", file=sys.stderr)
         return 1
     finally:
         if testbed is not None:

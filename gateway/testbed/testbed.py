@@ -518,7 +518,7 @@ class Testbed:
 
     def reset(self, timeout: float = 30.0) -> None:
         """Back to the seeded state between tests: no FlowExport, no Flow objects, every collector up,
-        no exporter left on any br-int."""
+        no exporter left on any br-int. Stop node agents first: they would write their Flows again."""
         admin = self.client()
         for node in sorted(self._stopped_collectors):
             self.start_collector(node)
