@@ -12,8 +12,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from gateway.testbed.cluster_api import ClusterApiError
 from gateway.testbed.errors import TestbedError
-from gateway.testbed.kubeclient import ApiError
 from gateway.testbed.testbed import Testbed, flowgate_command
 
 GATEWAY_HOST = "127.0.0.1"
@@ -101,7 +101,7 @@ def run_demo(args: argparse.Namespace) -> int:
     except TestbedError as exc:
         print(f"flowgate demo: {exc}", file=sys.stderr)
         return 1
-    except (ApiError, OSError) as exc:
+    except (ClusterApiError, OSError) as exc:
         # Not one of the testbed's own sentences: say what failed, then tear down as usual.
         print(f"flowgate demo: starting the demo cluster failed ({exc}); see the logs in {directory}.", file=sys.stderr)
         return 1

@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
+from gateway.testbed.cluster_api import JSON, ClusterApi, ClusterApiError
 from gateway.testbed.dataplane import COLLECTOR_NODE_PORT, COLLECTOR_PORT, node_ip, pod_ip, pod_subnet
 from gateway.testbed.errors import TestbedError
-from gateway.testbed.kubeclient import JSON, ApiError, KubeClient
 
 PACKAGE_MANIFESTS = Path(__file__).parent / "manifests"
 REPO_DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -55,11 +55,11 @@ def rbac_documents() -> list[JSON]:
     return load_documents(sorted((deploy_dir() / "rbac").glob("*.yaml")))
 
 
-def create(client: KubeClient, collection: str, obj: JSON) -> JSON:
+def create(client: ClusterApi, collection: str, obj: JSON) -> JSON:
     """Create, or replace what is there (a leftover in a reused etcd)."""
     try:
         return client.create(collection, obj)
-    except ApiError as exc:
+    except ClusterApiError as exc:
         if exc.status != 409:
             raise
     path = f"{collection}/{obj['metadata']['name']}"
@@ -68,7 +68,7 @@ def create(client: KubeClient, collection: str, obj: JSON) -> JSON:
     return client.request("PUT", path, obj)
 
 
-def install_crds(client: KubeClient, timeout: float = 30.0) -> list[str]:
+def install_crds(client: ClusterApi, timeout: float = 30.0) -> list[str]:
     names = []
     for crd in crd_documents():
         create(client, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
@@ -90,7 +90,7 @@ def install_crds(client: KubeClient, timeout: float = 30.0) -> list[str]:
     return names
 
 
-def install_rbac(client: KubeClient) -> None:
+def install_rbac(client: ClusterApi) -> None:
     for doc in rbac_documents():
         if doc.get("kind") == "ClusterRole":
             create(client, "/apis/rbac.authorization.k8s.io/v1/clusterroles", doc)
@@ -110,7 +110,7 @@ def install_rbac(client: KubeClient) -> None:
         create(client, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
 
 
-def seed_network(client: KubeClient, network_type: str, nodes: int) -> None:
+def seed_network(client: ClusterApi, network_type: str, nodes: int) -> None:
     cluster_network = [{"cidr": "10.128.0.0/14", "hostPrefix": 24}]
     service_network = ["10.0.0.0/24"]
     # config.openshift.io has no status subresource: the status goes in with the object.
@@ -208,7 +208,7 @@ def node_status(name: str, index: int) -> JSON:
     }
 
 
-def seed_nodes(client: KubeClient, names: list[str], network_type: str) -> None:
+def seed_nodes(client: ClusterApi, names: list[str], network_type: str) -> None:
     for index, name in enumerate(names, start=1):
         create(client, "/api/v1/nodes", node_object(name, index, network_type))
         client.merge_patch(f"/api/v1/nodes/{name}/status", node_status(name, index))
@@ -223,7 +223,7 @@ def endpoint(name: str, index: int, ready: bool) -> JSON:
     }
 
 
-def seed_collector(client: KubeClient, names: list[str]) -> None:
+def seed_collector(client: ClusterApi, names: list[str]) -> None:
     create(
         client,
         "/api/v1/namespaces",
@@ -254,7 +254,7 @@ def seed_collector(client: KubeClient, names: list[str]) -> None:
     write_endpointslice(client, names, {name: True for name in names})
 
 
-def write_endpointslice(client: KubeClient, names: list[str], ready: dict[str, bool]) -> None:
+def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool]) -> None:
     """There is no controller-manager, so the testbed keeps the collector's EndpointSlice itself."""
     slice_: dict[str, Any] = {
         "apiVersion": "discovery.k8s.io/v1",

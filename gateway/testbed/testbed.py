@@ -30,9 +30,9 @@ import yaml
 
 from gateway.testbed import seed
 from gateway.testbed.binaries import GO_BINARIES, NET_TOOLS, OVS_TOOLS, find_binary, find_tool
+from gateway.testbed.cluster_api import ClusterApi, ClusterApiError
 from gateway.testbed.dataplane import BridgeNetwork, OvsNode, node_ip, read_records
 from gateway.testbed.errors import TestbedError
-from gateway.testbed.kubeclient import ApiError, KubeClient
 from gateway.testbed.pki import Pki, make_pki
 from gateway.testbed.procs import Daemon, wait_until
 from gateway.testbed.state import (
@@ -503,8 +503,8 @@ class Testbed:
         self._check_user(user)
         return self._tokens[user]
 
-    def client(self, user: str = "admin") -> KubeClient:
-        return KubeClient("127.0.0.1", self.apiserver_port, str(self.ca_file), self.token(user))
+    def client(self, user: str = "admin") -> ClusterApi:
+        return ClusterApi("127.0.0.1", self.apiserver_port, str(self.ca_file), self.token(user))
 
     def kubectl(self, *args: str, user: str = "admin", input: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the testbed's kubectl as `user`; never raises on a non-zero exit."""
@@ -526,7 +526,7 @@ class Testbed:
         admin.request("DELETE", "/apis/flowgate.dev/v1alpha1/flows")
         try:
             admin.merge_patch("/apis/operator.openshift.io/v1/networks/cluster", {"spec": {"exportNetworkFlows": None}})
-        except ApiError as exc:
+        except ClusterApiError as exc:
             if exc.status != 404:
                 raise
         admin.wait_gone("/apis/flowgate.dev/v1alpha1/flowexports/cluster", timeout)

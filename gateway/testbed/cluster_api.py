@@ -1,5 +1,6 @@
-"""A minimal synchronous Kubernetes REST client for seeding and resetting the testbed: a handful of
-calls, no dependencies, and fast enough to keep an API-only start well under ten seconds."""
+"""The testbed's own synchronous Kubernetes REST client, for seeding and resetting: a handful of
+calls on raw paths, standard library only (it runs from synchronous code, also inside async tests,
+where flowgate's asyncio client in gateway/kube cannot), fast enough for a start under ten seconds."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from gateway.testbed.errors import TestbedError
 JSON = dict[str, Any]
 
 
-class ApiError(Exception):
+class ClusterApiError(Exception):
     def __init__(self, status: int, body: JSON | str) -> None:
         self.status = status
         self.body = body
@@ -22,7 +23,7 @@ class ApiError(Exception):
         super().__init__(f"{status}: {message}")
 
 
-class KubeClient:
+class ClusterApi:
     def __init__(self, host: str, port: int, ca_file: str, token: str, timeout: float = 10.0) -> None:
         self.host = host
         self.port = port
@@ -54,7 +55,7 @@ class KubeClient:
         except ValueError:
             data = raw
         if response.status >= 400:
-            raise ApiError(response.status, data)
+            raise ClusterApiError(response.status, data)
         return data if isinstance(data, dict) else {"raw": data}
 
     def get(self, path: str) -> JSON:
@@ -69,14 +70,14 @@ class KubeClient:
     def delete(self, path: str) -> None:
         try:
             self.request("DELETE", path)
-        except ApiError as exc:
+        except ClusterApiError as exc:
             if exc.status != 404:
                 raise
 
     def exists(self, path: str) -> bool:
         try:
             self.get(path)
-        except ApiError as exc:
+        except ClusterApiError as exc:
             if exc.status == 404:
                 return False
             raise
