@@ -21,7 +21,7 @@ build() {
     return
   fi
   if ! command -v go >/dev/null; then
-    echo "flowgate: building $name needs the Go toolchain (1.21 or newer, from https://go.dev/dl/), and go is not on PATH." >&2
+    echo "flowgate: building $name needs the Go toolchain (1.26 or newer, as hack/*/go.mod declare), and go is not on PATH." >&2
     exit 1
   fi
   log=$CACHE/logs/$1-$name.log
