@@ -66,6 +66,14 @@ class Mailbox:
         while not self._pending:
             self._wakeup.clear()
             await self._wakeup.wait()
+        status = self.get_nowait()
+        assert status is not None
+        return status
+
+    def get_nowait(self) -> NodeFlowStatus | None:
+        """The oldest pending change, or None when there is none."""
+        if not self._pending:
+            return None
         node = next(iter(self._pending))
         status, enqueued = self._pending.pop(node)
         self.hub.observe_lag(time.monotonic() - enqueued)

@@ -64,11 +64,15 @@ async def node_flow_status(info: GraphInfo, node: str | None = None) -> AsyncGen
     access = StandingAccess(ctx.services.authorizer, ctx.token())
     try:
         while True:
-            try:
-                async with asyncio.timeout_at(access.due):
-                    status = await mailbox.get()
-            except TimeoutError:
-                status = None
+            # A change already waiting needs no timer; only an idle wait is bounded by the next
+            # access check (a timer per event would pile up in the loop on a busy subscription).
+            status = mailbox.get_nowait()
+            if status is None:
+                try:
+                    async with asyncio.timeout_at(access.due):
+                        status = await mailbox.get()
+                except TimeoutError:
+                    status = None
             with ctx.errors():
                 await access.recheck_if_due()
             if status is not None:

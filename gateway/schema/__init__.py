@@ -10,6 +10,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from gateway.resolvers import flows as resolve
+from gateway.schema.execution import FlatMemoryExecutionContext
 from gateway.schema.extensions import OperationMetrics
 from gateway.schema.types import FlowsState, NodeFlowStatus
 
@@ -56,4 +57,5 @@ schema = strawberry.Schema(
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         OperationMetrics,
     ],
+    execution_context_class=FlatMemoryExecutionContext,
 )
