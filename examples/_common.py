@@ -13,9 +13,10 @@ import ssl
 import sys
 from typing import Any
 
+import aiohttp
 from gql import Client
 from gql.transport.aiohttp import AIOHTTPTransport
-from gql.transport.exceptions import TransportQueryError
+from gql.transport.exceptions import TransportError, TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 
 DEFAULT_URL = "http://127.0.0.1:8443/graphql"
@@ -57,12 +58,22 @@ def ws_client(args: argparse.Namespace) -> Client:
     return Client(transport=transport)
 
 
-def fail(error: TransportQueryError) -> int:
-    """Print the gateway's sentence and its code, return the exit status."""
-    for e in error.errors or [{"message": str(error)}]:
-        code = (e.get("extensions") or {}).get("code", "ERROR")
-        print(f"{code}: {e.get('message')}", file=sys.stderr)
-    return 1
+# What talking to the gateway can raise: its GraphQL errors, or not reaching it at all.
+GATEWAY_ERRORS = (TransportError, OSError, aiohttp.ClientError)
+
+
+def fail(error: Exception, args: argparse.Namespace) -> int:
+    """Print the gateway's sentence and its code (or where it could not be reached); exit status."""
+    if isinstance(error, TransportQueryError):
+        for e in error.errors or [{"message": str(error)}]:
+            code = (e.get("extensions") or {}).get("code", "ERROR")
+            print(f"{code}: {e.get('message')}", file=sys.stderr)
+        return 1
+    print(
+        f"UNREACHABLE: the gateway at {args.url} did not answer ({error}); pass --url or set FLOWGATE_URL.",
+        file=sys.stderr,
+    )
+    return 3
 
 
 def row(status: dict[str, Any]) -> str:

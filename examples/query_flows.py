@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from _common import fail, http_client, parser, row
+from _common import GATEWAY_ERRORS, fail, http_client, parser, row
 from gql import gql
-from gql.transport.exceptions import TransportQueryError
 
 QUERY = gql(
     """
@@ -33,8 +32,8 @@ async def main() -> int:
     try:
         async with http_client(args) as session:
             result = await session.execute(QUERY)
-    except TransportQueryError as error:
-        return fail(error)
+    except GATEWAY_ERRORS as error:
+        return fail(error, args)
     flows = result["flows"]
     if args.json:
         print(json.dumps(flows, indent=2))

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from _common import fail, http_client, parser, row
+from _common import GATEWAY_ERRORS, fail, http_client, parser, row
 from gql import GraphQLRequest
-from gql.transport.exceptions import TransportQueryError
 
 START = """
 mutation Start($type: FlowType!, $collector: CollectorInput, $sampling: Int) {
@@ -44,8 +43,8 @@ async def main() -> int:
     try:
         async with http_client(args) as session:
             result = await session.execute(GraphQLRequest(START, variable_values=variables))
-    except TransportQueryError as error:
-        return fail(error)
+    except GATEWAY_ERRORS as error:
+        return fail(error, args)
     state = result["startFlows"]
     print(f"started {state['type']} (generation {state['generation']})")
     for status in state["nodes"]:

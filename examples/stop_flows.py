@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from _common import fail, http_client, parser, row
+from _common import GATEWAY_ERRORS, fail, http_client, parser, row
 from gql import gql
-from gql.transport.exceptions import TransportQueryError
 
 STOP = gql("mutation Stop { stopFlows { enabled generation nodes { node state type endpoint } } }")
 
@@ -19,8 +18,8 @@ async def main() -> int:
     try:
         async with http_client(args) as session:
             result = await session.execute(STOP)
-    except TransportQueryError as error:
-        return fail(error)
+    except GATEWAY_ERRORS as error:
+        return fail(error, args)
     state = result["stopFlows"]
     print(f"stopped (generation {state['generation']})")
     for status in state["nodes"]:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from _common import fail, parser, row, ws_client
+from _common import GATEWAY_ERRORS, fail, parser, row, ws_client
 from gql import GraphQLRequest
-from gql.transport.exceptions import TransportQueryError
 
 SUBSCRIBE = """
 subscription Follow($node: String) {
@@ -39,8 +38,8 @@ async def main() -> int:
                     break
                 if args.until and status["state"].lower() == args.until.lower():
                     break
-    except TransportQueryError as error:
-        return fail(error)
+    except GATEWAY_ERRORS as error:
+        return fail(error, args)
     return 0
 
 

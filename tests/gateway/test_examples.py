@@ -72,3 +72,22 @@ async def test_gql_examples(gateway: Gateway) -> None:
     code, out, err = await run(gateway, "stop_flows.py")
     assert code == 0, err
     assert out.count("disabled") == len(names)
+
+
+async def test_examples_say_where_the_gateway_did_not_answer() -> None:
+    from gateway.testbed.testbed import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/graphql"  # nothing listens there
+    for script in ("query_flows.py", "subscribe_flows.py"):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(EXAMPLES / script),
+            "--url",
+            url,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        code, _, err = await finish(process)
+        assert code == 3, err
+        assert err.startswith(f"UNREACHABLE: the gateway at {url} did not answer") and "Traceback" not in err, err
