@@ -53,6 +53,24 @@ def own_traffic(testbed: Testbed, node: str, kind: str) -> Callable[[Record], bo
     return matches
 
 
+def enable_netflow(testbed: Testbed, node: str, target: str) -> None:
+    """NetFlow on the node's br-int by hand (no agent), reporting after 1 s instead of 60."""
+    testbed.ovs_vsctl(
+        node,
+        "--",
+        "--id=@netflow",
+        "create",
+        "netflow",
+        f'targets=["{target}"]',
+        "active_timeout=1",
+        "--",
+        "set",
+        "bridge",
+        "br-int",
+        "netflow=@netflow",
+    )
+
+
 def test_node_namespaces_hold_ovs_with_br_int(ovs_testbed: Testbed) -> None:
     names = ovs_testbed.node_names
     assert len({ovs_testbed.netns(n) for n in names}) == len(names)
@@ -77,20 +95,7 @@ def test_netflow_on_br_int_reaches_the_nodes_own_collector_and_stops_after_clear
     target = f"{tb.node_ip(node)}:{COLLECTOR_NODE_PORT}"
     before = len(tb.read_flow_records(node))
     started, enabled_ns = time.monotonic(), time.time_ns()
-    tb.ovs_vsctl(
-        node,
-        "--",
-        "--id=@netflow",
-        "create",
-        "netflow",
-        f'targets=["{target}"]',
-        "active_timeout=1",
-        "--",
-        "set",
-        "bridge",
-        "br-int",
-        "netflow=@netflow",
-    )
+    enable_netflow(tb, node, target)
     own = own_traffic(tb, node, "NETFLOW_V5")
 
     def mine(record: Record) -> bool:
@@ -146,20 +151,7 @@ def test_ipfix_and_sflow_are_decoded_too(
 def test_static_target_sends_another_nodes_records_to_node_1(fresh_ovs_testbed: Testbed) -> None:
     tb = fresh_ovs_testbed
     target = f"{tb.node_ip('node-1')}:{COLLECTOR_NODE_PORT}"
-    tb.ovs_vsctl(
-        "node-2",
-        "--",
-        "--id=@netflow",
-        "create",
-        "netflow",
-        f'targets=["{target}"]',
-        "active_timeout=1",
-        "--",
-        "set",
-        "bridge",
-        "br-int",
-        "netflow=@netflow",
-    )
+    enable_netflow(tb, "node-2", target)
     mine = own_traffic(tb, "node-2", "NETFLOW_V5")
     # node-2's exporter reaches node-1's collector across the node network
     assert wait_for(lambda: any(mine(r) for r in tb.read_flow_records("node-1")), 10)
