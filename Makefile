@@ -7,22 +7,23 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps venv binaries ui test lint demo clean
+.PHONY: all setup system-deps venv binaries check lint test demo clean
 
 all: setup
 
 setup: system-deps venv binaries
 
-# Debian packages the data plane and the browser tests need (root, apt).
+# Debian packages the data plane needs (root, apt).
 system-deps:
 	@hack/install-system-deps.sh
 
+# The product (gateway/) and, for development, the testbed (testbed/) and the tools.
 venv: $(STAMP)
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml testbed/pyproject.toml
 	@echo "flowgate: installing Python dependencies into $(VENV)/ ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e '.[dev]'
+	@$(PY) -m pip install -q -e ./testbed -e '.[dev]'
 	@touch $(STAMP)
 
 binaries:
@@ -33,13 +34,17 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The whole suite: lint, types, unit, integration and end-to-end (real apiserver, OVS, browser).
+# The fast tier: lint, types and unit tests. Python only: no root, no Go, no network.
+check: lint
+	$(VENV)/bin/pytest -q tests/unit -m "not slow"
+
+# The whole suite, as CI runs it: unit, integration (real API server) and end-to-end (real OVS).
 test: setup lint
-	$(VENV)/bin/pytest -q -ra
+	$(VENV)/bin/pytest -q -ra tests
 
 # A local cluster with three OVS nodes, node agents and the gateway; Ctrl-C tears it down.
 demo: setup
-	$(VENV)/bin/flowgate demo --dir $(CURDIR)/.demo
+	$(VENV)/bin/flowgate-testbed demo --dir $(CURDIR)/.demo
 
 clean:
 	rm -rf $(VENV) .bin .demo

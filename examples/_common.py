@@ -1,4 +1,5 @@
-"""What the example scripts share: where the gateway is and who you are.
+"""What the example scripts share: where the gateway is and who you are, and gql clients built
+from flowgate's own GraphQL client (gateway.client), sending its documents (.graphql files).
 
 --url / FLOWGATE_URL      the gateway's GraphQL endpoint (default http://127.0.0.1:8443/graphql)
 --token / FLOWGATE_TOKEN  your Kubernetes bearer token (e.g. `oc whoami -t`)
@@ -9,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import ssl
 import sys
 from typing import Any
 
 import aiohttp
-from gql import Client
-from gql.transport.aiohttp import AIOHTTPTransport
+from gql import Client, GraphQLRequest
 from gql.transport.exceptions import TransportError, TransportQueryError
-from gql.transport.websockets import WebsocketsTransport
+
+from gateway.client import FlowgateClient, endpoint
+from gateway.client.documents import document
 
 DEFAULT_URL = "http://127.0.0.1:8443/graphql"
 
@@ -30,32 +31,23 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def _ssl(args: argparse.Namespace) -> ssl.SSLContext | bool:
-    if not args.url.startswith(("https:", "wss:")):
-        return False
-    context = ssl.create_default_context()
-    if args.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+def _client(args: argparse.Namespace) -> FlowgateClient:
+    return FlowgateClient(endpoint(args.url, args.token, insecure=args.insecure, via="--url"))
 
 
 def http_client(args: argparse.Namespace) -> Client:
-    headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
-    return Client(transport=AIOHTTPTransport(url=args.url, headers=headers, ssl=_ssl(args)))
+    """gql over HTTP, for queries and mutations."""
+    return Client(transport=_client(args).http_transport())
 
 
 def ws_client(args: argparse.Namespace) -> Client:
-    url = args.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
-    transport = WebsocketsTransport(
-        url=url,
-        ssl=_ssl(args),
-        # The token travels in connection_init: proxies in front of the gateway may strip headers.
-        init_payload={"authorization": f"Bearer {args.token}"} if args.token else {},
-        # gql offers the legacy graphql-ws protocol first unless told otherwise.
-        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-    )
-    return Client(transport=transport)
+    """gql over graphql-transport-ws, for subscriptions; the token travels in connection_init."""
+    return Client(transport=_client(args).ws_transport())
+
+
+def request(operation: str, **variables: Any) -> GraphQLRequest:
+    """One of flowgate's own GraphQL documents (gateway/client/documents/<operation>.graphql)."""
+    return GraphQLRequest(document(operation), variable_values=variables or None, operation_name=operation)
 
 
 # What talking to the gateway can raise: its GraphQL errors, or not reaching it at all.

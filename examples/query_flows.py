@@ -8,21 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from _common import GATEWAY_ERRORS, fail, http_client, parser, row
-from gql import gql
-
-QUERY = gql(
-    """
-    query Flows {
-      flows {
-        enabled type networkType supported generation
-        collector { mode description }
-        summary { total disabled pending emitting error }
-        nodes { node state type endpoint message updatedAt observedGeneration }
-      }
-    }
-    """
-)
+from _common import GATEWAY_ERRORS, fail, http_client, parser, request, row
 
 
 async def main() -> int:
@@ -31,7 +17,7 @@ async def main() -> int:
     args = p.parse_args()
     try:
         async with http_client(args) as session:
-            result = await session.execute(QUERY)
+            result = await session.execute(request("Flows"))
     except GATEWAY_ERRORS as error:
         return fail(error, args)
     flows = result["flows"]

@@ -9,17 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from _common import GATEWAY_ERRORS, fail, http_client, parser, row
-from gql import GraphQLRequest
-
-START = """
-mutation Start($type: FlowType!, $collector: CollectorInput, $sampling: Int) {
-  startFlows(type: $type, collector: $collector, sampling: $sampling) {
-    enabled type generation
-    nodes { node state type endpoint }
-  }
-}
-"""
+from _common import GATEWAY_ERRORS, fail, http_client, parser, request, row
 
 
 async def main() -> int:
@@ -39,10 +29,10 @@ async def main() -> int:
         collector = {"selector": [{"key": k, "value": v} for k, _, v in pairs]}
     elif args.target:
         collector = {"targets": args.target}
-    variables = {"type": args.type.upper(), "collector": collector, "sampling": args.sampling}
     try:
         async with http_client(args) as session:
-            result = await session.execute(GraphQLRequest(START, variable_values=variables))
+            started = request("StartFlows", type=args.type.upper(), collector=collector, sampling=args.sampling)
+            result = await session.execute(started)
     except GATEWAY_ERRORS as error:
         return fail(error, args)
     state = result["startFlows"]

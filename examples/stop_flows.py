@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from _common import GATEWAY_ERRORS, fail, http_client, parser, row
-from gql import gql
-
-STOP = gql("mutation Stop { stopFlows { enabled generation nodes { node state type endpoint } } }")
+from _common import GATEWAY_ERRORS, fail, http_client, parser, request, row
 
 
 async def main() -> int:
     args = parser("Stop flow export.").parse_args()
     try:
         async with http_client(args) as session:
-            result = await session.execute(STOP)
+            result = await session.execute(request("StopFlows"))
     except GATEWAY_ERRORS as error:
         return fail(error, args)
     state = result["stopFlows"]

@@ -10,14 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from _common import GATEWAY_ERRORS, fail, parser, row, ws_client
-from gql import GraphQLRequest
-
-SUBSCRIBE = """
-subscription Follow($node: String) {
-  nodeFlowStatus(node: $node) { node state type endpoint message updatedAt }
-}
-"""
+from _common import GATEWAY_ERRORS, fail, parser, request, row, ws_client
 
 
 async def main() -> int:
@@ -29,8 +22,7 @@ async def main() -> int:
     seen = 0
     try:
         async with ws_client(args) as session:
-            request = GraphQLRequest(SUBSCRIBE, variable_values={"node": args.node})
-            async for result in session.subscribe(request):
+            async for result in session.subscribe(request("NodeFlowStatus", node=args.node)):
                 status = result["nodeFlowStatus"]
                 print(row(status), flush=True)
                 seen += 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from gateway.domain.errors import FlowgateError, Forbidden, Unauthenticated, Unavailable
-from gateway.kube.client import ApiError, ApiUnreachable, KubeClient
+from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
 from gateway.kube.resources import FLOWS
 
 READ_VERB = "list"
@@ -64,8 +64,8 @@ def bearer(value: str | None) -> str | None:
 class Authorizer:
     """Read access by token, cached for at most `ttl` seconds per token."""
 
-    def __init__(self, client: KubeClient | None, *, ttl: float = 30.0, max_entries: int = 10_000) -> None:
-        self.client = client  # None: authentication is off (`--auth none`)
+    def __init__(self, api: KubeApi | None, *, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+        self.api = api  # None: authentication is off (`--auth none`)
         self.ttl = ttl
         self.max_entries = max_entries
         self._decisions: OrderedDict[str, _Decision] = OrderedDict()
@@ -74,11 +74,11 @@ class Authorizer:
 
     @property
     def enabled(self) -> bool:
-        return self.client is not None
+        return self.api is not None
 
     async def reader(self, token: str | None) -> Caller:
         """The caller behind token, if they may read flows; raises Unauthenticated/Forbidden."""
-        if self.client is None:
+        if self.api is None:
             return ANONYMOUS_GATEWAY
         if not token:
             raise Unauthenticated(MISSING_TOKEN)
@@ -113,10 +113,11 @@ class Authorizer:
             review.exception()  # waiters re-raise it; if all went away, do not log it as never retrieved
 
     async def _review(self, token: str) -> _Decision:
-        assert self.client is not None
+        assert self.api is not None
         self.reviews += 1
         try:
-            allowed, username = await self.client.subject_access_review(token, READ_VERB, FLOWS)
+            user = await self.api.review_token(token)
+            allowed = user is not None and await self.api.may(user, READ_VERB, FLOWS)
         except ApiUnreachable as exc:
             raise Unavailable(
                 "The gateway cannot reach the Kubernetes API server to check your token; try again shortly."
@@ -127,7 +128,8 @@ class Authorizer:
                 "the gateway's service account needs the system:auth-delegator role."
             ) from exc
         expires = time.monotonic() + self.ttl
-        if username is None:
+        username = None if user is None else str(user.get("username") or "")
+        if user is None:
             return _Decision(expires, None, (Unauthenticated, REJECTED_TOKEN))
         if not allowed:
             return _Decision(

@@ -1,5 +1,5 @@
-"""`flowgate`: the one command behind every long-running part (gateway, node agent, testbed, demo).
-Each subcommand lives beside the concept it runs and registers itself here."""
+"""`flowgate`: the one command behind the long-running parts (gateway, node agent). Each subcommand
+lives beside the concept it runs and registers itself here."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from gateway import __version__
 COMMANDS = {
     "serve": "gateway.server.command",
     "agent": "gateway.agent.command",
-    "testbed": "gateway.testbed.command",
-    "demo": "gateway.testbed.demo",
 }
 
 
@@ -27,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flowgate {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMANDS.values():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

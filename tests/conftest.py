@@ -4,4 +4,5 @@ pytest_plugins = (
     "tests.fixtures.testbed",
     "tests.fixtures.gateway",
     "tests.fixtures.agents",
+    "tests.fixtures.kubectl",
 )

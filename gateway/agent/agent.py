@@ -1,5 +1,5 @@
-"""The reconcile loop: one node, one bridge. Desired state comes from the shared list+watch
-caches (FlowExport/cluster, this Node, collector Services and EndpointSlices); every relevant
+"""The reconcile loop: one node, one bridge. Desired state comes from informers (gateway/watch/:
+FlowExport/cluster, this Node, collector Services and EndpointSlices); every relevant
 change, every change OVS reports on the bridge and every resync runs one reconcile. Nothing here
 ever exits on an error: it reports, backs off and tries again."""
 
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed
-from gateway.agent.reconcile import Backoff, OvsAction, next_report, ovs_action, ovs_failure, plan, status_patch
+from gateway.agent.reconcile import OvsAction, next_report, ovs_action, ovs_failure, plan, status_patch
 from gateway.domain.model import (
     API_VERSION,
     FLOW_EXPORT_NAME,
@@ -21,9 +21,11 @@ from gateway.domain.model import (
     FlowReport,
     NodeInfo,
 )
-from gateway.kube.cache import ClusterCache, ResourceCache, WatchEvent
-from gateway.kube.client import ApiError, ApiUnreachable, KubeClient
+from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
 from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
+from gateway.retry import Backoff
+from gateway.watch.informer import Informer, InformerSet
+from gateway.watch.store import WatchEvent
 
 log = logging.getLogger("flowgate.agent")
 
@@ -67,7 +69,7 @@ class NodeAgent:
 
     def __init__(
         self,
-        client: KubeClient,
+        api: KubeApi,
         node: str,
         bridge: OvsBridge,
         *,
@@ -75,17 +77,17 @@ class NodeAgent:
         resync: float = 30.0,
         backoff: Backoff | None = None,
     ) -> None:
-        self.client = client
+        self.api = api
         self.node = node
         self.bridge = bridge
         self.sflow_agent = sflow_agent
         self.resync = resync
         self.backoff = backoff or Backoff(maximum=max(resync, 5.0))
-        self.exports = ResourceCache(client, FLOW_EXPORTS, name=FLOW_EXPORT_NAME)
-        self.nodes = ResourceCache(client, NODES, name=node)
-        self.services = ResourceCache(client, SERVICES)
-        self.slices = ResourceCache(client, ENDPOINT_SLICES)
-        self.cache = ClusterCache([self.exports, self.nodes, self.services, self.slices])
+        self.exports = Informer.on_api(api, FLOW_EXPORTS, name=FLOW_EXPORT_NAME)
+        self.nodes = Informer.on_api(api, NODES, name=node)
+        self.services = Informer.on_api(api, SERVICES)
+        self.slices = Informer.on_api(api, ENDPOINT_SLICES)
+        self.informers = InformerSet([self.exports, self.nodes, self.services, self.slices])
         self._wake = asyncio.Event()
         # What this agent last put on the bridge (None = cleared); tells a new wish from drift.
         self._applied: ExportSettings | None = None
@@ -133,7 +135,7 @@ class NodeAgent:
         self.nodes.add_listener(self._on_node_change)
         self.services.add_listener(self._on_collector_change)
         self.slices.add_listener(self._on_collector_change)
-        self.cache.start()
+        self.informers.start()
         monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
         try:
             await self._wait_synced()
@@ -161,20 +163,17 @@ class NodeAgent:
         finally:
             monitor.cancel()
             await asyncio.gather(monitor, return_exceptions=True)
-            await self.cache.stop()
+            await self.informers.stop()
 
     async def _wait_synced(self) -> None:
         while True:
             try:
-                await self.cache.wait_synced(timeout=30)
+                await self.informers.wait_synced(timeout=30)
                 return
             except TimeoutError:
-                waiting = [str(c.resource) for c in self.cache.caches if not c.synced.is_set()]
-                errors = {c.last_error for c in self.cache.caches if c.last_error}
                 log.warning(
-                    "still waiting to list %s from the API server%s; OVS is left as it is until then",
-                    ", ".join(waiting),
-                    f" ({'; '.join(sorted(errors))})" if errors else "",
+                    "still waiting to list %s from the API server; OVS is left as it is until then",
+                    ", ".join(self.informers.waiting()),
                 )
 
     async def reconcile(self) -> bool:
@@ -241,7 +240,7 @@ class NodeAgent:
         try:
             now = time.monotonic()
             if self._flow_read_at is None or now - self._flow_read_at >= self.resync:
-                current = await self.client.get_or_none(FLOWS, self.node)
+                current = await self.api.get_or_none(FLOWS, self.node)
                 self._flow_exists = current is not None
                 self._reported = FlowReport.from_object(current) if current else None
                 self._flow_read_at = now
@@ -275,7 +274,7 @@ class NodeAgent:
         return True
 
     async def _patch_status(self, report: FlowReport) -> None:
-        await self.client.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
+        await self.api.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
 
     async def _create_flow(self, node: NodeInfo) -> None:
         body: dict[str, Any] = {
@@ -290,7 +289,7 @@ class NodeAgent:
                 {"apiVersion": "v1", "kind": "Node", "name": node.name, "uid": node.uid}
             ]
         try:
-            await self.client.create(FLOWS, body)
+            await self.api.create(FLOWS, body)
         except ApiError as exc:
             if not exc.conflict:
                 raise

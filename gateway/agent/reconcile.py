@@ -101,20 +101,3 @@ def status_patch(report: FlowReport) -> dict[str, Any]:
     status: dict[str, Any] = {"type": None, "endpoint": None, "message": None}
     status.update(report.to_status())
     return {"status": status}
-
-
-class Backoff:
-    """Retry delays that double from `initial` up to `maximum`, reset by a success."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._next = initial
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.maximum)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial

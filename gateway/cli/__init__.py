@@ -1,4 +1,3 @@
-"""`kubectl flows` / `oc flows`: the command-line client of the flowgate gateway.
-
-endpoint.py finds the gateway and the caller's credentials, client.py speaks GraphQL to it,
-output.py prints what it says, main.py is the command line."""
+"""`kubectl flows` / `oc flows`: main.py is the command line, backend.py where answers come from
+(the API server itself, or a gateway through gateway/client/), shapes.py the API's spelling of
+domain state, output.py how it is printed, completion.py shell completion read off the parser."""

@@ -1,69 +1,88 @@
-"""Shell completion. One Python function knows the command line; the bash and zsh scripts (and
-kubectl's own plugin completion, which runs `kubectl_complete-flows ARGS… WORD`) only ask it."""
+"""Shell completion, read off the argument parser itself: commands, flags (and which take a
+value), fixed values (choices, or an action's `completions`). The bash and zsh scripts, and
+kubectl's own plugin completion (`kubectl_complete-flows ARGS… WORD`), only ask it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-COMMANDS = ("start", "stop", "status", "version", "completion")
-FLOW_TYPES = ("netflow", "ipfix", "sflow")
 SHELLS = ("bash", "zsh")
-OUTPUTS = ("table", "wide", "json", "yaml")
-
-# Flags taking a value, per command ("" = accepted everywhere); value candidates where fixed.
-CONNECTION_FLAGS = (
-    "--gateway",
-    "--token",
-    "--kubeconfig",
-    "--context",
-    "-n",
-    "--namespace",
-    "--service",
-    "--certificate-authority",
-    "--request-timeout",
-)
-COMMAND_FLAGS: Mapping[str, tuple[str, ...]] = {
-    "start": ("--node-port", "--selector", "--target", "--sampling", "--active-timeout", "--cache-max-flows"),
-    "status": ("-o", "--output", "--node"),
-}
-SWITCHES: Mapping[str, tuple[str, ...]] = {
-    "": ("--insecure-skip-tls-verify", "--help"),
-    "status": ("--watch", "-w"),
-}
-FLAG_VALUES: Mapping[str, tuple[str, ...]] = {"-o": OUTPUTS, "--output": OUTPUTS}
-
 # cobra.ShellCompDirectiveNoFileComp: kubectl's plugin completion reads it from the last line.
 NO_FILE_COMPLETION = ":4"
 
 
-def complete(words: Sequence[str]) -> list[str]:
+def complete_with(action: argparse.Action, values: Sequence[str]) -> argparse.Action:
+    """Offer `values` for this argument (when `choices` cannot say it, e.g. a typed positional)."""
+    action.completions = tuple(values)  # type: ignore[attr-defined]
+    return action
+
+
+def _values(action: argparse.Action) -> tuple[str, ...]:
+    explicit = getattr(action, "completions", None)
+    if explicit is not None:
+        return tuple(explicit)
+    return tuple(str(c) for c in action.choices) if action.choices else ()
+
+
+@dataclass
+class _Level:
+    """What one parser (the top level or a command) accepts."""
+
+    switches: list[str] = field(default_factory=list)
+    valued: dict[str, tuple[str, ...]] = field(default_factory=dict)  # flag -> fixed values (may be empty)
+    positionals: list[tuple[str, ...]] = field(default_factory=list)
+    commands: dict[str, argparse.ArgumentParser] = field(default_factory=dict)
+
+
+def _level(parser: argparse.ArgumentParser) -> _Level:
+    level = _Level()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            level.commands = {name: sub for name, sub in action.choices.items() if not name.startswith("_")}
+        elif action.option_strings:
+            if action.help == argparse.SUPPRESS and not action.option_strings[0].startswith("--"):
+                continue
+            if action.nargs == 0:
+                level.switches += action.option_strings
+            else:
+                for flag in action.option_strings:
+                    level.valued[flag] = _values(action)
+        else:
+            level.positionals.append(_values(action))
+    return level
+
+
+def complete(parser: argparse.ArgumentParser, words: Sequence[str]) -> list[str]:
     """Candidates for the last word of `words` (the arguments after the program name)."""
     *before, current = list(words) or [""]
-    command = next((w for w in before if w in COMMANDS), "")
-    positionals = [w for i, w in enumerate(before) if not w.startswith("-") and not _is_value(before, i)]
-    if before and before[-1] in FLAG_VALUES:
-        return [v for v in FLAG_VALUES[before[-1]] if v.startswith(current)]
-    if before and _takes_value(before[-1]):
-        return []
+    top = _level(parser)
+    level, positionals = top, 0
+    expecting: tuple[str, ...] | None = None  # the previous word was a flag taking a value
+    for word in before:
+        if expecting is not None:
+            expecting = None
+            continue
+        valued = {**top.valued, **level.valued}
+        if word in valued:
+            expecting = valued[word]
+        elif word.startswith("-"):
+            continue
+        elif level is top and word in top.commands:
+            level = _level(top.commands[word])
+        else:
+            positionals += 1
+    if expecting is not None:
+        return [v for v in expecting if v.startswith(current)]
     if current.startswith("-"):
-        flags = [*CONNECTION_FLAGS, *SWITCHES[""], *COMMAND_FLAGS.get(command, ()), *SWITCHES.get(command, ())]
+        flags = dict.fromkeys([*level.switches, *level.valued, *top.switches, *top.valued])
         return [f for f in flags if f.startswith(current)]
-    if not command:
-        return [c for c in COMMANDS if c.startswith(current)]
-    after = positionals[positionals.index(command) + 1 :]
-    if command == "start" and not after:
-        return [t for t in FLOW_TYPES if t.startswith(current)]
-    if command == "completion" and not after:
-        return [s for s in SHELLS if s.startswith(current)]
+    if level is top:
+        return [c for c in top.commands if c.startswith(current)]
+    if positionals < len(level.positionals):
+        return [v for v in level.positionals[positionals] if v.startswith(current)]
     return []
-
-
-def _takes_value(word: str) -> bool:
-    return "=" not in word and (word in CONNECTION_FLAGS or any(word in f for f in COMMAND_FLAGS.values()))
-
-
-def _is_value(words: Sequence[str], index: int) -> bool:
-    return index > 0 and _takes_value(words[index - 1])
 
 
 BASH = """\

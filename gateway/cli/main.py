@@ -1,14 +1,17 @@
 """`kubectl flows` / `oc flows`: switch flow export on and off and watch every node's export
-state, through the flowgate gateway's GraphQL API.
+state.
 
 kubectl and oc run any `kubectl-flows` / `oc-flows` on PATH with the arguments after `flows`
-(never kubectl's own global flags), so this command reads the kubeconfig itself, as kubectl
-does. Input is validated here with the domain core's own rules before anything is sent."""
+(never kubectl's own global flags), so this command reads the kubeconfig itself, as kubectl does,
+and talks to the API server with it: whatever kubectl works with (tokens, client certificates,
+exec plugins, merged KUBECONFIG lists, in-cluster) works here. `--gateway URL` asks a flowgate
+gateway instead. Input is validated with the domain core's own rules before anything is sent."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -17,28 +20,25 @@ from typing import Any, NoReturn, TextIO
 
 from gateway import __version__
 from gateway.cli import completion, output
-from gateway.cli.client import FlowgateClient, GatewayError, GatewayUnreachable, StartRequest
-from gateway.cli.endpoint import (
-    DEFAULT_NAMESPACE,
-    DEFAULT_SERVICE,
-    DEFAULT_SERVICE_PORT,
-    GATEWAY_ENV,
-    ConnectionOptions,
-    EndpointError,
-    GatewayEndpoint,
-    resolve_endpoint,
-)
+from gateway.cli.backend import Backend, ClusterBackend, GatewayBackend, Refused, Unreachable
+from gateway.client import EndpointError, FlowgateClient, endpoint
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.model import FLOW_EXPORT_NAME, FLOW_EXPORT_PLURAL, FLOW_PLURAL, GROUP, FlowType
-from gateway.domain.validation import parse_selector, validate_collector, validate_start
+from gateway.domain.validation import StartRequest, parse_selector
+from gateway.durations import parse_duration
+from gateway.kube.config import ClusterAccess, KubeConfigError, load_access, load_kubeconfig
+from gateway.retry import Backoff
 
 EXIT_OK = 0
-EXIT_ERROR = 1  # the gateway or the API server refused or failed
+EXIT_ERROR = 1  # the cluster or the gateway refused or failed
 EXIT_USAGE = 2  # bad command line; nothing was sent
-EXIT_UNREACHABLE = 3  # no gateway answered where we looked
+EXIT_UNREACHABLE = 3  # nothing answered where we looked
 EXIT_INTERRUPTED = 130
 
-# GraphQL argument -> the flag a user typed, so domain validation errors name the flag.
+GATEWAY_ENV = "FLOWGATE_GATEWAY"
+DEFAULT_TIMEOUT = 30.0
+
+# Domain field -> the flag a user typed, so validation errors name the flag.
 FLAG_FOR_FIELD = {
     "collector": "--node-port/--selector/--target",
     "collector.nodePort": "--node-port",
@@ -49,24 +49,24 @@ FLAG_FOR_FIELD = {
     "cacheMaxFlows": "--cache-max-flows",
 }
 
-# What each command needs from RBAC, for "forbidden" answers that do not say it themselves.
+# What each command needs from RBAC, for refusals that do not say it themselves.
 PERMISSION_NEEDED = {
     "start": f'update (and, the first time, create) {FLOW_EXPORT_PLURAL}.{GROUP} "{FLOW_EXPORT_NAME}"',
     "stop": f'update {FLOW_EXPORT_PLURAL}.{GROUP} "{FLOW_EXPORT_NAME}"',
-    "status": f"list {FLOW_PLURAL}.{GROUP}",
+    "status": f"list and watch {FLOW_PLURAL}.{GROUP}, {FLOW_EXPORT_PLURAL}.{GROUP} and nodes",
 }
 
-EPILOG = """\
+EPILOG = f"""\
 exit codes:
   0  success (also when --watch is ended with Ctrl-C)
-  1  the gateway or the cluster refused or failed the request, or the kubeconfig cannot be used
+  1  the cluster or the gateway refused or failed the request, or the kubeconfig cannot be used
      (the message says why)
   2  usage error: bad flag, value or combination; nothing was sent
-  3  the gateway could not be reached (the message says where it looked)
+  3  nothing answered (the message says where it looked)
 
-Without --gateway the gateway is reached through the Kubernetes API server's service proxy
-(services/https:{service}:{port} in namespace {namespace}) with the current kubeconfig context
-and its user's token; --gateway URL or ${env} point at it directly.
+It talks to the Kubernetes API server with the current kubeconfig context, as kubectl does
+(--kubeconfig, $KUBECONFIG, ~/.kube/config, else the pod's service account); --gateway URL or
+${GATEWAY_ENV} ask a flowgate gateway instead.
 """
 
 
@@ -108,12 +108,9 @@ def _targets(text: str) -> list[str]:
 
 def _timeout(text: str) -> float:
     try:
-        value = float(text.rstrip("s"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _connection_flags(parser: argparse.ArgumentParser) -> None:
@@ -121,33 +118,24 @@ def _connection_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("connection")
     s = argparse.SUPPRESS
     group.add_argument(
-        "--gateway",
-        metavar="URL",
-        default=s,
-        help=f"the gateway's URL (default: ${GATEWAY_ENV}, else the service proxy)",
-    )
-    group.add_argument("--token", default=s, help="bearer token to act as (default: the kubeconfig user's)")
-    group.add_argument(
         "--kubeconfig", metavar="PATH", default=s, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)"
     )
     group.add_argument("--context", default=s, help="kubeconfig context (default: its current-context)")
+    group.add_argument("--token", default=s, help="bearer token to act as (default: the kubeconfig user's identity)")
     group.add_argument(
-        "-n", "--namespace", default=s, help=f"namespace of the gateway Service (default: {DEFAULT_NAMESPACE})"
-    )
-    group.add_argument(
-        "--service",
-        metavar="NAME[:PORT]",
-        default=s,
-        help=f"the gateway Service (default: {DEFAULT_SERVICE}:{DEFAULT_SERVICE_PORT})",
-    )
-    group.add_argument(
-        "--certificate-authority", metavar="FILE", default=s, help="CA bundle to verify the gateway or API server"
+        "--certificate-authority", metavar="FILE", default=s, help="CA bundle to verify the API server or gateway"
     )
     group.add_argument(
         "--insecure-skip-tls-verify", action="store_true", default=s, help="do not verify TLS certificates"
     )
     group.add_argument(
-        "--request-timeout", metavar="SECONDS", type=_timeout, default=s, help="per request (default: 30)"
+        "--request-timeout", metavar="DURATION", type=_timeout, default=s, help="per request, e.g. 30s (default: 30s)"
+    )
+    group.add_argument(
+        "--gateway",
+        metavar="URL",
+        default=s,
+        help=f"ask the flowgate gateway at URL instead of the API server (default: ${GATEWAY_ENV})",
     )
 
 
@@ -166,9 +154,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         prog=prog,
         usage="%(prog)s COMMAND [flags]",
         description="Switch network-flow export (NetFlow, IPFIX, sFlow) on OVN-Kubernetes and watch every node.",
-        epilog=EPILOG.format(
-            service=DEFAULT_SERVICE, port=DEFAULT_SERVICE_PORT, namespace=DEFAULT_NAMESPACE, env=GATEWAY_ENV
-        ),
+        epilog=EPILOG,
         formatter_class=formatter,
     )
     parser.add_argument("--version", action="version", version=f"{prog} {__version__}")
@@ -197,7 +183,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "TYPE [--node-port N | --selector k=v[,k=v] | --target IP:PORT ...] [--sampling N] [--active-timeout S] "
         "[--cache-max-flows N] ",
     )
-    start.add_argument("flow_type", metavar="TYPE", type=_flow_type, help="netflow, ipfix or sflow")
+    completion.complete_with(
+        start.add_argument("flow_type", metavar="TYPE", type=_flow_type, help="netflow, ipfix or sflow"),
+        [t.cli_name for t in FlowType],
+    )
     target = start.add_mutually_exclusive_group()
     target.add_argument(
         "--node-port", metavar="N", type=_bounded_int(1, 65535), help="send to each node's own InternalIP at this port"
@@ -251,23 +240,24 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 def start_request(args: argparse.Namespace, parser: argparse.ArgumentParser) -> StartRequest:
     """The domain core's own validation, run before sending, with errors naming the flag."""
     targets = [t for group in args.target for t in group] if args.target else None
-    collector_given = args.node_port is not None or args.selector is not None or targets is not None
+    request = StartRequest(
+        type=args.flow_type,
+        node_port=args.node_port,
+        selector=None if args.selector is None else list(args.selector.items()),
+        targets=targets,
+        sampling=args.sampling,
+        active_timeout_seconds=args.active_timeout,
+        cache_max_flows=args.cache_max_flows,
+    )
     try:
-        collector = validate_collector(node_port=args.node_port, selector=args.selector, targets=targets)
-        validate_start(args.flow_type, collector, args.sampling, args.active_timeout, args.cache_max_flows)
+        request.spec()
     except InvalidArgument as exc:
         flag = FLAG_FOR_FIELD.get(exc.field, exc.field)
         message = exc.message.removeprefix(f"{exc.field}: ").replace(exc.field, flag)
         if flag not in message:
             message = f"argument {flag}: {message}"
         _subparser(parser, "start").error(message)
-    return StartRequest(
-        type=args.flow_type,
-        collector=collector if collector_given else None,
-        sampling=args.sampling,
-        active_timeout_seconds=args.active_timeout,
-        cache_max_flows=args.cache_max_flows,
-    )
+    return request
 
 
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -278,21 +268,12 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return parser
 
 
-def connection_options(args: argparse.Namespace) -> ConnectionOptions:
-    return ConnectionOptions(
-        gateway=getattr(args, "gateway", None),
-        token=getattr(args, "token", None),
-        kubeconfig=getattr(args, "kubeconfig", None),
-        context=getattr(args, "context", None),
-        namespace=getattr(args, "namespace", None),
-        service=getattr(args, "service", None),
-        certificate_authority=getattr(args, "certificate_authority", None),
-        insecure_skip_tls_verify=bool(getattr(args, "insecure_skip_tls_verify", False)),
-    )
+class ConfigError(Exception):
+    """The kubeconfig or the gateway's address cannot be used; said as one sentence."""
 
 
 class Context:
-    """What a command runs with: the parsed arguments, where output goes, and a client."""
+    """What a command runs with: the parsed arguments, where output goes, and a backend."""
 
     def __init__(self, args: argparse.Namespace, parser: argparse.ArgumentParser, out: TextIO, err: TextIO) -> None:
         self.args = args
@@ -301,9 +282,53 @@ class Context:
         self.err = err
         self.prog = parser.prog
 
-    def client(self) -> FlowgateClient:
-        endpoint = resolve_endpoint(connection_options(self.args))
-        return FlowgateClient(endpoint, timeout=float(getattr(self.args, "request_timeout", 30.0)))
+    def option(self, name: str) -> Any:
+        return getattr(self.args, name, None)
+
+    @property
+    def timeout(self) -> float:
+        return float(self.option("request_timeout") or DEFAULT_TIMEOUT)
+
+    async def backend(self) -> Backend:
+        gateway = self.option("gateway") or os.environ.get(GATEWAY_ENV)
+        if gateway:
+            return GatewayBackend(FlowgateClient(await self._gateway_endpoint(gateway), timeout=self.timeout))
+        return ClusterBackend(await self._access(), timeout=self.timeout)
+
+    async def _access(self) -> ClusterAccess:
+        try:
+            access = await load_access(self.option("kubeconfig"), self.option("context"))
+        except KubeConfigError as exc:
+            raise ConfigError(str(exc)) from None
+        configuration = access.configuration
+        if self.option("certificate_authority"):
+            configuration.ssl_ca_cert = self.option("certificate_authority")
+        if self.option("insecure_skip_tls_verify"):
+            configuration.verify_ssl = False
+        token = self.option("token")
+        return access.as_bearer(token) if token else access
+
+    async def _gateway_endpoint(self, url: str) -> Any:
+        token = self.option("token")
+        if token is None:
+            # The kubeconfig lends its user's bearer token; a missing default kubeconfig is fine (a
+            # gateway run with --auth none needs none), one named explicitly must load.
+            try:
+                token = (await load_kubeconfig(self.option("kubeconfig"), self.option("context"))).bearer_token
+            except KubeConfigError as exc:
+                if self.option("kubeconfig") or self.option("context"):
+                    raise ConfigError(str(exc)) from None
+        via = "--gateway" if self.option("gateway") else GATEWAY_ENV
+        try:
+            return endpoint(
+                url,
+                token,
+                ca_file=self.option("certificate_authority"),
+                insecure=bool(self.option("insecure_skip_tls_verify")),
+                via=via,
+            )
+        except EndpointError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _run_version(ctx: Context) -> int:
@@ -319,15 +344,20 @@ def _run_completion(ctx: Context) -> int:
 
 def _run_start(ctx: Context) -> int:
     request = start_request(ctx.args, ctx.parser)
-    client = ctx.client()
-    state = asyncio.run(client.start_flows(request))
+
+    async def start() -> dict[str, Any]:
+        return await (await ctx.backend()).start(request)
+
+    state = asyncio.run(start())
     ctx.out.write(output.start_confirmation(state) + "\n\n" + output.render_state(state, "table"))
     return EXIT_OK
 
 
 def _run_stop(ctx: Context) -> int:
-    client = ctx.client()
-    state = asyncio.run(client.stop_flows())
+    async def stop() -> dict[str, Any]:
+        return await (await ctx.backend()).stop()
+
+    state = asyncio.run(stop())
     ctx.out.write(output.stop_confirmation(state) + "\n\n" + output.render_state(state, "table"))
     return EXIT_OK
 
@@ -337,16 +367,18 @@ def _only_node(state: dict[str, Any], node: str | None) -> dict[str, Any]:
         return state
     nodes = [n for n in state.get("nodes") or [] if n.get("node") == node]
     if not nodes:
-        raise GatewayError("NOT_FOUND", f'node "{node}" not found.')
+        raise Refused("NOT_FOUND", f'node "{node}" not found.')
     return {**state, "nodes": nodes}
 
 
 def _run_status(ctx: Context) -> int:
-    client = ctx.client()
-    node = ctx.args.node
     if ctx.args.watch:
-        return asyncio.run(_watch(ctx, client, node))
-    state = _only_node(asyncio.run(client.flows()), node)
+        return asyncio.run(_watch(ctx, ctx.args.node))
+
+    async def flows() -> dict[str, Any]:
+        return await (await ctx.backend()).flows()
+
+    state = _only_node(asyncio.run(flows()), ctx.args.node)
     if not state.get("nodes") and ctx.args.output in ("table", "wide"):
         ctx.err.write("No nodes found.\n")
         return EXIT_OK
@@ -354,54 +386,61 @@ def _run_status(ctx: Context) -> int:
     return EXIT_OK
 
 
-async def _watch(ctx: Context, client: FlowgateClient, node: str | None) -> int:
-    """The first table comes from the `flows` query (so a pipe gets a header and every row at
-    once); then the subscription's snapshot and changes update it. A dropped connection is
-    re-established with backoff; its new snapshot repairs anything missed meanwhile."""
+async def _watch(ctx: Context, node: str | None) -> int:
+    """The first table comes from one read (so a pipe gets a header and every row at once); then
+    the live snapshot and changes update it. A gateway that drops the connection is dialled
+    again with backoff; its new snapshot repairs anything missed meanwhile (the API server path
+    resumes on its own)."""
+    backend = await ctx.backend()
     printer = output.WatchPrinter(ctx.out, ctx.args.output, redraw=ctx.out.isatty())
-    printer.start(_only_node(await client.flows(), node).get("nodes") or [])
-    delay = 1.0
-    live = False  # once the subscription has worked, losing the gateway is a pause, not the end
+    printer.start(_only_node(await backend.flows(), node).get("nodes") or [])
+    backoff = Backoff(1.0, 30.0)
+    live = False  # once the watch has worked, losing it is a pause, not the end
     while True:
         try:
-            async for event in client.node_flow_status(node):
-                if live and delay > 1.0:
+            async for event in backend.watch(node):
+                if live and backoff.failures:
                     ctx.err.write(f"{ctx.prog}: reconnected\n")
                 printer.update(event)
-                live, delay = True, 1.0
-        except GatewayUnreachable as exc:
+                live = True
+                backoff.reset()
+        except Unreachable as exc:
             if not (live or exc.established):
                 raise
             live = True
-            ctx.err.write(f"{ctx.prog}: lost the gateway ({exc.detail}); reconnecting in {delay:g}s\n")
+            delay = backoff.next()
+            ctx.err.write(f"{ctx.prog}: lost {backend.where} ({exc.detail}); reconnecting in {delay:g}s\n")
             ctx.err.flush()
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
 
 
-def report_gateway_error(ctx: Context, exc: GatewayError) -> None:
-    """The gateway's sentence, exactly and once; a hint only where the sentence lacks one."""
+def report_refusal(ctx: Context, exc: Refused) -> None:
+    """The cluster's or gateway's sentence, exactly and once; a hint only where it lacks one."""
     ctx.err.write(exc.message.rstrip() + "\n")
     command = ctx.args.command
-    names_resource = f".{GROUP}" in exc.message or "services/proxy" in exc.message
-    if exc.code == "FORBIDDEN" and command in PERMISSION_NEEDED and not names_resource:
+    if exc.code == "FORBIDDEN" and command in PERMISSION_NEEDED and "may not" not in exc.message:
         ctx.err.write(f"{ctx.prog} {command} needs permission to {PERMISSION_NEEDED[command]}.\n")
-    elif exc.code == "UNAUTHENTICATED" and not connection_options(ctx.args).token:
-        ctx.err.write("Log in again, or pass --token (the kubeconfig user needs a bearer token).\n")
+    elif exc.code == "UNAUTHENTICATED" and not ctx.option("token"):
+        ctx.err.write("Log in again, or pass --token.\n")
 
 
-def report_unreachable(ctx: Context, exc: GatewayUnreachable) -> None:
-    endpoint: GatewayEndpoint = exc.endpoint
-    if endpoint.through_service_proxy:
-        where = f"{endpoint.url}, through the Kubernetes API server's service proxy"
-        elsewhere = (
-            f"Choose the gateway Service with --namespace/--service, or point {ctx.prog} at the gateway "
-            f"with --gateway URL or {GATEWAY_ENV}=URL."
-        )
-    else:
-        where = f"{endpoint.url} (from {endpoint.via})"
-        elsewhere = f"Point {ctx.prog} elsewhere with --gateway URL or {GATEWAY_ENV}=URL."
-    ctx.err.write(f"Cannot reach the flowgate gateway at {where}: {exc.detail}\n{elsewhere}\n")
+def report_unreachable(ctx: Context, exc: Unreachable) -> None:
+    elsewhere = (
+        f"Point {ctx.prog} elsewhere with --gateway URL or {GATEWAY_ENV}=URL."
+        if ctx.option("gateway") or os.environ.get(GATEWAY_ENV)
+        else f"Check the cluster in your kubeconfig (--kubeconfig, --context), as for kubectl {ctx.prog.split()[-1]}."
+    )
+    ctx.err.write(f"Cannot reach {exc.where}: {exc.detail}\n{elsewhere}\n")
+
+
+def _log_to(err: TextIO, prog: str) -> None:
+    """Warnings from the watch layer (an API server going away and coming back) as our lines."""
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+    root = logging.getLogger("gateway")
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    root.propagate = False
 
 
 def run(
@@ -413,16 +452,17 @@ def run(
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     ctx = Context(args, parser, out, err)
+    _log_to(err, ctx.prog)
     try:
         code: int = args.run(ctx)
         return code
-    except GatewayError as exc:
-        report_gateway_error(ctx, exc)
+    except Refused as exc:
+        report_refusal(ctx, exc)
         return EXIT_ERROR
-    except GatewayUnreachable as exc:
+    except Unreachable as exc:
         report_unreachable(ctx, exc)
         return EXIT_UNREACHABLE
-    except EndpointError as exc:
+    except ConfigError as exc:
         err.write(f"{exc}\n")
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -442,7 +482,8 @@ def _silence_stdout() -> None:
 def complete_main(argv: Sequence[str] | None = None) -> int:
     """kubectl's plugin completion (`kubectl_complete-flows ARGS… WORD`) and our shell scripts."""
     words = list(sys.argv[1:] if argv is None else argv)
-    sys.stdout.write("".join(f"{c}\n" for c in completion.complete(words)) + completion.NO_FILE_COMPLETION + "\n")
+    candidates = completion.complete(build_parser(), words)
+    sys.stdout.write("".join(f"{c}\n" for c in candidates) + completion.NO_FILE_COMPLETION + "\n")
     return EXIT_OK
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.model import MAX_STATIC_TARGETS, CollectorTarget, FlowExportSpec, FlowType
@@ -118,3 +119,34 @@ def validate_start(
         active_timeout_seconds=_positive("activeTimeoutSeconds", active_timeout_seconds, 3600),
         cache_max_flows=_positive("cacheMaxFlows", cache_max_flows),
     )
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """A start as the caller phrased it, before validation."""
+
+    type: FlowType
+    node_port: int | None = None
+    selector: Sequence[tuple[str, str]] | None = None
+    targets: Sequence[str] | None = None
+    sampling: int | None = None
+    active_timeout_seconds: int | None = None
+    cache_max_flows: int | None = None
+
+    @property
+    def collector_given(self) -> bool:
+        return self.node_port is not None or self.selector is not None or self.targets is not None
+
+    def spec(self) -> FlowExportSpec:
+        """The validated spec; InvalidArgument names the first field that is wrong."""
+        selector: dict[str, str] | None = None
+        if self.selector is not None:
+            selector = {}
+            for key, value in self.selector:
+                if key in selector:
+                    raise InvalidArgument(
+                        "collector.selector", f"collector.selector: label key {key!r} is given twice."
+                    )
+                selector[key] = value
+        collector = validate_collector(self.node_port, selector, self.targets)
+        return validate_start(self.type, collector, self.sampling, self.active_timeout_seconds, self.cache_max_flows)

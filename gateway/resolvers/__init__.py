@@ -1,1 +1,3 @@
-"""GraphQL resolvers: a few lines each, from arguments to the application layer and back."""
+"""GraphQL resolvers: a few lines each, from the caller and domain arguments to the service layer
+and back to domain results. They know nothing of GraphQL types; gateway/schema/ converts at the
+edge."""

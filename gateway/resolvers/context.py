@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,20 +13,33 @@ from starlette.requests import HTTPConnection
 
 from gateway.access import Authorizer, Caller, bearer
 from gateway.domain.errors import FlowgateError, InvalidArgument
-from gateway.flows.control import FlowControl
-from gateway.flows.hub import StatusHub
-from gateway.server.metrics import Metrics
+from gateway.kube.api import KubeApi
+from gateway.kube.config import ClusterAccess
+from gateway.metrics import Metrics
+from gateway.service.hub import StatusHub
+from gateway.service.switch import FlowSwitch
 
-# kube-apiserver's service proxy strips Authorization, so clients coming that way use this one.
+# Proxies that strip Authorization (kube-apiserver's service proxy) leave this one alone.
 FLOWGATE_AUTH_HEADER = "x-flowgate-authorization"
+
+
+def caller_api(access: ClusterAccess) -> Callable[[Caller], KubeApi]:
+    """API clients acting as each caller (their token), or as the gateway itself when
+    authentication is off. Writes go through them, so RBAC and audit see who asked."""
+
+    def api_for(caller: Caller) -> KubeApi:
+        return KubeApi(access.as_bearer(caller.token) if caller.token else access)
+
+    return api_for
 
 
 @dataclass
 class Services:
     hub: StatusHub
-    control: FlowControl
+    switch: FlowSwitch
     authorizer: Authorizer
     metrics: Metrics
+    api_for: Callable[[Caller], KubeApi]
 
 
 @dataclass

@@ -5,57 +5,33 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 
-from strawberry.types import Info
-
 from gateway.access import StandingAccess
-from gateway.domain.model import FlowType
-from gateway.flows.control import StartRequest
+from gateway.domain.model import FlowsState, NodeFlowStatus
+from gateway.domain.validation import StartRequest
 from gateway.resolvers.context import Context
-from gateway.schema.types import CollectorInput, FlowsState, NodeFlowStatus
-
-GraphInfo = Info[Context, None]
 
 
-async def flows(info: GraphInfo) -> FlowsState:
-    ctx = info.context
+async def flows(ctx: Context) -> FlowsState:
     with ctx.errors():
         await ctx.reader()
-        return FlowsState.from_domain(ctx.services.hub.state())
+        return ctx.services.hub.state()
 
 
-async def start_flows(
-    info: GraphInfo,
-    type: FlowType,
-    collector: CollectorInput | None = None,
-    sampling: int | None = None,
-    active_timeout_seconds: int | None = None,
-    cache_max_flows: int | None = None,
-) -> FlowsState:
-    ctx = info.context
-    collector = collector or CollectorInput()
-    request = StartRequest(
-        type=type,
-        node_port=collector.node_port,
-        selector=None if collector.selector is None else [(label.key, label.value) for label in collector.selector],
-        targets=collector.targets,
-        sampling=sampling,
-        active_timeout_seconds=active_timeout_seconds,
-        cache_max_flows=cache_max_flows,
-    )
+async def start_flows(ctx: Context, request: StartRequest) -> FlowsState:
     with ctx.errors():
         caller = await ctx.reader()
-        return FlowsState.from_domain(await ctx.services.control.start(caller, request))
+        async with ctx.services.api_for(caller) as api:
+            return await ctx.services.switch.start(api, request)
 
 
-async def stop_flows(info: GraphInfo) -> FlowsState:
-    ctx = info.context
+async def stop_flows(ctx: Context) -> FlowsState:
     with ctx.errors():
         caller = await ctx.reader()
-        return FlowsState.from_domain(await ctx.services.control.stop(caller))
+        async with ctx.services.api_for(caller) as api:
+            return await ctx.services.switch.stop(api)
 
 
-async def node_flow_status(info: GraphInfo, node: str | None = None) -> AsyncGenerator[NodeFlowStatus, None]:
-    ctx = info.context
+async def node_flow_status(ctx: Context, node: str | None = None) -> AsyncGenerator[NodeFlowStatus, None]:
     with ctx.errors():
         await ctx.reader()
         mailbox = ctx.services.hub.subscribe(node)
@@ -76,6 +52,6 @@ async def node_flow_status(info: GraphInfo, node: str | None = None) -> AsyncGen
             with ctx.errors():
                 await access.recheck_if_due()
             if status is not None:
-                yield NodeFlowStatus.from_domain(status)
+                yield status
     finally:
         mailbox.close()  # at once when the client goes, not whenever the generator is collected

@@ -6,6 +6,7 @@ import strawberry
 
 from gateway.domain import model
 from gateway.domain.model import NodeFlowState
+from gateway.domain.validation import StartRequest
 
 # The domain enums are the GraphQL enums: their member names (NETFLOW, EMITTING) are the wire values.
 FlowType = strawberry.enum(model.FlowType, name="FlowType")
@@ -54,6 +55,23 @@ class CollectorInput:
     node_port: int | None = None
     selector: list[LabelInput] | None = None
     targets: list[str] | None = None
+
+    def start_request(
+        self,
+        flow_type: model.FlowType,
+        sampling: int | None,
+        active_timeout_seconds: int | None,
+        cache_max_flows: int | None,
+    ) -> StartRequest:
+        return StartRequest(
+            type=flow_type,
+            node_port=self.node_port,
+            selector=None if self.selector is None else [(label.key, label.value) for label in self.selector],
+            targets=self.targets,
+            sampling=sampling,
+            active_timeout_seconds=active_timeout_seconds,
+            cache_max_flows=cache_max_flows,
+        )
 
 
 @strawberry.type(description="One node's flow export state.")

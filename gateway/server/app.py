@@ -1,14 +1,13 @@
 """The gateway's Starlette app: one Strawberry GraphQL view on /graphql for HTTP (GraphiQL in a
 browser) and WebSocket (graphql-transport-ws and legacy graphql-ws), plus /healthz, /readyz and
-/metrics. The caches start with the app and stop with it."""
+/metrics. The informers start with the app and stop with it."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
 from graphql import GraphQLError
@@ -20,37 +19,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from gateway.access import Authorizer
+from gateway.access import Authorizer, Caller
 from gateway.domain.errors import FlowgateError
-from gateway.flows.control import FlowControl
-from gateway.flows.hub import StatusHub, watch_caches
-from gateway.kube.client import KubeClient
-from gateway.kube.config import ClusterCredentials
-from gateway.resolvers.context import Context, Services
-from gateway.schema import schema
-from gateway.server.metrics import CONTENT_TYPE, Metrics
-
-
-@dataclass
-class ServerSettings:
-    auth: bool = True  # False: `--auth none`, everyone acts as the gateway (loopback only)
-    allowed_origins: Sequence[str] = ()
-    max_subscriptions_per_connection: int = 20
-    connection_init_timeout: float = 10.0
-    auth_ttl: float = 30.0
+from gateway.kube.api import KubeApi
+from gateway.kube.config import ClusterAccess
+from gateway.metrics import CONTENT_TYPE, Metrics
+from gateway.resolvers.context import Context, Services, caller_api
+from gateway.schema.root import schema
+from gateway.server.settings import GatewaySettings
+from gateway.service.hub import StatusHub, flow_informers
+from gateway.service.switch import FlowSwitch
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
     """The GraphQL view with flowgate's context: services, and whatever carries the caller's token."""
 
-    def __init__(self, services: Services, settings: ServerSettings) -> None:
+    def __init__(self, services: Services, settings: GatewaySettings) -> None:
         super().__init__(
             schema,
             keep_alive=True,
             keep_alive_interval=15,
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout),
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-            allowed_origins=settings.allowed_origins,
+            allowed_origins=tuple(settings.allowed_origins),
         )
         self.services = services
 
@@ -102,18 +93,32 @@ class ExpectedErrorsFilter(logging.Filter):
 KNOWN_PATHS = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
 
 
-def create_app(credentials: ClusterCredentials, settings: ServerSettings | None = None) -> Starlette:
-    settings = settings or ServerSettings()
+def create_app(
+    access: ClusterAccess,
+    settings: GatewaySettings | None = None,
+    *,
+    api: KubeApi | None = None,
+    api_for: Callable[[Caller], KubeApi] | None = None,
+) -> Starlette:
+    """The gateway for the cluster `access` reaches (its own identity). `api` and `api_for`
+    replace the API clients it would make (its own, and one per caller) in tests."""
+    settings = settings or GatewaySettings()
     execution_log = logging.getLogger("strawberry.execution")
     if not any(isinstance(f, ExpectedErrorsFilter) for f in execution_log.filters):
         execution_log.addFilter(ExpectedErrorsFilter())
-    client = KubeClient(credentials)
-    caches = watch_caches(client)
+    api = api or KubeApi(access)
+    informers = flow_informers(api)
     metrics = Metrics()
-    hub = StatusHub(caches, on_lag=metrics.event_lag.observe)
-    authorizer = Authorizer(client if settings.auth else None, ttl=settings.auth_ttl)
+    hub = StatusHub(informers, on_lag=metrics.event_lag.observe)
+    authorizer = Authorizer(api if settings.authenticate else None, ttl=settings.auth_cache)
     metrics.track(hub, authorizer)
-    services = Services(hub=hub, control=FlowControl(hub, credentials), authorizer=authorizer, metrics=metrics)
+    services = Services(
+        hub=hub,
+        switch=FlowSwitch(hub),
+        authorizer=authorizer,
+        metrics=metrics,
+        api_for=api_for or caller_api(access),
+    )
     graphql_app = GatewayGraphQL(services, settings)
     started = time.time()
 
@@ -121,7 +126,7 @@ def create_app(credentials: ClusterCredentials, settings: ServerSettings | None 
         return PlainTextResponse("ok\n")
 
     async def readyz(request: Request) -> Response:
-        waiting = [str(c.resource) for c in caches.caches if not c.ready]
+        waiting = [str(i.resource) for i in informers.informers if not i.ready]
         body = {"ready": not waiting, "waiting": waiting, "uptimeSeconds": round(time.time() - started, 1)}
         return JSONResponse(body, status_code=200 if not waiting else 503)
 
@@ -133,13 +138,13 @@ def create_app(credentials: ClusterCredentials, settings: ServerSettings | None 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        caches.start()
+        informers.start()
         try:
             yield
         finally:
             hub.close()
-            await caches.stop()
-            await client.close()
+            await informers.stop()
+            await api.close()
 
     app = Starlette(
         routes=[

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.access import Authorizer, StandingAccess, bearer
 from gateway.domain.errors import Forbidden, Unauthenticated, Unavailable
-from gateway.kube.client import ApiError, ApiUnreachable
+from gateway.kube.api import ApiError, ApiUnreachable
 
 
 class Reviews:
@@ -18,13 +18,19 @@ class Reviews:
         self.fail = fail
         self.asked: list[tuple[str, str, str]] = []
 
-    async def subject_access_review(self, token: str, verb: str, resource: Any) -> tuple[bool, str | None]:
-        self.asked.append((token, verb, str(resource)))
+    async def review_token(self, token: str) -> dict[str, Any] | None:
+        """TokenReview: every review is one entry in `asked`, (token, verb, resource) of the
+        access review that follows it (or of the refusal when the token is unknown)."""
+        self.asked.append((token, "list", "flows.flowgate.dev"))
         await asyncio.sleep(0.01)
         if self.fail is not None:
             raise self.fail
         allowed, user = self.users.get(token, (False, None))  # type: ignore[arg-type]
-        return allowed, user
+        return None if user is None else {"username": user, "allowed": allowed}
+
+    async def may(self, user: dict[str, Any], verb: str, resource: Any, name: str | None = None) -> bool:
+        assert (verb, str(resource)) == ("list", "flows.flowgate.dev")
+        return bool(user["allowed"])
 
 
 def authorizer(reviews: Reviews, ttl: float = 30.0) -> Authorizer:

@@ -1,4 +1,4 @@
-"""The status hub on hand-fed caches: snapshot then changes, latest-per-node mailboxes, one
+"""The status hub on hand-fed informers: snapshot then changes, latest-per-node mailboxes, one
 derived state shared by every subscriber."""
 
 from __future__ import annotations
@@ -10,57 +10,10 @@ import pytest
 
 from gateway.domain.errors import InvalidArgument, Unavailable
 from gateway.domain.model import FlowType, NodeFlowState
-from gateway.flows.hub import StatusHub, watch_caches
-from gateway.kube.cache import ClusterCache, ResourceCache
-from gateway.kube.client import KubeClient
-from gateway.kube.config import ClusterCredentials
 from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
+from tests.unit.fakes import Cluster, export, flow, node
 
 JSON = dict[str, Any]
-
-
-def node(name: str) -> JSON:
-    return {
-        "metadata": {"name": name, "resourceVersion": "1", "annotations": {"k8s.ovn.org/node-subnets": "{}"}},
-        "status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.1"}]},
-    }
-
-
-def export(flow_type: str | None, generation: int) -> JSON:
-    spec: JSON = {"type": flow_type, "collector": {"nodePort": 30001}} if flow_type else {}
-    return {"metadata": {"name": "cluster", "generation": generation, "resourceVersion": str(generation)}, "spec": spec}
-
-
-def flow(name: str, state: str, generation: int, endpoint: str | None = None) -> JSON:
-    status: JSON = {"state": state, "observedGeneration": generation, "type": "NetFlow"}
-    if endpoint:
-        status["endpoint"] = endpoint
-    return {"metadata": {"name": name, "resourceVersion": "x"}, "status": status}
-
-
-class Cluster:
-    """Caches fed by hand, as the watch would feed them."""
-
-    def __init__(self) -> None:
-        client = KubeClient(ClusterCredentials(server="https://127.0.0.1:1"))
-        self.caches: ClusterCache = watch_caches(client)
-        self.by_kind = {c.resource: c for c in self.caches.caches}
-        self.hub = StatusHub(self.caches)
-
-    def sync(self) -> None:
-        for cache in self.caches.caches:
-            cache.synced.set()
-            cache.connected = True
-        self.hub._recompute(self.hub._node_names())
-
-    def put(self, resource: Any, obj: JSON) -> None:
-        self.cache(resource)._apply("MODIFIED", obj)
-
-    def delete(self, resource: Any, obj: JSON) -> None:
-        self.cache(resource)._apply("DELETED", obj)
-
-    def cache(self, resource: Any) -> ResourceCache:
-        return self.by_kind[resource]
 
 
 def drain(mailbox: Any) -> list[Any]:
@@ -198,8 +151,8 @@ async def test_first_read_after_sync_derives_every_node_at_once() -> None:
     c = Cluster()
     for name in ("node-a", "node-b"):
         c.put(NODES, node(name))  # before the sync: nothing derived yet
-    for cache in c.caches.caches:
-        cache.synced.set()  # the last list brought no event (e.g. no Flow yet)
+    for informer in c.informers.informers:
+        informer.synced.set()  # the last list brought no event (e.g. no Flow yet)
     mailbox = c.hub.subscribe("node-b")
     assert [s.node for s in drain(mailbox)] == ["node-b"]
     assert [s.node for s in c.hub.statuses()] == ["node-a", "node-b"]

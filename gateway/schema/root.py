@@ -1,0 +1,80 @@
+"""The root types and the schema (`gateway.schema.root:schema`). Each root field takes GraphQL
+arguments, calls its resolver with domain values and converts the domain answer to the GraphQL
+types: the only place the two meet."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from functools import partial
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.types import Info
+
+from gateway.domain import model
+from gateway.resolvers import flows as resolve
+from gateway.resolvers.context import Context
+from gateway.schema.execution import FlatMemoryExecutionContext
+from gateway.schema.extensions import OperationMetrics
+from gateway.schema.types import CollectorInput, FlowsState, NodeFlowStatus
+
+# Generous for every real query (the deepest, flows.collector.selector.key, is 4 levels) while
+# refusing documents built to make the server work hard.
+MAX_DEPTH = 8
+MAX_ALIASES = 20
+MAX_TOKENS = 2000
+
+GraphInfo = Info[Context, None]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The cluster's flow export state, one entry per node.")
+    async def flows(self, info: GraphInfo) -> FlowsState:
+        return FlowsState.from_domain(await resolve.flows(info.context))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Start (or switch to) exporting flows of this type on every node. Idempotent.")
+    async def start_flows(
+        self,
+        info: GraphInfo,
+        type: model.FlowType,
+        collector: CollectorInput | None = None,
+        sampling: int | None = None,
+        active_timeout_seconds: int | None = None,
+        cache_max_flows: int | None = None,
+    ) -> FlowsState:
+        request = (collector or CollectorInput()).start_request(type, sampling, active_timeout_seconds, cache_max_flows)
+        return FlowsState.from_domain(await resolve.start_flows(info.context, request))
+
+    @strawberry.mutation(description="Stop exporting flows on every node.")
+    async def stop_flows(self, info: GraphInfo) -> FlowsState:
+        return FlowsState.from_domain(await resolve.stop_flows(info.context))
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="A snapshot of every node (or the one named), then each change as it happens.")
+    async def node_flow_status(self, info: GraphInfo, node: str | None = None) -> AsyncGenerator[NodeFlowStatus, None]:
+        # aclosing: when the client goes, the resolver's own cleanup (closing its mailbox) runs
+        # at once, not whenever the inner generator is collected.
+        async with aclosing(resolve.node_flow_status(info.context, node)) as statuses:
+            async for status in statuses:
+                yield NodeFlowStatus.from_domain(status)
+
+
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[
+        partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+        partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        OperationMetrics,
+    ],
+    execution_context_class=FlatMemoryExecutionContext,
+)

@@ -1,0 +1,245 @@
+"""The status hub: one derived NodeFlowStatus per node, kept current from the shared informers
+(gateway/watch/), fanned out to any number of subscribers.
+
+Every change of FlowExport, Flow, Node or config Network is turned into the set of nodes whose
+derived status actually changed; each subscriber gets those through its own Mailbox. A mailbox
+holds at most one pending status per node (a newer one replaces the older), so a slow client
+costs at most one entry per node and never delays anybody else: what it eventually reads is the
+latest truth, which is all a status view needs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from gateway.domain.errors import InvalidArgument, Unavailable
+from gateway.domain.model import FLOW_EXPORT_NAME, FlowExport, FlowReport, FlowsState, NodeFlowStatus, NodeInfo
+from gateway.domain.network import NetworkSupport, network_support
+from gateway.domain.status import flows_state, node_flow_status
+from gateway.kube.api import KubeApi
+from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
+from gateway.watch.informer import Informer, InformerSet
+from gateway.watch.store import WatchEvent
+
+NOT_SYNCED = (
+    "The gateway has not yet loaded the cluster's state from the Kubernetes API server; "
+    "try again in a few seconds (GET /readyz tells when it is ready)."
+)
+
+
+def flow_informers(api: KubeApi) -> InformerSet:
+    """The four kinds flow export state is derived from, one list+watch each, whatever the
+    number of readers."""
+    return InformerSet(
+        [
+            Informer.on_api(api, FLOW_EXPORTS, name=FLOW_EXPORT_NAME),
+            Informer.on_api(api, FLOWS),
+            Informer.on_api(api, NODES),
+            # Only OpenShift serves config.openshift.io; elsewhere OVN-K is known by node annotations.
+            Informer.on_api(api, CONFIG_NETWORKS, name="cluster", optional=True),
+        ]
+    )
+
+
+class Mailbox:
+    """One subscriber's pending changes: the latest status per node, in first-changed order."""
+
+    def __init__(self, hub: StatusHub, node: str | None) -> None:
+        self.hub = hub
+        self.node = node
+        self._pending: dict[str, tuple[NodeFlowStatus, float]] = {}
+        self._wakeup = asyncio.Event()
+        self.closed = False
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def wants(self, node: str) -> bool:
+        return self.node is None or self.node == node
+
+    def put(self, status: NodeFlowStatus, now: float) -> None:
+        previous = self._pending.get(status.node)
+        # Keep the first enqueue time: lag is how long the oldest undelivered change has waited.
+        self._pending[status.node] = (status, previous[1] if previous else now)
+        self._wakeup.set()
+
+    async def get(self) -> NodeFlowStatus:
+        while not self._pending:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        status = self.get_nowait()
+        assert status is not None
+        return status
+
+    def get_nowait(self) -> NodeFlowStatus | None:
+        """The oldest pending change, or None when there is none."""
+        if not self._pending:
+            return None
+        node = next(iter(self._pending))
+        status, enqueued = self._pending.pop(node)
+        self.hub.observe_lag(time.monotonic() - enqueued)
+        return status
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.hub._mailboxes.discard(self)
+
+    async def __aiter__(self) -> AsyncIterator[NodeFlowStatus]:
+        try:
+            while True:
+                yield await self.get()
+        finally:
+            self.close()
+
+
+class StatusHub:
+    """Derived state of every node, updated synchronously from cache listeners on the event loop
+    (so a subscriber's snapshot and its first change can never overlap or leave a gap)."""
+
+    def __init__(self, informers: InformerSet, on_lag: Callable[[float], None] | None = None) -> None:
+        self.informers = informers
+        by_kind = {i.resource: i for i in informers.informers}
+        self.exports = by_kind[FLOW_EXPORTS]
+        self.flows = by_kind[FLOWS]
+        self.nodes = by_kind[NODES]
+        self.networks = by_kind.get(CONFIG_NETWORKS)
+        self._published: dict[str, NodeFlowStatus] = {}
+        self._mailboxes: set[Mailbox] = set()
+        # Set, and replaced by a fresh one, on every FlowExport event: what wait_for_export sleeps on.
+        self._export_changed = asyncio.Event()
+        self._on_lag = on_lag
+        self._unlisten = [i.add_listener(self._on_event) for i in informers.informers]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        return self.informers.synced
+
+    @property
+    def watching(self) -> bool:
+        """The informers are running (not a one-shot listing): changes keep arriving."""
+        return self.informers.running
+
+    def require_synced(self) -> None:
+        if not self.synced:
+            raise Unavailable(NOT_SYNCED)
+
+    def export(self) -> FlowExport | None:
+        return FlowExport.from_object(self.exports.get(FLOW_EXPORT_NAME))
+
+    def node_infos(self) -> list[NodeInfo]:
+        return [NodeInfo.from_object(n) for n in self.nodes]
+
+    def network(self) -> NetworkSupport:
+        config = self.networks.get("cluster") if self.networks is not None else None
+        return network_support(config, self.node_infos())
+
+    def _reports(self) -> dict[str, FlowReport]:
+        reports = (FlowReport.from_object(f) for f in self.flows)
+        return {r.node: r for r in reports}
+
+    def state(self, export: FlowExport | None = None, *, written: bool = False) -> FlowsState:
+        """The whole cluster. With written=True, `export` is a mutation's own write, which the
+        watch may not have delivered yet."""
+        self.require_synced()
+        current = export if written else self.export()
+        names = [n.name for n in self.node_infos()]
+        return flows_state(current, names, self._reports(), self.network())
+
+    def statuses(self, node: str | None = None) -> list[NodeFlowStatus]:
+        """The current status of every node (sorted by name), or of the one named."""
+        self.require_synced()
+        if not self._published:
+            # The first read since every kind was listed (the last list may bring no event at
+            # all, e.g. an empty Flow list): derive every node now.
+            self._recompute(())
+        if node is not None:
+            if node not in self._published:
+                raise InvalidArgument("node", f"node: there is no node named {node!r} in this cluster.")
+            return [self._published[node]]
+        return [self._published[name] for name in sorted(self._published)]
+
+    # -- subscribing -----------------------------------------------------------------------
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._mailboxes)
+
+    def subscribe(self, node: str | None = None) -> Mailbox:
+        """A mailbox primed with the snapshot (every node, or the one asked), then every change."""
+        now = time.monotonic()
+        snapshot = self.statuses(node)
+        mailbox = Mailbox(self, node)
+        for status in snapshot:
+            mailbox.put(status, now)
+        self._mailboxes.add(mailbox)
+        return mailbox
+
+    def observe_lag(self, seconds: float) -> None:
+        if self._on_lag is not None:
+            self._on_lag(seconds)
+
+    async def wait_for_export(self, resource_version: str, timeout: float = 2.0) -> bool:
+        """Wait until the watch has delivered our own write (read-your-writes for the next query)."""
+
+        def seen() -> bool:
+            obj = self.exports.get(FLOW_EXPORT_NAME)
+            return obj is not None and (obj.get("metadata") or {}).get("resourceVersion") == resource_version
+
+        try:
+            async with asyncio.timeout(timeout):
+                while not seen():
+                    await self._export_changed.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    # -- keeping current -------------------------------------------------------------------
+
+    def _on_event(self, event: WatchEvent) -> None:
+        if event.resource == FLOW_EXPORTS:
+            self._export_changed.set()
+            self._export_changed = asyncio.Event()
+        if event.resource == FLOWS:
+            changed: Iterable[str] = [event.name]
+        elif event.resource == NODES and event.type == "DELETED":
+            self._published.pop(event.name, None)
+            changed = []
+        elif event.resource == NODES:
+            changed = [event.name]
+        else:
+            changed = self._node_names()
+        self._recompute(changed)
+
+    def _node_names(self) -> list[str]:
+        return [str((n.get("metadata") or {}).get("name", "")) for n in self.nodes]
+
+    def _recompute(self, names: Iterable[str]) -> None:
+        if not self.synced:
+            # Until every kind has its first list, derived states would be half-true; the first
+            # full pass happens on the first event or read after that.
+            return
+        export = self.export()
+        now = time.monotonic()
+        if not self._published:
+            names = self._node_names()
+        for name in names:
+            if self.nodes.get(name) is None:
+                continue  # a Flow whose Node is gone (or not yet seen): no row
+            flow = self.flows.get(name)
+            status = node_flow_status(name, export, FlowReport.from_object(flow) if flow else None)
+            if self._published.get(name) == status:
+                continue
+            self._published[name] = status
+            for mailbox in self._mailboxes:
+                if mailbox.wants(name):
+                    mailbox.put(status, now)
+
+    def close(self) -> None:
+        for unlisten in self._unlisten:
+            unlisten()
+        for mailbox in list(self._mailboxes):
+            mailbox.close()

@@ -1,0 +1,314 @@
+"""The agent's decisions (pure) and its loop against an in-memory API server and bridge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from gateway.agent.agent import NodeAgent
+from gateway.agent.ovs import ExportSettings
+from gateway.agent.reconcile import OvsAction, next_report, ovs_action, plan, status_patch
+from gateway.domain.model import (
+    CollectorTarget,
+    FlowExport,
+    FlowExportSpec,
+    FlowReport,
+    FlowType,
+    NodeFlowState,
+    NodeInfo,
+)
+from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
+from gateway.retry import Backoff
+from tests.unit.fakes import FakeBridge, FakeKube, eventually
+
+NODE = NodeInfo("node-2", internal_ip="10.89.0.2", uid="uid-2")
+NETFLOW = ExportSettings(FlowType.NETFLOW, ("10.89.0.2:30001",), active_timeout=60)
+
+
+def service(name: str = "collector", node_port: int = 30001, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "flows", "labels": labels or {"role": "flows-collector"}},
+        "spec": {"type": "NodePort", "ports": [{"port": 2055, "nodePort": node_port}]},
+    }
+
+
+def endpoint_slice(node: str = "node-2", ready: bool = True, name: str = "collector") -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"{name}-abc", "namespace": "flows", "labels": {"kubernetes.io/service-name": name}},
+        "endpoints": [{"addresses": ["10.244.2.5"], "nodeName": node, "conditions": {"ready": ready}}],
+    }
+
+
+def export(flow_type: FlowType | None, generation: int = 3, **collector: Any) -> FlowExport:
+    target = CollectorTarget.from_spec(collector or {"nodePort": 30001})
+    return FlowExport(FlowExportSpec(type=flow_type, collector=target), generation=generation)
+
+
+# -- pure decisions ------------------------------------------------------------------------------
+
+
+def test_plan_disabled_without_export_or_type() -> None:
+    for desired in (None, export(None)):
+        wanted = plan(desired, NODE, [], [], "ovn-k8s-mp0")
+        assert wanted.settings is None
+        assert wanted.report.state is NodeFlowState.DISABLED
+    assert plan(export(None, generation=7), NODE, [], [], "mp0").report.observed_generation == 7
+
+
+def test_plan_node_port_emits_to_the_nodes_own_address() -> None:
+    wanted = plan(export(FlowType.NETFLOW), NODE, [service()], [endpoint_slice()], "ovn-k8s-mp0")
+    assert wanted.settings == NETFLOW
+    assert wanted.report == FlowReport(
+        "node-2", NodeFlowState.EMITTING, FlowType.NETFLOW, "10.89.0.2:30001", observed_generation=3
+    )
+
+
+def test_plan_without_local_collector_is_an_error_and_clears_ovs() -> None:
+    wanted = plan(export(FlowType.IPFIX), NODE, [service()], [endpoint_slice(node="node-1")], "mp0")
+    assert wanted.settings is None
+    assert wanted.report.state is NodeFlowState.ERROR
+    assert wanted.report.message == "no flows collector on node-2 behind nodePort 30001"
+    assert wanted.report.type is FlowType.IPFIX
+
+
+def test_plan_selector_and_static_targets() -> None:
+    by_label = export(FlowType.SFLOW, selector={"app": "goflow"})
+    wanted = plan(by_label, NODE, [service(labels={"app": "goflow"}, node_port=30002)], [endpoint_slice()], "mp0")
+    assert wanted.settings == ExportSettings(FlowType.SFLOW, ("10.89.0.2:30002",), agent="mp0")
+    missing = plan(export(FlowType.SFLOW, selector={"role": "nope"}), NODE, [service()], [endpoint_slice()], "mp0")
+    assert missing.report.message == "no Service matches selector role=nope"
+    static = plan(export(FlowType.NETFLOW, targets=["192.0.2.1:2055", "192.0.2.2:2055"]), NODE, [], [], "mp0")
+    assert static.report.endpoint == "192.0.2.1:2055,192.0.2.2:2055"
+
+
+def test_ovs_action_tells_a_new_wish_from_drift() -> None:
+    assert ovs_action(NETFLOW, (NETFLOW,), None, False) is OvsAction.NONE
+    assert ovs_action(NETFLOW, (), None, False) is OvsAction.APPLY  # first pass after start
+    assert ovs_action(NETFLOW, (), None, True) is OvsAction.APPLY  # was stopped, now started
+    assert ovs_action(NETFLOW, (), NETFLOW, True) is OvsAction.REPAIR  # cleared behind our back
+    assert ovs_action(None, (NETFLOW,), None, True) is OvsAction.REPAIR  # set behind our back
+    assert ovs_action(None, (NETFLOW,), NETFLOW, True) is OvsAction.APPLY  # stop
+
+
+def test_next_report_skips_same_observation_and_keeps_transition_time() -> None:
+    first = next_report(None, FlowReport("n", NodeFlowState.EMITTING, FlowType.NETFLOW, "a:1"), "T1")
+    assert first is not None and first.last_transition_time == "T1"
+    assert next_report(first, FlowReport("n", NodeFlowState.EMITTING, FlowType.NETFLOW, "a:1"), "T2") is None
+    moved = next_report(first, FlowReport("n", NodeFlowState.EMITTING, FlowType.NETFLOW, "b:1", None, 4), "T3")
+    assert moved is not None and moved.last_transition_time == "T1"
+    failed = next_report(moved, FlowReport("n", NodeFlowState.ERROR, FlowType.NETFLOW, message="x"), "T4")
+    assert failed is not None and failed.last_transition_time == "T4"
+
+
+def test_status_patch_clears_fields_the_new_state_lacks() -> None:
+    patch = status_patch(FlowReport("n", NodeFlowState.DISABLED, observed_generation=5, last_transition_time="T"))
+    assert patch == {
+        "status": {
+            "state": "Disabled",
+            "type": None,
+            "endpoint": None,
+            "message": None,
+            "observedGeneration": 5,
+            "lastTransitionTime": "T",
+        }
+    }
+
+
+# -- the loop ------------------------------------------------------------------------------------
+
+
+class Rig:
+    def __init__(self, resync: float = 0.2) -> None:
+        self.kube = FakeKube()
+        self.bridge = FakeBridge()
+        self.kube.put(
+            NODES,
+            {
+                "metadata": {"name": "node-2", "uid": "uid-2"},
+                "status": {"addresses": [{"type": "InternalIP", "address": "10.89.0.2"}]},
+            },
+        )
+        self.kube.put(SERVICES, service())
+        self.kube.put(ENDPOINT_SLICES, endpoint_slice())
+        self.agent = NodeAgent(
+            self.kube,  # type: ignore[arg-type]
+            "node-2",
+            self.bridge,
+            sflow_agent="ovn-k8s-mp0",
+            resync=resync,
+            backoff=Backoff(0.05, 0.2),
+        )
+
+    def flow(self) -> FlowReport | None:
+        obj = self.kube.objects.get(FLOWS, {}).get("node-2")
+        return FlowReport.from_object(obj) if obj else None
+
+    def state(self) -> NodeFlowState | None:
+        report = self.flow()
+        return report.state if report else None
+
+    def start(self, flow_type: FlowType | None, **collector: Any) -> None:
+        spec = FlowExportSpec(type=flow_type, collector=CollectorTarget.from_spec(collector or {"nodePort": 30001}))
+        self.kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": spec.to_spec()})
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    rig = Rig()
+    task = asyncio.create_task(rig.agent.run())
+    yield rig
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_creates_its_flow_owned_by_the_node_and_reports_disabled(rig: Rig) -> None:
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+    created = next(body for verb, _, body in rig.kube.writes if verb == "create")
+    assert created["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Node", "name": "node-2", "uid": "uid-2"}
+    ]
+    assert created["spec"] == {"nodeName": "node-2"}
+    assert rig.bridge.applies == 0  # the bridge was already clear
+
+
+async def test_start_emits_then_idles_without_writes(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    report = rig.flow()
+    assert report is not None and report.endpoint == "10.89.0.2:30001" and report.observed_generation == 1
+    assert rig.bridge.state == (NETFLOW,)
+    writes, applies, passes = len(rig.kube.writes), rig.bridge.applies, rig.agent.reconciles
+    await eventually(lambda: rig.agent.reconciles >= passes + 3)  # a few resyncs
+    assert (len(rig.kube.writes), rig.bridge.applies) == (writes, applies)
+
+
+async def test_drift_is_repaired_and_logged(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.bridge.state == (NETFLOW,))
+    caplog.set_level(logging.INFO, "flowgate.agent")
+    rig.bridge.tamper()  # as an ovnkube-node restart would
+    await eventually(lambda: rig.bridge.state == (NETFLOW,))
+    assert any("changed outside flowgate; restored NetFlow to 10.89.0.2:30001" in r.message for r in caplog.records)
+
+
+async def test_ovsdb_monitor_repairs_drift_without_waiting_for_resync() -> None:
+    rig = Rig(resync=60)
+    task = asyncio.create_task(rig.agent.run())
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(lambda: rig.bridge.state == (NETFLOW,))
+        rig.bridge.tamper(seen=True)
+        await eventually(lambda: rig.bridge.state == (NETFLOW,), timeout=1)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_collector_gone_is_an_error_and_its_return_emits_again(rig: Rig) -> None:
+    rig.start(FlowType.IPFIX)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    applies = rig.bridge.applies
+    rig.kube.put(ENDPOINT_SLICES, endpoint_slice(ready=False))
+    await eventually(lambda: rig.state() is NodeFlowState.ERROR)
+    error = rig.flow()
+    assert error is not None and error.message == "no flows collector on node-2 behind nodePort 30001"
+    assert error.type is FlowType.IPFIX and error.endpoint is None
+    assert not rig.bridge.state and rig.bridge.applies == applies + 1  # cleared, not left sending into the void
+    rig.kube.put(ENDPOINT_SLICES, endpoint_slice())
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    back = rig.flow()
+    assert back is not None and back.message is None and back.endpoint == "10.89.0.2:30001"
+    assert rig.bridge.state == (ExportSettings(FlowType.IPFIX, ("10.89.0.2:30001",), 60, 400),)
+    assert rig.bridge.applies == applies + 2  # created again (so IPFIX templates go out at once)
+    # Each transition was written once, in order, each with its own time.
+    states = [w["state"] for w in rig.kube.status_writes()]
+    assert states[-3:] == ["Emitting", "Error", "Emitting"]
+
+
+async def test_stop_clears_the_bridge_and_reports_disabled(rig: Rig) -> None:
+    rig.start(FlowType.SFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    rig.start(None)
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED and rig.flow().observed_generation == 2)  # type: ignore[union-attr]
+    assert not rig.bridge.state
+    assert rig.flow().endpoint is None and rig.flow().type is None  # type: ignore[union-attr]
+
+
+async def test_api_outage_keeps_ovs_and_the_report_follows_later(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    rig.kube.down = True
+    rig.bridge.tamper()  # drift during the outage is still repaired
+    await eventually(lambda: rig.bridge.state == (NETFLOW,))
+    passes = rig.agent.reconciles
+    await eventually(lambda: rig.agent.reconciles >= passes + 3)
+    assert rig.bridge.state == (NETFLOW,)
+    # A change made while writes fail: OVS follows the cache, the report waits for the API.
+    rig.kube.put(ENDPOINT_SLICES, endpoint_slice(node="node-1"))
+    await eventually(lambda: rig.bridge.state == ())
+    assert rig.state() is NodeFlowState.EMITTING
+    rig.kube.down = False
+    await eventually(lambda: rig.state() is NodeFlowState.ERROR)
+
+
+async def test_ovs_unreachable_is_reported_and_retried(rig: Rig) -> None:
+    rig.bridge.broken = True
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.ERROR)
+    assert rig.flow().message == (  # type: ignore[union-attr]
+        "OVS not reachable at unix:/run/fake-ovs/db.sock: database connection failed (Connection refused)."
+    )
+    rig.bridge.broken = False
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+
+
+async def test_deleted_flow_is_recreated(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    rig.kube.remove(FLOWS, "node-2")
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    assert sum(1 for verb, _, _ in rig.kube.writes if verb == "create") == 2
+
+
+async def test_switch_type_is_one_apply(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.bridge.state == (NETFLOW,))
+    applies = rig.bridge.applies
+    rig.start(FlowType.IPFIX)
+    await eventually(lambda: bool(rig.bridge.state) and rig.bridge.state[0].type is FlowType.IPFIX)
+    assert rig.bridge.applies == applies + 1
+    await eventually(lambda: rig.flow().type is FlowType.IPFIX)  # type: ignore[union-attr]
+
+
+async def test_a_flow_changed_by_someone_else_is_put_right_at_resync(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    obj = rig.kube.objects[FLOWS]["node-2"]
+    rig.kube.put(FLOWS, {**obj, "status": {"state": "Error", "message": "edited by hand"}})
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    assert rig.flow().message is None  # type: ignore[union-attr]
+
+
+async def test_node_heartbeats_do_not_reconcile_but_a_new_address_does() -> None:
+    rig = Rig(resync=60)
+    task = asyncio.create_task(rig.agent.run())
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(lambda: rig.bridge.state == (NETFLOW,))
+        await asyncio.sleep(0.2)
+        passes = rig.agent.reconciles
+        node = rig.kube.objects[NODES]["node-2"]
+        heartbeat = {"type": "Ready", "status": "True", "lastHeartbeatTime": "2030-01-01T00:00:00Z"}
+        rig.kube.put(NODES, {**node, "status": {**node["status"], "conditions": [heartbeat]}})
+        await asyncio.sleep(0.3)
+        assert rig.agent.reconciles == passes
+        rig.kube.put(NODES, {**node, "status": {"addresses": [{"type": "InternalIP", "address": "10.89.0.22"}]}})
+        await eventually(lambda: rig.bridge.state[0].targets == ("10.89.0.22:30001",))
+        await eventually(lambda: rig.flow().endpoint == "10.89.0.22:30001")  # type: ignore[union-attr]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,235 @@
+"""Start/stop orchestration against a scripted API server: create when absent, guarded update
+with bounded retry on 409, and the API server's refusals as sentences with codes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from gateway.domain.errors import Conflict, Forbidden, InvalidArgument, Unavailable, UnsupportedNetwork
+from gateway.domain.model import FlowType
+from gateway.domain.validation import StartRequest
+from gateway.kube.api import ApiError, ApiUnreachable
+from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, NODES
+from gateway.service.switch import FlowSwitch
+from tests.unit.fakes import Cluster, node
+
+JSON = dict[str, Any]
+
+
+class ScriptedApi:
+    """get/create/replace on FlowExport/cluster; `conflicts` replaces fail with 409 first."""
+
+    def __init__(self, stored: JSON | None = None, conflicts: int = 0, fail: Exception | None = None) -> None:
+        self.stored = stored
+        self.conflicts = conflicts
+        self.fail = fail
+        self.calls: list[str] = []
+        self.version = 10
+        self.on_store: Any = None  # the watch: feeds the hub's cache with each write
+
+    async def __aenter__(self) -> ScriptedApi:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass
+
+    async def get_or_none(self, resource: Any, name: str) -> JSON | None:
+        self.calls.append("get")
+        if self.fail is not None:
+            raise self.fail
+        return copy.deepcopy(self.stored)
+
+    def _store(self, obj: JSON, generation: int) -> JSON:
+        self.version += 1
+        obj["metadata"].update(resourceVersion=str(self.version), generation=generation)
+        self.stored = copy.deepcopy(obj)
+        if self.on_store is not None:
+            self.on_store(copy.deepcopy(obj))
+        return obj
+
+    async def create(self, resource: Any, obj: JSON) -> JSON:
+        self.calls.append("create")
+        if self.stored is not None:
+            raise ApiError(409, "AlreadyExists", "already exists")
+        return self._store(obj, 1)
+
+    async def replace(self, resource: Any, obj: JSON) -> JSON:
+        self.calls.append("replace")
+        if self.conflicts:
+            self.conflicts -= 1
+            assert self.stored is not None
+            self.stored["metadata"]["resourceVersion"] = str(self.version + 100)
+            raise ApiError(409, "Conflict", "the object has been modified")
+        assert self.stored is not None
+        generation = self.stored["metadata"]["generation"]
+        if obj["spec"] != self.stored["spec"]:
+            generation += 1
+        return self._store(obj, generation)
+
+
+class Switch:
+    """The switch on a hand-fed hub, writing through a scripted API client."""
+
+    def __init__(self, api: ScriptedApi) -> None:
+        self.api = api
+        self.cluster = Cluster()
+        for name in ("node-a", "node-b"):
+            self.cluster.put(NODES, node(name))
+        self.cluster.sync()
+        api.on_store = lambda obj: self.cluster.put(FLOW_EXPORTS, obj)
+        self.switch = FlowSwitch(self.cluster.hub)
+
+    async def start(self, request: StartRequest) -> Any:
+        return await self.switch.start(self.api, request)  # type: ignore[arg-type]
+
+    async def stop(self) -> Any:
+        return await self.switch.stop(self.api)  # type: ignore[arg-type]
+
+
+def control(api: ScriptedApi) -> tuple[Switch, Cluster]:
+    switch = Switch(api)
+    return switch, switch.cluster
+
+
+NETFLOW = StartRequest(FlowType.NETFLOW, node_port=30001)
+
+
+async def test_start_creates_when_absent() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)
+    state = await ctl.start(NETFLOW)
+    assert api.calls == ["get", "create"]
+    assert api.stored is not None and api.stored["spec"] == {"type": "NetFlow", "collector": {"nodePort": 30001}}
+    assert state.enabled and state.generation == 1 and {n.state.name for n in state.nodes} == {"PENDING"}
+
+
+async def test_update_retries_on_conflict_then_succeeds() -> None:
+    stored = {"metadata": {"name": "cluster", "resourceVersion": "5", "generation": 3}, "spec": {}}
+    api = ScriptedApi(stored, conflicts=2)
+    ctl, _ = control(api)
+    state = await ctl.start(NETFLOW)
+    assert api.calls == ["get", "replace"] * 3
+    assert state.generation == 4
+
+
+async def test_deleted_between_read_and_update_is_created_again() -> None:
+    stored = {"metadata": {"name": "cluster", "resourceVersion": "5", "generation": 3}, "spec": {}}
+    api = ScriptedApi(stored)
+
+    async def deleted_meanwhile(resource: Any, obj: JSON) -> JSON:
+        api.calls.append("replace")
+        api.stored = None
+        raise ApiError(404, "NotFound", 'flowexports.flowgate.dev "cluster" not found')
+
+    api.replace = deleted_meanwhile  # type: ignore[method-assign]
+    ctl, _ = control(api)
+    state = await ctl.start(NETFLOW)
+    assert api.calls == ["get", "replace", "get", "create"]
+    assert state.enabled and state.generation == 1
+
+
+async def test_update_gives_up_after_bounded_retries() -> None:
+    stored = {"metadata": {"name": "cluster", "resourceVersion": "5", "generation": 3}, "spec": {}}
+    api = ScriptedApi(stored, conflicts=100)
+    ctl, _ = control(api)
+    with pytest.raises(Conflict, match="kept changing"):
+        await ctl.start(NETFLOW)
+    assert api.calls.count("replace") == 5
+
+
+async def test_same_start_twice_keeps_the_generation() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)
+    first = await ctl.start(NETFLOW)
+    again = await ctl.start(NETFLOW)
+    assert api.calls == ["get", "create", "get", "replace"]  # still asked of the API server: RBAC decides
+    assert first.generation == again.generation == 1
+
+
+async def test_stop_when_absent_records_stopped() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)
+    state = await ctl.stop()
+    assert api.calls == ["get", "create"]
+    assert api.stored is not None and api.stored["spec"] == {}
+    assert not state.enabled
+
+
+async def test_stop_clears_every_field_of_a_running_export() -> None:
+    stored = {
+        "metadata": {"name": "cluster", "resourceVersion": "5", "generation": 3},
+        "spec": {"type": "IPFIX", "collector": {"targets": ["10.0.0.9:4739"]}, "sampling": 64},
+    }
+    api = ScriptedApi(stored)
+    ctl, _ = control(api)
+    state = await ctl.stop()
+    assert api.calls == ["get", "replace"]
+    assert api.stored is not None and api.stored["spec"] == {} and api.stored["metadata"]["generation"] == 4
+    assert not state.enabled and state.generation == 4
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "text"),
+    [
+        (
+            ApiError(
+                403,
+                "Forbidden",
+                'flowexports.flowgate.dev "cluster" is forbidden: User "alice" cannot get resource "flowexports"',
+            ),
+            Forbidden,
+            'User "alice" may not get flowexports.flowgate.dev "cluster"',
+        ),
+        (ApiError(403, "Forbidden", "nope"), Forbidden, 'You may not get flowexports.flowgate.dev "cluster"'),
+        (ApiError(503, "ServiceUnavailable", "etcd down"), Unavailable, "try again shortly"),
+        (ApiUnreachable("refused"), Unavailable, "cannot be reached"),
+    ],
+)
+async def test_api_refusals_become_sentences(error: Exception, kind: type[Exception], text: str) -> None:
+    ctl, _ = control(ScriptedApi(fail=error))
+    with pytest.raises(kind, match=text):
+        await ctl.start(NETFLOW)
+
+
+async def test_invalid_from_the_api_server_names_the_field() -> None:
+    api = ScriptedApi()
+
+    async def create(resource: Any, obj: JSON) -> JSON:
+        raise ApiError(
+            422,
+            "Invalid",
+            'FlowExport.flowgate.dev "cluster" is invalid: spec.collector.nodePort: Invalid value: 70000: '
+            "spec.collector.nodePort in body should be less than or equal to 65535",
+        )
+
+    api.create = create  # type: ignore[method-assign]
+    ctl, _ = control(api)
+    with pytest.raises(InvalidArgument) as err:
+        await ctl.start(NETFLOW)
+    assert err.value.field == "collector.nodePort"
+
+
+async def test_unsupported_network_writes_nothing() -> None:
+    api = ScriptedApi()
+    ctl, cluster = control(api)
+    cluster.put(CONFIG_NETWORKS, {"metadata": {"name": "cluster"}, "status": {"networkType": "OpenShiftSDN"}})
+    with pytest.raises(UnsupportedNetwork) as err:
+        await ctl.start(NETFLOW)
+    assert err.value.message == "OpenShiftSDN does not support flows tracing."
+    assert api.calls == []
+
+
+async def test_invalid_request_writes_nothing() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)
+    with pytest.raises(InvalidArgument) as err:
+        await ctl.start(StartRequest(FlowType.IPFIX, selector=[("a", "1"), ("a", "2")]))
+    assert err.value.field == "collector.selector"
+    assert api.calls == []
+
+
+def test_flow_exports_resource_path() -> None:
+    assert FLOW_EXPORTS.path("cluster") == "/apis/flowgate.dev/v1alpha1/flowexports/cluster"
