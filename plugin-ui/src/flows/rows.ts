@@ -34,6 +34,10 @@ const timestamp = (value: string | null | undefined): number => {
   return Number.isNaN(parsed) ? -Infinity : parsed;
 };
 
+/** Compares like a person reads: case-insensitive, numbers by value (10.0.0.2 before 10.0.0.10). */
+const naturalKey = (value: string | null | undefined): string =>
+  (value ?? '').toLowerCase().replace(/\d+/g, (digits) => digits.padStart(12, '0'));
+
 const sortKey = (row: NodeFlowStatus, column: Exclude<SortColumn, 'name'>): string | number => {
   switch (column) {
     case 'status':
@@ -41,9 +45,9 @@ const sortKey = (row: NodeFlowStatus, column: Exclude<SortColumn, 'name'>): stri
     case 'type':
       return row.type ?? '';
     case 'endpoint':
-      return row.endpoint ?? '';
+      return naturalKey(row.endpoint);
     case 'message':
-      return row.message ?? '';
+      return naturalKey(row.message);
     case 'changed':
       return timestamp(row.updatedAt);
   }
