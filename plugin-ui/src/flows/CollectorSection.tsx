@@ -6,6 +6,8 @@ import {
   Form,
   FormGroup,
   FormHelperText,
+  Grid,
+  GridItem,
   HelperText,
   HelperTextItem,
   InputGroup,
@@ -15,11 +17,9 @@ import {
 } from '@patternfly/react-core';
 import { MinusCircleIcon, PlusCircleIcon } from '@patternfly/react-icons';
 import type { InvalidArgumentField } from '../gateway/errors';
-import type { FlowType } from '../gateway/types';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
 import {
   MAX_TARGETS,
-  SAMPLED_TYPES,
   type CollectorFormValues,
   type CollectorMode,
   type FieldErrors,
@@ -33,8 +33,6 @@ export interface CollectorSectionProps {
   onToggle: (expanded: boolean) => void;
   /** The running export's collector, e.g. `selector role=flows-collector`. */
   currentDescription?: string | null;
-  /** The type the form would be applied with; sampling only applies to IPFIX and sFlow. */
-  type: FlowType | null;
   /** Re-applies the running export with these settings; absent while nothing runs. */
   onApply?: () => void;
   isDisabled: boolean;
@@ -61,7 +59,6 @@ export const CollectorSection: FC<CollectorSectionProps> = ({
   isExpanded,
   onToggle,
   currentDescription,
-  type,
   onApply,
   isDisabled,
 }) => {
@@ -71,7 +68,6 @@ export const CollectorSection: FC<CollectorSectionProps> = ({
   };
   const describedBy = (field: InvalidArgumentField) => (errors[field] ? helperId(field) : undefined);
   const validated = (field: InvalidArgumentField) => (errors[field] ? 'error' : 'default');
-  const sampled = type === null || SAMPLED_TYPES.has(type);
 
   const modes: { mode: CollectorMode; label: string }[] = [
     { mode: 'default', label: t('Default: the NodePort Service labelled role=flows-collector') },
@@ -217,62 +213,67 @@ export const CollectorSection: FC<CollectorSectionProps> = ({
           </FormGroup>
         )}
 
-        <FormGroup label={t('Sampling')} fieldId="flowgate-sampling">
-          <TextInput
-            id="flowgate-sampling"
-            type="number"
-            inputMode="numeric"
-            value={values.sampling}
-            validated={validated('sampling')}
-            aria-describedby={describedBy('sampling')}
-            isDisabled={isDisabled || !sampled}
-            onChange={(_event, value) => {
-              set('sampling', value, 'sampling');
-            }}
-          />
-          <FieldHelper
-            field="sampling"
-            error={errors.sampling}
-            hint={t('One packet in N is sampled (IPFIX and sFlow). Empty: the gateway default.')}
-          />
-        </FormGroup>
-
-        <FormGroup label={t('Active timeout (seconds)')} fieldId="flowgate-active-timeout">
-          <TextInput
-            id="flowgate-active-timeout"
-            type="number"
-            inputMode="numeric"
-            value={values.activeTimeoutSeconds}
-            validated={validated('activeTimeoutSeconds')}
-            aria-describedby={describedBy('activeTimeoutSeconds')}
-            isDisabled={isDisabled}
-            onChange={(_event, value) => {
-              set('activeTimeoutSeconds', value, 'activeTimeoutSeconds');
-            }}
-          />
-          <FieldHelper
-            field="activeTimeoutSeconds"
-            error={errors.activeTimeoutSeconds}
-            hint={t('Empty: the gateway default.')}
-          />
-        </FormGroup>
-
-        <FormGroup label={t('Cache max flows')} fieldId="flowgate-cache-max-flows">
-          <TextInput
-            id="flowgate-cache-max-flows"
-            type="number"
-            inputMode="numeric"
-            value={values.cacheMaxFlows}
-            validated={validated('cacheMaxFlows')}
-            aria-describedby={describedBy('cacheMaxFlows')}
-            isDisabled={isDisabled}
-            onChange={(_event, value) => {
-              set('cacheMaxFlows', value, 'cacheMaxFlows');
-            }}
-          />
-          <FieldHelper field="cacheMaxFlows" error={errors.cacheMaxFlows} hint={t('Empty: the gateway default.')} />
-        </FormGroup>
-
+        <Grid hasGutter md={4}>
+          <GridItem>
+            <FormGroup label={t('Sampling')} fieldId="flowgate-sampling">
+              <TextInput
+                id="flowgate-sampling"
+                type="number"
+                inputMode="numeric"
+                value={values.sampling}
+                validated={validated('sampling')}
+                aria-describedby={describedBy('sampling')}
+                isDisabled={isDisabled}
+                onChange={(_event, value) => {
+                  set('sampling', value, 'sampling');
+                }}
+              />
+              <FieldHelper
+                field="sampling"
+                error={errors.sampling}
+                hint={t('One packet in N is sampled (IPFIX and sFlow). Empty: the gateway default.')}
+              />
+            </FormGroup>
+          </GridItem>
+          <GridItem>
+            <FormGroup label={t('Active timeout (seconds)')} fieldId="flowgate-active-timeout">
+              <TextInput
+                id="flowgate-active-timeout"
+                type="number"
+                inputMode="numeric"
+                value={values.activeTimeoutSeconds}
+                validated={validated('activeTimeoutSeconds')}
+                aria-describedby={describedBy('activeTimeoutSeconds')}
+                isDisabled={isDisabled}
+                onChange={(_event, value) => {
+                  set('activeTimeoutSeconds', value, 'activeTimeoutSeconds');
+                }}
+              />
+              <FieldHelper
+                field="activeTimeoutSeconds"
+                error={errors.activeTimeoutSeconds}
+                hint={t('Empty: the gateway default.')}
+              />
+            </FormGroup>
+          </GridItem>
+          <GridItem>
+            <FormGroup label={t('Cache max flows')} fieldId="flowgate-cache-max-flows">
+              <TextInput
+                id="flowgate-cache-max-flows"
+                type="number"
+                inputMode="numeric"
+                value={values.cacheMaxFlows}
+                validated={validated('cacheMaxFlows')}
+                aria-describedby={describedBy('cacheMaxFlows')}
+                isDisabled={isDisabled}
+                onChange={(_event, value) => {
+                  set('cacheMaxFlows', value, 'cacheMaxFlows');
+                }}
+              />
+              <FieldHelper field="cacheMaxFlows" error={errors.cacheMaxFlows} hint={t('Empty: the gateway default.')} />
+            </FormGroup>
+          </GridItem>
+        </Grid>
         {onApply && (
           <ActionGroup>
             <Button type="submit" variant="secondary" isDisabled={isDisabled}>

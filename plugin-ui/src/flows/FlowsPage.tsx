@@ -290,7 +290,6 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
               isExpanded={collectorExpanded}
               onToggle={setCollectorExpanded}
               currentDescription={state?.enabled ? state.collector?.description : null}
-              type={current === 'DISABLED' ? null : current}
               onApply={
                 current === 'DISABLED'
                   ? undefined

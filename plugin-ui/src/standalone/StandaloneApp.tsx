@@ -189,5 +189,5 @@ export const StandaloneApp: FC<StandaloneAppProps> = ({
       break;
   }
 
-  return <Page>{content}</Page>;
+  return <Page sidebar={null}>{content}</Page>;
 };

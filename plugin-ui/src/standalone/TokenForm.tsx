@@ -35,7 +35,7 @@ export const TokenForm: FC<TokenFormProps> = ({ onSubmit, message, busy }) => {
         <CardBody>
           <Content component="p">
             {t(
-              'The gateway needs a Kubernetes bearer token (for example from `oc whoami -t`). It is kept in this browser tab only and sent to the gateway with every request.',
+              'The gateway needs a Kubernetes bearer token, for example the output of oc whoami -t. It is kept in this browser tab only and sent to the gateway with every request.',
             )}
           </Content>
           {message && (
