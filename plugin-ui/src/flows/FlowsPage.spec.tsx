@@ -1,0 +1,409 @@
+import { Profiler, type ProfilerOnRenderCallback } from 'react';
+import { act, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { FlowsPage } from './FlowsPage';
+import {
+  change,
+  FakeTransport,
+  fakeConnection,
+  type FakeConnectionOptions,
+  gqlError,
+  ManualScheduler,
+  node,
+  snapshot,
+} from '../testing/fakeTransport';
+import { renderWithI18n } from '../testing/render';
+import type { GatewayConnection } from '../gateway/connection';
+
+const setup = async (options: FakeConnectionOptions = {}) => {
+  const transport = new FakeTransport();
+  const scheduler = new ManualScheduler();
+  const connection = fakeConnection(transport, options);
+  // Inside an async act so the viewer query's answer lands before the test goes on.
+  const view = await act(async () => renderWithI18n(<FlowsPage connection={connection} scheduler={scheduler} />));
+  const send = (...updates: Parameters<FakeTransport['emit']>[0][]) => {
+    act(() => {
+      updates.forEach((update) => {
+        transport.emit(update);
+      });
+      scheduler.runFrame();
+    });
+  };
+  return { transport, scheduler, connection, view, send };
+};
+
+const rowOf = (name: string) => screen.getByTestId(`row-${name}`);
+const cells = (name: string) => within(rowOf(name)).getAllByRole('cell').map((cell) => cell.textContent);
+const emissionToggle = () => screen.getByRole('button', { name: /Flows emission/ });
+
+describe('FlowsPage', () => {
+  it('shows a loading state until the first message, then one row per node', async () => {
+    const { send } = await setup();
+    expect(screen.getByText('Loading nodes…')).toBeInTheDocument();
+    expect(screen.getByRole('progressbar', { name: 'Loading nodes' })).toBeInTheDocument();
+
+    send(snapshot([node('node-1'), node('node-2', { state: 'PENDING', endpoint: null })]));
+
+    expect(screen.queryByText('Loading nodes…')).not.toBeInTheDocument();
+    expect(cells('node-1').slice(0, 5)).toEqual(['node-1', ' Emitting', 'NetFlow', '10.89.0.1:30001', '']);
+    expect(cells('node-1')[5]).toMatch(/^\d+s ago$/);
+    expect(cells('node-2').slice(0, 4)).toEqual(['node-2', ' Pending', 'NetFlow', '—']);
+    expect(screen.getByTestId('flows-summary')).toHaveTextContent(
+      '2 nodes: 1 emitting, 1 pending, 0 error, 0 disabled',
+    );
+  });
+
+  it('updates rows in place from change messages', async () => {
+    const { send } = await setup();
+    send(snapshot([node('node-1'), node('node-2')]));
+    const before = rowOf('node-1');
+
+    send(change([node('node-1', { state: 'ERROR', message: 'br-int is missing.', endpoint: null })]));
+
+    expect(rowOf('node-1')).toBe(before);
+    expect(cells('node-1').slice(0, 5)).toEqual(['node-1', ' Error', 'NetFlow', '—', 'br-int is missing.']);
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(2);
+    expect(screen.getByTestId('flows-summary')).toHaveTextContent('2 nodes: 1 emitting, 0 pending, 1 error');
+  });
+
+  it('drops a removed node and adds a new one in name order', async () => {
+    const { send } = await setup();
+    send(snapshot([node('node-1'), node('node-2'), node('node-10')]));
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual([
+      'row-node-1',
+      'row-node-2',
+      'row-node-10',
+    ]);
+
+    send(change([node('node-3')], ['node-2']));
+
+    expect(screen.queryByTestId('row-node-2')).not.toBeInTheDocument();
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual([
+      'row-node-1',
+      'row-node-3',
+      'row-node-10',
+    ]);
+  });
+
+  it('applies a burst of messages in one frame', async () => {
+    const { transport, scheduler, send } = await setup();
+    send(snapshot([node('node-1')]));
+    act(() => {
+      transport.emit(change([node('node-1', { state: 'PENDING' })]));
+      transport.emit(change([node('node-1', { state: 'ERROR' })]));
+      transport.emit(change([node('node-2')]));
+    });
+    // Nothing shows before the frame.
+    expect(cells('node-1')[1]).toBe(' Emitting');
+    expect(scheduler.pending).toBe(1);
+    act(() => {
+      scheduler.runFrame();
+    });
+    expect(cells('node-1')[1]).toBe(' Error');
+    expect(screen.getByTestId('row-node-2')).toBeInTheDocument();
+  });
+
+  it('shows the empty state for a cluster without nodes and for filters matching nothing', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup();
+    send(snapshot([]));
+    expect(screen.getByRole('heading', { name: 'No nodes' })).toBeInTheDocument();
+
+    send(change([node('node-1'), node('node-2', { state: 'ERROR' })]));
+    await user.type(screen.getByRole('textbox', { name: 'Filter by name' }), 'nope');
+    expect(screen.getByRole('heading', { name: 'No nodes match the filters' })).toBeInTheDocument();
+    await user.click(screen.getByRole('button', { name: 'Clear all filters' }));
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(2);
+  });
+
+  it('filters by status and by name', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup();
+    send(
+      snapshot([
+        node('worker-1'),
+        node('worker-2', { state: 'ERROR' }),
+        node('master-1', { state: 'ERROR' }),
+        node('master-2', { state: 'DISABLED', type: null }),
+      ]),
+    );
+    await user.click(screen.getByRole('button', { name: 'Error' }));
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual(['row-master-1', 'row-worker-2']);
+    await user.click(screen.getByRole('button', { name: 'Disabled' }));
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(3);
+    await user.type(screen.getByRole('textbox', { name: 'Filter by name' }), 'MASTER');
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual(['row-master-1', 'row-master-2']);
+  });
+
+  it('sorts by a column and back', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup();
+    send(
+      snapshot([
+        node('a', { state: 'DISABLED', type: null }),
+        node('b', { state: 'ERROR' }),
+        node('c', { state: 'PENDING' }),
+      ]),
+    );
+    await user.click(screen.getByRole('button', { name: 'Status' }));
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual(['row-b', 'row-c', 'row-a']);
+    await user.click(screen.getByRole('button', { name: 'Status' }));
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual(['row-a', 'row-c', 'row-b']);
+    await user.click(screen.getByRole('button', { name: 'Name' }));
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual(['row-a', 'row-b', 'row-c']);
+  });
+
+  it('renders one page of rows at a time', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup();
+    send(snapshot(Array.from({ length: 120 }, (_, i) => node(`node-${String(i + 1)}`))));
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(50);
+    expect(rowOf('node-1')).toBeInTheDocument();
+    await user.click(screen.getAllByRole('button', { name: 'Go to next page' })[0]);
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(50);
+    expect(rowOf('node-51')).toBeInTheDocument();
+    expect(screen.queryByTestId('row-node-1')).not.toBeInTheDocument();
+  });
+
+  it('starts the chosen flow type with the collector form, and stops on Disabled', async () => {
+    const user = userEvent.setup();
+    const { send, connection } = await setup();
+    send(snapshot([node('node-1')], { enabled: false, type: null, collector: null }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    expect(emissionToggle()).toHaveTextContent('Disabled');
+
+    await user.click(screen.getByRole('button', { name: 'Collector' }));
+    await user.click(screen.getByRole('radio', { name: 'Node port' }));
+    await user.type(screen.getByRole('spinbutton', { name: 'Node port' }), '30002');
+    await user.type(screen.getByRole('spinbutton', { name: 'Sampling' }), '400');
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'IPFIX' }));
+
+    await waitFor(() => {
+      expect(connection.fetch).toHaveBeenCalledWith(expect.objectContaining({ operationName: 'StartFlows' }));
+    });
+    const start = connection.fetch.mock.calls.find(([request]) => request.operationName === 'StartFlows')?.[0];
+    expect(start.variables).toEqual({
+      type: 'IPFIX',
+      collector: { nodePort: 30002 },
+      sampling: 400,
+      activeTimeoutSeconds: null,
+      cacheMaxFlows: null,
+    });
+    await waitFor(() => {
+      expect(emissionToggle()).toHaveTextContent('IPFIX');
+    });
+
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'Disabled' }));
+    await waitFor(() => {
+      expect(connection.fetch).toHaveBeenCalledWith(expect.objectContaining({ operationName: 'StopFlows' }));
+    });
+    await waitFor(() => {
+      expect(emissionToggle()).toHaveTextContent('Disabled');
+    });
+  });
+
+  it('reflects the live type and collector from the subscription', async () => {
+    const { send } = await setup();
+    send(
+      snapshot([node('node-1')], {
+        type: 'SFLOW',
+        collector: { mode: 'targets', targets: ['10.0.0.5:2055'], description: 'targets 10.0.0.5:2055' },
+      }),
+    );
+    await waitFor(() => {
+      expect(emissionToggle()).toHaveTextContent('sFlow');
+    });
+    expect(screen.getByRole('button', { name: 'Collector: targets 10.0.0.5:2055' })).toBeInTheDocument();
+    send(change([], [], { type: 'IPFIX', generation: 3 }));
+    expect(emissionToggle()).toHaveTextContent('IPFIX');
+  });
+
+  it('puts a validation error next to the field it names', async () => {
+    const user = userEvent.setup();
+    const message = 'nodePort must be between 30000 and 32767.';
+    const { send } = await setup({
+      resolve: (request) =>
+        request.operationName === 'StartFlows'
+          ? { data: null, errors: [gqlError(message, 'INVALID_ARGUMENT', 'collector.nodePort')] }
+          : undefined,
+    });
+    send(snapshot([node('node-1')], { enabled: false, type: null, collector: null }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    await user.click(screen.getByRole('button', { name: 'Collector' }));
+    await user.click(screen.getByRole('radio', { name: 'Node port' }));
+    await user.type(screen.getByRole('spinbutton', { name: 'Node port' }), '80');
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'NetFlow' }));
+
+    const field = screen.getByRole('spinbutton', { name: 'Node port' });
+    await waitFor(() => {
+      expect(field).toHaveAccessibleDescription(expect.stringContaining(message));
+    });
+    expect(field).toHaveAttribute('aria-invalid', 'true');
+    expect(screen.queryByTestId('action-error')).not.toBeInTheDocument();
+
+    // Editing the field clears its error.
+    await user.type(field, '0');
+    expect(field).not.toHaveAccessibleDescription(expect.stringContaining(message));
+  });
+
+  it.each([
+    ['sampling', 'Sampling', 'sampling must be a positive number.'],
+    ['activeTimeoutSeconds', 'Active timeout (seconds)', 'activeTimeoutSeconds must be at least 1.'],
+    ['cacheMaxFlows', 'Cache max flows', 'cacheMaxFlows must be at most 65535.'],
+  ])('puts an error for %s under its field', async (field, label, message) => {
+    const user = userEvent.setup();
+    const { send } = await setup({
+      resolve: (request) =>
+        request.operationName === 'StartFlows'
+          ? { data: null, errors: [gqlError(message, 'INVALID_ARGUMENT', field)] }
+          : undefined,
+    });
+    send(snapshot([node('node-1')], { enabled: false, type: null, collector: null }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'sFlow' }));
+    await waitFor(() => {
+      expect(screen.getByRole('spinbutton', { name: label })).toHaveAccessibleDescription(expect.stringContaining(message));
+    });
+  });
+
+  it('shows errors without a field in an inline alert', async () => {
+    const user = userEvent.setup();
+    const message = 'FlowExport cluster was changed by someone else; try again.';
+    const { send } = await setup({
+      resolve: (request) =>
+        request.operationName === 'StartFlows' ? { data: null, errors: [gqlError(message, 'CONFLICT')] } : undefined,
+    });
+    send(snapshot([node('node-1')], { enabled: false, type: null, collector: null }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'NetFlow' }));
+    const alert = await screen.findByTestId('action-error');
+    expect(alert).toHaveTextContent('Flow export was not switched');
+    expect(alert).toHaveTextContent(message);
+    expect(emissionToggle()).toHaveTextContent('Disabled');
+  });
+
+  it('shows the gateway sentence on an unsupported network and disables the select', async () => {
+    const { send } = await setup();
+    send(
+      snapshot([node('node-1', { state: 'DISABLED' })], {
+        enabled: false,
+        type: null,
+        supported: false,
+        networkType: 'OpenShiftSDN',
+        unsupportedReason: 'OpenShiftSDN does not support flows tracing.',
+      }),
+    );
+    const alert = screen.getByTestId('unsupported-alert');
+    expect(alert).toHaveTextContent('OpenShiftSDN does not support flows tracing.');
+    await waitFor(() => {
+      expect(screen.getByRole('button', { name: /Flows emission/ })).toBeDisabled();
+    });
+  });
+
+  it('disables the select for a viewer who may not switch, with the reason in a tooltip', async () => {
+    const user = userEvent.setup();
+    const reason = 'You (system:serviceaccount:ops:viewer) may not patch flowexports.flowgate.dev.';
+    const { send } = await setup({ viewer: { user: 'viewer', canSwitch: false, reason } });
+    send(snapshot([node('node-1')]));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeDisabled();
+    });
+    await user.hover(screen.getByTestId('emission-disabled-reason'));
+    expect(await screen.findByRole('tooltip')).toHaveTextContent(reason);
+  });
+
+  it('shows Reconnecting… while the socket is down and takes the new snapshot as the table', async () => {
+    const { transport, send } = await setup();
+    act(() => {
+      transport.setStatus('connected');
+    });
+    send(snapshot([node('node-1'), node('node-2'), node('node-3')]));
+    expect(screen.getByTestId('connection-status')).toHaveTextContent('Live');
+
+    act(() => {
+      transport.setStatus('reconnecting');
+    });
+    expect(screen.getByTestId('connection-status')).toHaveTextContent('Reconnecting…');
+    // The last known rows stay while reconnecting.
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(3);
+
+    act(() => {
+      transport.setStatus('connected');
+    });
+    send(snapshot([node('node-1', { state: 'PENDING' }), node('node-4')]));
+    expect(screen.getByTestId('connection-status')).toHaveTextContent('Live');
+    expect(screen.getAllByTestId(/^row-/).map((row) => row.dataset.test)).toEqual(['row-node-1', 'row-node-4']);
+    expect(cells('node-1')[1]).toBe(' Pending');
+  });
+
+  it('shows a subscription error and subscribes again on Retry', async () => {
+    const user = userEvent.setup();
+    const { transport, send } = await setup();
+    send(snapshot([node('node-1')]));
+    act(() => {
+      transport.fail([gqlError('You may not list flows.flowgate.dev.', 'FORBIDDEN')]);
+    });
+    expect(screen.getByTestId('table-error')).toHaveTextContent('You may not list flows.flowgate.dev.');
+    expect(transport.subscriptions).toHaveLength(0);
+    await user.click(screen.getByRole('button', { name: 'Retry' }));
+    expect(transport.subscriptions).toHaveLength(1);
+    expect(screen.queryByTestId('table-error')).not.toBeInTheDocument();
+  });
+
+  it('renders 5,000 rows and 1,000 changes without one commit per change', async () => {
+    const transport = new FakeTransport();
+    const connection: GatewayConnection = fakeConnection(transport);
+    let commits = 0;
+    const onRender: ProfilerOnRenderCallback = () => {
+      commits += 1;
+    };
+    // The real scheduler: requestAnimationFrame.
+    await act(async () =>
+      renderWithI18n(
+        <Profiler id="flows" onRender={onRender}>
+          <FlowsPage connection={connection} />
+        </Profiler>,
+      ),
+    );
+    const names = Array.from({ length: 5000 }, (_, i) => `node-${String(i + 1)}`);
+    act(() => {
+      transport.emit(snapshot(names.map((name) => node(name))));
+    });
+    await waitFor(() => {
+      expect(screen.getByTestId('flows-summary')).toHaveTextContent('5000 nodes: 5000 emitting');
+    });
+    expect(screen.getAllByTestId(/^row-/)).toHaveLength(50);
+
+    const before = commits;
+    // 1,000 messages of one change each, in 20 bursts a few milliseconds apart.
+    for (let burst = 0; burst < 20; burst += 1) {
+      act(() => {
+        for (let i = 0; i < 50; i += 1) {
+          const index = burst * 50 + i;
+          transport.emit(change([node(names[index % 50], { state: index % 2 ? 'ERROR' : 'PENDING' })]));
+        }
+      });
+      await act(() => new Promise((resolve) => setTimeout(resolve, 4)));
+    }
+    await waitFor(() => {
+      expect(screen.getByTestId('flows-summary')).toHaveTextContent('5000 nodes: 4950 emitting, 25 pending, 25 error');
+    });
+    const changeCommits = commits - before;
+    expect(changeCommits).toBeGreaterThan(0);
+    expect(changeCommits).toBeLessThan(100);
+    expect(cells('node-50')[1]).toBe(' Error');
+  });
+});

@@ -1,0 +1,310 @@
+import { useEffect, useMemo, useState, useSyncExternalStore, type FC, type ReactNode } from 'react';
+import {
+  Alert,
+  AlertActionCloseButton,
+  AlertActionLink,
+  Flex,
+  FlexItem,
+  Label,
+  PageSection,
+  Stack,
+  StackItem,
+  Title,
+} from '@patternfly/react-core';
+import { CheckCircleIcon, SyncAltIcon } from '@patternfly/react-icons';
+import type { ConnectionStatus, GatewayConnection } from '../gateway/connection';
+import { toGatewayError, type GatewayError, type InvalidArgumentField } from '../gateway/errors';
+import { requestData } from '../gateway/request';
+import type { FlowsState } from '../gateway/types';
+import { createWsTransport } from '../gateway/wsTransport';
+import { START_FLOWS_MUTATION, STOP_FLOWS_MUTATION } from '../graphql/operations';
+import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
+import {
+  buildStartVariables,
+  formFromCollector,
+  INITIAL_FORM,
+  type CollectorFormValues,
+  type FieldErrors,
+} from './collectorForm';
+import { CollectorSection } from './CollectorSection';
+import { EmissionSelect, type EmissionChoice } from './EmissionSelect';
+import { FlowsTableStore, type FrameScheduler } from './flowsTableStore';
+import { FlowsTable } from './FlowsTable';
+import { useNow } from './useNow';
+import { useViewer } from './useViewer';
+import './flows.css';
+
+const FORM_FIELDS: ReadonlySet<string> = new Set<InvalidArgumentField>([
+  'collector',
+  'collector.nodePort',
+  'collector.selector',
+  'collector.targets',
+  'sampling',
+  'activeTimeoutSeconds',
+  'cacheMaxFlows',
+]);
+
+/** INVALID_ARGUMENT errors that name a form field, by field; null when any error names none. */
+const fieldErrorsOf = (error: GatewayError): FieldErrors | null => {
+  if (error.code !== 'INVALID_ARGUMENT') {
+    return null;
+  }
+  const fields: FieldErrors = {};
+  for (const item of error.errors) {
+    const field = item.extensions?.field;
+    if (item.extensions?.code !== 'INVALID_ARGUMENT' || typeof field !== 'string' || !FORM_FIELDS.has(field)) {
+      return null;
+    }
+    fields[field as InvalidArgumentField] ??= item.message;
+  }
+  return Object.keys(fields).length ? fields : null;
+};
+
+const ConnectionLabel: FC<{ status: ConnectionStatus }> = ({ status }) => {
+  const { t } = useFlowgateTranslation();
+  switch (status) {
+    case 'connected':
+      return (
+        <Label color="green" icon={<CheckCircleIcon />} data-test="connection-status">
+          {t('Live')}
+        </Label>
+      );
+    case 'connecting':
+      return (
+        <Label color="blue" icon={<SyncAltIcon />} data-test="connection-status">
+          {t('Connecting…')}
+        </Label>
+      );
+    case 'reconnecting':
+      return (
+        <Label color="orange" icon={<SyncAltIcon />} data-test="connection-status">
+          {t('Reconnecting…')}
+        </Label>
+      );
+  }
+};
+
+export interface FlowsPageProps {
+  connection: GatewayConnection;
+  /** Extra header content (the standalone entry's GraphiQL link and Log out). */
+  headerActions?: ReactNode;
+  /** When table updates are applied; one animation frame by default. */
+  scheduler?: FrameScheduler;
+  defaultPerPage?: number;
+}
+
+/** The Network Flows page, the same in the console and standalone. */
+export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, scheduler, defaultPerPage }) => {
+  const { t } = useFlowgateTranslation();
+
+  // Transport and store live as long as the connection; both reopen after a StrictMode remount.
+  const transport = useMemo(
+    () => (connection.createTransport ? connection.createTransport() : createWsTransport(connection)),
+    [connection],
+  );
+  useEffect(
+    () => () => {
+      transport.dispose();
+    },
+    [transport],
+  );
+  const store = useMemo(
+    () => new FlowsTableStore(transport, { scheduler, onUnauthenticated: connection.onUnauthenticated }),
+    [transport, scheduler, connection.onUnauthenticated],
+  );
+  useEffect(() => store.start(), [store]);
+
+  const table = useSyncExternalStore(store.subscribe, store.getSnapshot);
+  const status = useSyncExternalStore(transport.onStatus, transport.getStatus);
+  const { viewer, error: viewerError } = useViewer(connection);
+  const now = useNow();
+
+  const [form, setForm] = useState<CollectorFormValues>(INITIAL_FORM);
+  const [formDirty, setFormDirty] = useState(false);
+  const [fieldErrors, setFieldErrors] = useState<FieldErrors>({});
+  const [collectorExpanded, setCollectorExpanded] = useState(false);
+  const [pending, setPending] = useState<EmissionChoice | null>(null);
+  const [actionError, setActionError] = useState<GatewayError | null>(null);
+
+  const state: FlowsState | null = table.state;
+  // Until the user edits it, the form shows the running export's collector.
+  const shownForm = formDirty ? form : formFromCollector(state?.enabled ? state.collector : null, form);
+  const current: EmissionChoice = state?.enabled && state.type ? state.type : 'DISABLED';
+  const unsupported = state !== null && !state.supported;
+  const canSwitch = viewer?.canSwitch ?? false;
+  const switchDisabledReason = viewer && !viewer.canSwitch
+    ? (viewer.reason ?? t('You may view flow export but not switch it.'))
+    : viewerError
+      ? viewerError.message
+      : null;
+  const controlsDisabled = !state || unsupported || !canSwitch || pending !== null;
+
+  const localMessages = {
+    notANumber: t('Enter a whole number.'),
+    selectorSyntax: t('Use key=value[,key=value].'),
+    noTargets: t('Enter at least one ip:port target.'),
+    tooManyTargets: t('At most 10 targets.'),
+  };
+
+  const apply = async (choice: EmissionChoice) => {
+    setActionError(null);
+    let request;
+    if (choice === 'DISABLED') {
+      request = { query: STOP_FLOWS_MUTATION, operationName: 'StopFlows' };
+    } else {
+      const built = buildStartVariables(choice, shownForm, localMessages);
+      if (built.errors) {
+        setFieldErrors(built.errors);
+        setCollectorExpanded(true);
+        return;
+      }
+      request = {
+        query: START_FLOWS_MUTATION,
+        operationName: 'StartFlows',
+        variables: built.variables as unknown as Record<string, unknown>,
+      };
+    }
+    setFieldErrors({});
+    setPending(choice);
+    try {
+      const data = await requestData<{ startFlows?: FlowsState; stopFlows?: FlowsState }>(connection, request);
+      const next = data.startFlows ?? data.stopFlows;
+      if (next) {
+        store.applyState(next);
+      }
+      setFormDirty(false);
+    } catch (caught) {
+      const error = toGatewayError(caught);
+      const fields = fieldErrorsOf(error);
+      if (fields) {
+        setFieldErrors(fields);
+        setCollectorExpanded(true);
+      } else {
+        setActionError(error);
+      }
+    } finally {
+      setPending(null);
+    }
+  };
+
+  return (
+    <>
+      <PageSection>
+        <Flex justifyContent={{ default: 'justifyContentSpaceBetween' }} alignItems={{ default: 'alignItemsCenter' }}>
+          <FlexItem>
+            <Title headingLevel="h1">{t('Network Flows')}</Title>
+          </FlexItem>
+          <FlexItem>
+            <Flex alignItems={{ default: 'alignItemsCenter' }} spaceItems={{ default: 'spaceItemsMd' }}>
+              <FlexItem>
+                <ConnectionLabel status={status} />
+              </FlexItem>
+              {headerActions && <FlexItem>{headerActions}</FlexItem>}
+            </Flex>
+          </FlexItem>
+        </Flex>
+      </PageSection>
+      <PageSection>
+        <Stack hasGutter>
+          {unsupported && (
+            <StackItem>
+              <Alert isInline variant="danger" title={t('Flow export is not available on this cluster')} data-test="unsupported-alert">
+                {state.unsupportedReason ??
+                  t('The network type {{networkType}} does not support flow export.', {
+                    networkType: state.networkType ?? t('of this cluster'),
+                  })}
+              </Alert>
+            </StackItem>
+          )}
+          {table.error && (
+            <StackItem>
+              <Alert
+                isInline
+                variant="warning"
+                title={t('The live table is not updating')}
+                actionLinks={
+                  <AlertActionLink
+                    onClick={() => {
+                      store.retry();
+                    }}
+                  >
+                    {t('Retry')}
+                  </AlertActionLink>
+                }
+                data-test="table-error"
+              >
+                {table.error.message}
+              </Alert>
+            </StackItem>
+          )}
+          {viewerError && viewerError.code !== 'UNAUTHENTICATED' && (
+            <StackItem>
+              <Alert isInline variant="warning" title={t('Could not read your permissions')} data-test="viewer-error">
+                {viewerError.message}
+              </Alert>
+            </StackItem>
+          )}
+          {actionError && (
+            <StackItem>
+              <Alert
+                isInline
+                variant="danger"
+                title={t('Flow export was not switched')}
+                actionClose={
+                  <AlertActionCloseButton
+                    onClose={() => {
+                      setActionError(null);
+                    }}
+                  />
+                }
+                data-test="action-error"
+              >
+                {actionError.message}
+              </Alert>
+            </StackItem>
+          )}
+          <StackItem>
+            <EmissionSelect
+              value={pending ?? current}
+              onSelect={(choice) => {
+                void apply(choice);
+              }}
+              isDisabled={controlsDisabled}
+              disabledReason={unsupported ? (state.unsupportedReason ?? null) : switchDisabledReason}
+              busy={pending !== null}
+            />
+          </StackItem>
+          <StackItem>
+            <CollectorSection
+              values={shownForm}
+              onChange={(values, field) => {
+                setForm(values);
+                setFormDirty(true);
+                if (fieldErrors[field]) {
+                  setFieldErrors(
+                    Object.fromEntries(Object.entries(fieldErrors).filter(([name]) => name !== field)),
+                  );
+                }
+              }}
+              errors={fieldErrors}
+              isExpanded={collectorExpanded}
+              onToggle={setCollectorExpanded}
+              currentDescription={state?.enabled ? state.collector?.description : null}
+              onApply={
+                current === 'DISABLED'
+                  ? undefined
+                  : () => {
+                      void apply(current);
+                    }
+              }
+              isDisabled={controlsDisabled}
+            />
+          </StackItem>
+        </Stack>
+      </PageSection>
+      <PageSection>
+        <FlowsTable table={table} now={now} defaultPerPage={defaultPerPage} />
+      </PageSection>
+    </>
+  );
+};

@@ -1,0 +1,250 @@
+import { memo, useMemo, useState, type FC } from 'react';
+import {
+  Bullseye,
+  Button,
+  Content,
+  EmptyState,
+  EmptyStateActions,
+  EmptyStateBody,
+  EmptyStateFooter,
+  Pagination,
+  SearchInput,
+  Spinner,
+  ToggleGroup,
+  ToggleGroupItem,
+  Toolbar,
+  ToolbarContent,
+  ToolbarItem,
+} from '@patternfly/react-core';
+import { CubesIcon, SearchIcon } from '@patternfly/react-icons';
+import { Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
+import type { NodeFlowState, NodeFlowStatus } from '../gateway/types';
+import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
+import type { FlowsTableSnapshot } from './flowsTableStore';
+import { FLOW_TYPE_NAMES, NodeStateIcon, NodeStateLabel, useNodeStateNames } from './NodeStateLabel';
+import { countStates, formatAge, NODE_STATES, selectRows, type SortColumn, type SortDirection } from './rows';
+
+const COLUMNS: SortColumn[] = ['name', 'status', 'type', 'endpoint', 'message', 'changed'];
+export const PER_PAGE_OPTIONS = [20, 50, 100, 200];
+
+interface RowProps {
+  row: NodeFlowStatus;
+  now: number;
+  stateName: string;
+  locale: string;
+  labels: Record<SortColumn, string>;
+}
+
+// Rows whose data did not change keep their object, so memo skips them.
+const Row = memo<RowProps>(({ row, now, stateName, locale, labels }) => (
+  <Tr data-test={`row-${row.node}`}>
+    <Td dataLabel={labels.name}>{row.node}</Td>
+    <Td dataLabel={labels.status}>
+      <NodeStateLabel state={row.state} name={stateName} />
+    </Td>
+    <Td dataLabel={labels.type}>{row.type ? FLOW_TYPE_NAMES[row.type] : '—'}</Td>
+    <Td dataLabel={labels.endpoint}>{row.endpoint ?? '—'}</Td>
+    <Td dataLabel={labels.message} className="flowgate__message">
+      {row.message ?? ''}
+    </Td>
+    <Td dataLabel={labels.changed}>
+      <span title={row.updatedAt ?? undefined}>{formatAge(row.updatedAt, now, locale) ?? '—'}</span>
+    </Td>
+  </Tr>
+));
+Row.displayName = 'FlowsTableRow';
+
+export interface FlowsTableProps {
+  table: FlowsTableSnapshot;
+  now: number;
+  defaultPerPage?: number;
+}
+
+/** Every node's export state: filter by status and name, sort by any column, one page at a time. */
+export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 50 }) => {
+  const { t, i18n } = useFlowgateTranslation();
+  const stateNames = useNodeStateNames();
+  const [states, setStates] = useState<ReadonlySet<NodeFlowState>>(new Set());
+  const [name, setName] = useState('');
+  const [sortBy, setSortBy] = useState<SortColumn>('name');
+  const [direction, setDirection] = useState<SortDirection>('asc');
+  const [page, setPage] = useState(1);
+  const [perPage, setPerPage] = useState(defaultPerPage);
+
+  const labels: Record<SortColumn, string> = useMemo(
+    () => ({
+      name: t('Name'),
+      status: t('Status'),
+      type: t('Type'),
+      endpoint: t('Endpoint'),
+      message: t('Message'),
+      changed: t('Changed'),
+    }),
+    [t],
+  );
+
+  const counts = useMemo(() => countStates(table.rows), [table.rows]);
+  const rows = useMemo(
+    () => selectRows(table.rows, table.names, { states, name, sortBy, direction }),
+    [table.rows, table.names, states, name, sortBy, direction],
+  );
+
+  const lastPage = Math.max(1, Math.ceil(rows.length / perPage));
+  const shownPage = Math.min(page, lastPage);
+  const pageRows = rows.slice((shownPage - 1) * perPage, shownPage * perPage);
+
+  const clearFilters = () => {
+    setStates(new Set());
+    setName('');
+    setPage(1);
+  };
+
+  const sortParams = (column: SortColumn): ThProps['sort'] => ({
+    sortBy: { index: COLUMNS.indexOf(sortBy), direction },
+    onSort: (_event, index, nextDirection) => {
+      setSortBy(COLUMNS[index]);
+      setDirection(nextDirection);
+    },
+    columnIndex: COLUMNS.indexOf(column),
+  });
+
+  const pagination = (position: 'top' | 'bottom') => (
+    <Pagination
+      widgetId={`flowgate-pagination-${position}`}
+      itemCount={rows.length}
+      page={shownPage}
+      perPage={perPage}
+      perPageOptions={PER_PAGE_OPTIONS.map((value) => ({ title: String(value), value }))}
+      onSetPage={(_event, next) => {
+        setPage(next);
+      }}
+      onPerPageSelect={(_event, next, nextPage) => {
+        setPerPage(next);
+        setPage(nextPage);
+      }}
+      isCompact={position === 'top'}
+      variant={position}
+    />
+  );
+
+  let body;
+  if (!table.loaded) {
+    body = (
+      <Tr>
+        <Td colSpan={COLUMNS.length}>
+          <Bullseye>
+            <Spinner size="lg" aria-label={t('Loading nodes')} />
+          </Bullseye>
+        </Td>
+      </Tr>
+    );
+  } else if (pageRows.length === 0) {
+    body = (
+      <Tr>
+        <Td colSpan={COLUMNS.length}>
+          {counts.total === 0 ? (
+            <EmptyState headingLevel="h2" icon={CubesIcon} titleText={t('No nodes')}>
+              <EmptyStateBody>{t('The gateway reports no nodes in this cluster.')}</EmptyStateBody>
+            </EmptyState>
+          ) : (
+            <EmptyState headingLevel="h2" icon={SearchIcon} titleText={t('No nodes match the filters')}>
+              <EmptyStateBody>{t('Clear the filters to show all nodes.')}</EmptyStateBody>
+              <EmptyStateFooter>
+                <EmptyStateActions>
+                  <Button variant="link" onClick={clearFilters}>
+                    {t('Clear all filters')}
+                  </Button>
+                </EmptyStateActions>
+              </EmptyStateFooter>
+            </EmptyState>
+          )}
+        </Td>
+      </Tr>
+    );
+  } else {
+    body = pageRows.map((row) => (
+      <Row
+        key={row.node}
+        row={row}
+        now={now}
+        stateName={stateNames[row.state]}
+        locale={i18n.language}
+        labels={labels}
+      />
+    ));
+  }
+
+  return (
+    <>
+      <Content component="p" data-test="flows-summary">
+        {table.loaded
+          ? t('{{count}} nodes: {{emitting}} emitting, {{pending}} pending, {{error}} error, {{disabled}} disabled', {
+              count: counts.total,
+              emitting: counts.EMITTING,
+              pending: counts.PENDING,
+              error: counts.ERROR,
+              disabled: counts.DISABLED,
+            })
+          : t('Loading nodes…')}
+      </Content>
+      <Toolbar clearAllFilters={clearFilters}>
+        <ToolbarContent>
+          <ToolbarItem>
+            <SearchInput
+              aria-label={t('Filter by name')}
+              placeholder={t('Filter by name')}
+              value={name}
+              onChange={(_event, value) => {
+                setName(value);
+                setPage(1);
+              }}
+              onClear={() => {
+                setName('');
+                setPage(1);
+              }}
+            />
+          </ToolbarItem>
+          <ToolbarItem>
+            <ToggleGroup aria-label={t('Filter by status')}>
+              {NODE_STATES.map((state) => (
+                <ToggleGroupItem
+                  key={state}
+                  icon={<NodeStateIcon state={state} />}
+                  text={stateNames[state]}
+                  buttonId={`flowgate-filter-${state.toLowerCase()}`}
+                  isSelected={states.has(state)}
+                  onChange={(_event, selected) => {
+                    const next = new Set(states);
+                    if (selected) {
+                      next.add(state);
+                    } else {
+                      next.delete(state);
+                    }
+                    setStates(next);
+                    setPage(1);
+                  }}
+                />
+              ))}
+            </ToggleGroup>
+          </ToolbarItem>
+          <ToolbarItem variant="pagination" align={{ default: 'alignEnd' }}>
+            {pagination('top')}
+          </ToolbarItem>
+        </ToolbarContent>
+      </Toolbar>
+      <Table aria-label={t('Nodes')} variant="compact">
+        <Thead>
+          <Tr>
+            {COLUMNS.map((column) => (
+              <Th key={column} sort={sortParams(column)}>
+                {labels[column]}
+              </Th>
+            ))}
+          </Tr>
+        </Thead>
+        <Tbody>{body}</Tbody>
+      </Table>
+      {pagination('bottom')}
+    </>
+  );
+};

@@ -1,0 +1,184 @@
+/** Test doubles: a subscription transport fed by the test, a connection around it, a frame scheduler run by hand. */
+import type {
+  ConnectionStatus,
+  GatewayConnection,
+  GraphQLRequest,
+  GraphQLResponse,
+  SubscriptionSink,
+  SubscriptionTransport,
+} from '../gateway/connection';
+import type { GraphQLErrorPayload } from '../gateway/errors';
+import type { FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer } from '../gateway/types';
+import type { FrameScheduler } from '../flows/flowsTableStore';
+
+interface Subscription {
+  request: GraphQLRequest;
+  sink: SubscriptionSink<unknown>;
+}
+
+export class FakeTransport implements SubscriptionTransport {
+  status: ConnectionStatus = 'connecting';
+  readonly subscriptions: Subscription[] = [];
+  disposed = 0;
+  private readonly listeners = new Set<() => void>();
+
+  subscribe = <T>(request: GraphQLRequest, sink: SubscriptionSink<T>) => {
+    const subscription = { request, sink: sink as SubscriptionSink<unknown> };
+    this.subscriptions.push(subscription);
+    return () => {
+      const index = this.subscriptions.indexOf(subscription);
+      if (index >= 0) {
+        this.subscriptions.splice(index, 1);
+      }
+    };
+  };
+
+  getStatus = () => this.status;
+
+  onStatus = (listener: () => void) => {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  };
+
+  dispose = () => {
+    this.disposed += 1;
+  };
+
+  setStatus(status: ConnectionStatus): void {
+    this.status = status;
+    this.listeners.forEach((listener) => {
+      listener();
+    });
+  }
+
+  /** Sends one flowsTable message to every open subscription. */
+  emit(update: FlowsTableUpdate): void {
+    for (const { sink } of [...this.subscriptions]) {
+      sink.next({ data: { flowsTable: update } });
+    }
+  }
+
+  /** Ends every open subscription with an error (GraphQL errors or a connection failure). */
+  fail(error: unknown): void {
+    for (const subscription of this.subscriptions.splice(0)) {
+      subscription.sink.error(error);
+    }
+  }
+}
+
+/** A frame scheduler the test advances with runFrame(). */
+export class ManualScheduler implements FrameScheduler {
+  private callbacks = new Map<number, () => void>();
+  private next = 1;
+
+  request = (callback: () => void) => {
+    const handle = this.next++;
+    this.callbacks.set(handle, callback);
+    return handle;
+  };
+
+  cancel = (handle: number) => {
+    this.callbacks.delete(handle);
+  };
+
+  get pending(): number {
+    return this.callbacks.size;
+  }
+
+  runFrame(): void {
+    const callbacks = [...this.callbacks.values()];
+    this.callbacks.clear();
+    callbacks.forEach((callback) => {
+      callback();
+    });
+  }
+}
+
+export const state = (overrides: Partial<FlowsState> = {}): FlowsState => ({
+  enabled: true,
+  type: 'NETFLOW',
+  networkType: 'OVNKubernetes',
+  supported: true,
+  unsupportedReason: null,
+  generation: 1,
+  collector: {
+    mode: 'selector',
+    nodePort: null,
+    selector: [{ key: 'role', value: 'flows-collector' }],
+    targets: null,
+    description: 'selector role=flows-collector',
+  },
+  summary: { total: 0, disabled: 0, pending: 0, emitting: 0, error: 0 },
+  ...overrides,
+});
+
+export const node = (name: string, overrides: Partial<NodeFlowStatus> = {}): NodeFlowStatus => ({
+  node: name,
+  state: 'EMITTING',
+  type: 'NETFLOW',
+  endpoint: '10.89.0.1:30001',
+  message: null,
+  updatedAt: new Date(Date.now() - 30_000).toISOString(),
+  observedGeneration: 1,
+  ...overrides,
+});
+
+export const snapshot = (nodes: NodeFlowStatus[], flows: Partial<FlowsState> = {}): FlowsTableUpdate => ({
+  snapshot: true,
+  state: state(flows),
+  changed: nodes,
+  removed: [],
+});
+
+export const change = (
+  changed: NodeFlowStatus[],
+  removed: string[] = [],
+  flows: Partial<FlowsState> = {},
+): FlowsTableUpdate => ({ snapshot: false, state: state(flows), changed, removed });
+
+export const gqlError = (message: string, code: string, field?: string): GraphQLErrorPayload => ({
+  message,
+  path: [],
+  extensions: field ? { code, field } : { code },
+});
+
+export type Resolver = (
+  request: GraphQLRequest,
+) => GraphQLResponse<unknown> | Promise<GraphQLResponse<unknown>> | undefined;
+
+/**
+ * A connection whose HTTP answers come from `resolve` when it answers, else: a viewer (who may
+ * switch unless given), and mutations that answer with a matching state. Subscriptions go to
+ * `transport`.
+ */
+export interface FakeConnectionOptions {
+  viewer?: Viewer;
+  resolve?: Resolver;
+}
+
+export const fakeConnection = (
+  transport: FakeTransport,
+  options: FakeConnectionOptions = {},
+): GatewayConnection & { fetch: jest.Mock } => {
+  const viewer = options.viewer ?? { user: 'admin', canSwitch: true, reason: null };
+  const fallback = (request: GraphQLRequest): GraphQLResponse<unknown> => {
+    if (request.operationName === 'Viewer') {
+      return { data: { viewer } };
+    }
+    if (request.operationName === 'StartFlows') {
+      return { data: { startFlows: state({ type: request.variables?.type as FlowsState['type'], generation: 2 }) } };
+    }
+    return { data: { stopFlows: state({ enabled: false, type: null, generation: 2 }) } };
+  };
+  return {
+    httpUrl: '/graphql',
+    wsUrl: 'ws://localhost/graphql',
+    fetch: jest.fn((request: GraphQLRequest) =>
+      Promise.resolve(options.resolve?.(request) ?? fallback(request)),
+    ) as unknown as GatewayConnection['fetch'] & jest.Mock,
+    connectionParams: () => undefined,
+    createTransport: () => transport,
+  };
+};
