@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps venv binaries check lint test demo clean
+.PHONY: all setup system-deps venv binaries ui check lint test demo clean
 
 all: setup
 
@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml testbed/pyproject.toml
 binaries:
 	@hack/build-binaries.sh
 
+# The web UI (console plugin, standalone page, GraphiQL) from plugin-ui/, into gateway/web/.
+ui:
+	@hack/build-ui.sh
+
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -38,12 +42,14 @@ lint: venv
 check: lint
 	$(VENV)/bin/pytest -q tests/unit -m "not slow"
 
-# The whole suite, as CI runs it: unit, integration (real API server) and end-to-end (real OVS).
+# The whole suite, as CI runs it: the web UI's lint, types, tests and build, then unit,
+# integration (real API server) and end-to-end (real OVS, real browser).
 test: setup lint
+	@hack/build-ui.sh --check
 	$(VENV)/bin/pytest -q -ra tests
 
 # A local cluster with three OVS nodes, node agents and the gateway; Ctrl-C tears it down.
-demo: setup
+demo: setup ui
 	$(VENV)/bin/flowgate-testbed demo --dir $(CURDIR)/.demo
 
 clean:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from gateway.domain.errors import FlowgateError, Forbidden, Unauthenticated, Unavailable
+from gateway.domain.model import FLOW_EXPORT_NAME
 from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
-from gateway.kube.resources import FLOWS
+from gateway.kube.resources import FLOW_EXPORTS, FLOWS
 
 READ_VERB = "list"
 MISSING_TOKEN = (
@@ -181,3 +182,34 @@ class StandingAccess:
             return
         self.confirmed_at = loop.time()
         self.due = self.confirmed_at + self.authorizer.ttl
+
+
+@dataclass(frozen=True)
+class SwitchAccess:
+    """Whether a caller may switch flow export, and if not, why (what a page shows before the
+    caller tries)."""
+
+    user: str | None
+    can_switch: bool
+    reason: str | None = None
+
+
+async def switch_access(api: KubeApi, caller: Caller, export_exists: bool) -> SwitchAccess:
+    """Asked of the API server as the caller (`api` holds their credentials), by
+    SelfSubjectAccessReview: may they update FlowExport/cluster, and create it while it does not
+    exist yet? The same rights a start or stop is then checked against."""
+    try:
+        verbs = ["update"] if export_exists else ["update", "create"]
+        refused = [verb for verb in verbs if not await api.i_may(verb, FLOW_EXPORTS, FLOW_EXPORT_NAME)]
+    except (ApiError, ApiUnreachable) as exc:
+        raise Unavailable(
+            "The gateway cannot ask the Kubernetes API server what you may do right now; try again shortly."
+        ) from exc
+    if not refused:
+        return SwitchAccess(caller.username, True)
+    return SwitchAccess(
+        caller.username,
+        False,
+        f'{caller.who} may not {" or ".join(refused)} {FLOW_EXPORTS} "{FLOW_EXPORT_NAME}", which switching flow '
+        "export requires; ask a cluster admin for the flowgate-admin role.",
+    )

@@ -41,6 +41,7 @@ def state_json(state: FlowsState) -> JSON:
         "collector": None if state.collector is None else collector_json(state.collector),
         "networkType": state.network_type,
         "supported": state.supported,
+        "unsupportedReason": state.unsupported_reason,
         "generation": state.generation,
         "summary": {
             "total": s.total,

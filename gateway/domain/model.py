@@ -276,6 +276,7 @@ class FlowsState:
     collector: CollectorTarget | None
     network_type: str | None
     supported: bool
+    unsupported_reason: str | None
     generation: int
     summary: FlowsSummary
     nodes: tuple[NodeFlowStatus, ...]

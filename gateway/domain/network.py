@@ -15,16 +15,22 @@ class NetworkSupport:
     network_type: str | None
     supported: bool
 
-    def require(self) -> None:
-        """Raise the sentence users see when starting on a network that cannot export flows."""
+    @property
+    def reason(self) -> str | None:
+        """The sentence users see when starting on a network that cannot export flows (None
+        where it can): the same one a start fails with, so every screen says it alike."""
         if self.supported:
-            return
+            return None
         if self.network_type:
-            raise UnsupportedNetwork(f"{self.network_type} does not support flows tracing.")
-        raise UnsupportedNetwork(
+            return f"{self.network_type} does not support flows tracing."
+        return (
             "This cluster's network type could not be determined (no Network/cluster object and no "
             "OVN-Kubernetes node annotations), so flows tracing cannot be started."
         )
+
+    def require(self) -> None:
+        if self.reason is not None:
+            raise UnsupportedNetwork(self.reason)
 
 
 def network_support(config_network: Mapping[str, Any] | None, nodes: Iterable[NodeInfo]) -> NetworkSupport:

@@ -59,7 +59,11 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
 
 
 def summarize(statuses: Iterable[NodeFlowStatus]) -> FlowsSummary:
-    counts = Counter(s.state for s in statuses)
+    return summary_of(Counter(s.state for s in statuses))
+
+
+def summary_of(counts: Mapping[NodeFlowState, int]) -> FlowsSummary:
+    """The summary from counts of nodes per state (a hub keeps these as nodes change)."""
     return FlowsSummary(
         total=sum(counts.values()),
         disabled=counts[NodeFlowState.DISABLED],
@@ -77,6 +81,13 @@ def flows_state(
 ) -> FlowsState:
     """The whole cluster, one row per Node (sorted by name)."""
     nodes = tuple(node_flow_status(n, export, reports.get(n)) for n in sorted(node_names))
+    return cluster_state(export, nodes, network, summarize(nodes))
+
+
+def cluster_state(
+    export: FlowExport | None, nodes: tuple[NodeFlowStatus, ...], network: NetworkSupport, summary: FlowsSummary
+) -> FlowsState:
+    """The cluster-level answer around rows already derived."""
     enabled = export is not None and export.spec.enabled
     return FlowsState(
         enabled=enabled,
@@ -84,7 +95,8 @@ def flows_state(
         collector=export.spec.collector if export and enabled else None,
         network_type=network.network_type,
         supported=network.supported,
+        unsupported_reason=network.reason,
         generation=export.generation if export else 0,
-        summary=summarize(nodes),
+        summary=summary,
         nodes=nodes,
     )

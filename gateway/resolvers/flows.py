@@ -1,20 +1,28 @@
-"""Resolvers for flows, startFlows, stopFlows and nodeFlowStatus."""
+"""Resolvers for flows, viewer, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator
 
-from gateway.access import StandingAccess
+from gateway.access import StandingAccess, SwitchAccess, switch_access
 from gateway.domain.model import FlowsState, NodeFlowStatus
 from gateway.domain.validation import StartRequest
 from gateway.resolvers.context import Context
+from gateway.service.hub import TableUpdate
 
 
 async def flows(ctx: Context) -> FlowsState:
     with ctx.errors():
         await ctx.reader()
         return ctx.services.hub.state()
+
+
+async def viewer(ctx: Context) -> SwitchAccess:
+    with ctx.errors():
+        caller = await ctx.reader()
+        async with ctx.services.api_for(caller) as api:
+            return await switch_access(api, caller, ctx.services.hub.export() is not None)
 
 
 async def start_flows(ctx: Context, request: StartRequest) -> FlowsState:
@@ -55,3 +63,25 @@ async def node_flow_status(ctx: Context, node: str | None = None) -> AsyncGenera
                 yield status
     finally:
         mailbox.close()  # at once when the client goes, not whenever the generator is collected
+
+
+async def flows_table(ctx: Context) -> AsyncGenerator[TableUpdate, None]:
+    with ctx.errors():
+        await ctx.reader()
+        mailbox = ctx.services.hub.subscribe_table()
+    access = StandingAccess(ctx.services.authorizer, ctx.token())
+    try:
+        while True:
+            update = mailbox.get_nowait() if mailbox.pending else None
+            if update is None:
+                try:
+                    async with asyncio.timeout_at(access.due):
+                        update = await mailbox.get()
+                except TimeoutError:
+                    update = None
+            with ctx.errors():
+                await access.recheck_if_due()
+            if update is not None:
+                yield update
+    finally:
+        mailbox.close()

@@ -17,7 +17,7 @@ from gateway.resolvers import flows as resolve
 from gateway.resolvers.context import Context
 from gateway.schema.execution import FlatMemoryExecutionContext
 from gateway.schema.extensions import OperationMetrics
-from gateway.schema.types import CollectorInput, FlowsState, NodeFlowStatus
+from gateway.schema.types import CollectorInput, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer
 
 # Generous for every real query (the deepest, flows.collector.selector.key, is 4 levels) while
 # refusing documents built to make the server work hard.
@@ -33,6 +33,10 @@ class Query:
     @strawberry.field(description="The cluster's flow export state, one entry per node.")
     async def flows(self, info: GraphInfo) -> FlowsState:
         return FlowsState.from_domain(await resolve.flows(info.context))
+
+    @strawberry.field(description="Who is asking, and whether they may switch flow export (asked as them).")
+    async def viewer(self, info: GraphInfo) -> Viewer:
+        return Viewer.from_domain(await resolve.viewer(info.context))
 
 
 @strawberry.type
@@ -64,6 +68,14 @@ class Subscription:
         async with aclosing(resolve.node_flow_status(info.context, node)) as statuses:
             async for status in statuses:
                 yield NodeFlowStatus.from_domain(status)
+
+    @strawberry.subscription(
+        description="Every node in one message, then batched changes and removed nodes: what a live table needs."
+    )
+    async def flows_table(self, info: GraphInfo) -> AsyncGenerator[FlowsTableUpdate, None]:
+        async with aclosing(resolve.flows_table(info.context)) as updates:
+            async for update in updates:
+                yield FlowsTableUpdate.from_domain(update)
 
 
 schema = strawberry.Schema(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import strawberry
 
+from gateway.access import SwitchAccess
 from gateway.domain import model
 from gateway.domain.model import NodeFlowState
 from gateway.domain.validation import StartRequest
+from gateway.service.hub import TableUpdate
 
 # The domain enums are the GraphQL enums: their member names (NETFLOW, EMITTING) are the wire values.
 FlowType = strawberry.enum(model.FlowType, name="FlowType")
@@ -115,11 +117,21 @@ class FlowsState:
     collector: CollectorTarget | None
     network_type: str | None
     supported: bool
+    unsupported_reason: str | None = strawberry.field(
+        description="Why flow export cannot be started on this cluster, as the sentence a start fails with; "
+        "null when it can."
+    )
     generation: int = strawberry.field(
         description="FlowExport generation; nodes that have not observed it are PENDING."
     )
     summary: FlowsSummary
-    nodes: list[NodeFlowStatus]
+    domain_nodes: strawberry.Private[tuple[model.NodeFlowStatus, ...]]
+
+    @strawberry.field(description="Every node, sorted by name.")
+    def nodes(self) -> list[NodeFlowStatus]:
+        # Converted only when asked for: the table subscription's messages carry the cluster's
+        # state, and most readers select its summary without the rows.
+        return [NodeFlowStatus.from_domain(n) for n in self.domain_nodes]
 
     @staticmethod
     def from_domain(state: model.FlowsState) -> FlowsState:
@@ -130,9 +142,47 @@ class FlowsState:
             collector=None if state.collector is None else CollectorTarget.from_domain(state.collector),
             network_type=state.network_type,
             supported=state.supported,
+            unsupported_reason=state.unsupported_reason,
             generation=state.generation,
             summary=FlowsSummary(
                 total=s.total, disabled=s.disabled, pending=s.pending, emitting=s.emitting, error=s.error
             ),
-            nodes=[NodeFlowStatus.from_domain(n) for n in state.nodes],
+            domain_nodes=state.nodes,
+        )
+
+
+@strawberry.type(description="Who is asking, and whether they may switch flow export.")
+class Viewer:
+    user: str | None = strawberry.field(
+        description="The caller as the API server knows them; null when the gateway runs without authentication."
+    )
+    can_switch: bool = strawberry.field(description="Whether the caller may start, switch and stop flow export.")
+    reason: str | None = strawberry.field(description="Why not, as a sentence, when canSwitch is false.")
+
+    @staticmethod
+    def from_domain(access: SwitchAccess) -> Viewer:
+        return Viewer(user=access.user, can_switch=access.can_switch, reason=access.reason)
+
+
+@strawberry.type(
+    description="One message of the flowsTable subscription: the first holds every node, later ones what "
+    "changed since the one before."
+)
+class FlowsTableUpdate:
+    snapshot: bool = strawberry.field(
+        description="True on the first message: `changed` then holds every node and replaces the table."
+    )
+    state: FlowsState = strawberry.field(
+        description="The cluster as of this message (select it without `nodes`: the rows are in `changed`)."
+    )
+    changed: list[NodeFlowStatus] = strawberry.field(description="Nodes added or changed since the last message.")
+    removed: list[str] = strawberry.field(description="Names of nodes that no longer exist.")
+
+    @staticmethod
+    def from_domain(update: TableUpdate) -> FlowsTableUpdate:
+        return FlowsTableUpdate(
+            snapshot=update.snapshot,
+            state=FlowsState.from_domain(update.state),
+            changed=[NodeFlowStatus.from_domain(n) for n in update.changed],
+            removed=list(update.removed),
         )

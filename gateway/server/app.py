@@ -1,6 +1,6 @@
-"""The gateway's Starlette app: one Strawberry GraphQL view on /graphql for HTTP (GraphiQL in a
-browser) and WebSocket (graphql-transport-ws and legacy graphql-ws), plus /healthz, /readyz and
-/metrics. The informers start with the app and stop with it."""
+"""The gateway's Starlette app: one Strawberry GraphQL view on /graphql for HTTP (the bundled
+GraphiQL in a browser) and WebSocket (graphql-transport-ws and legacy graphql-ws), the Network
+Flows page at /, the console plugin's files at /plugin/, and /healthz, /readyz and /metrics. The informers start with the app and stop with it."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from datetime import timedelta
 from graphql import GraphQLError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from gateway import web
 from gateway.access import Authorizer, Caller
 from gateway.domain.errors import FlowgateError
 from gateway.kube.api import KubeApi
@@ -47,6 +49,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return Context(services=self.services, request=request, response=response)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # GraphiQL from the gateway's own files: Strawberry's page loads it from a CDN, which a
+        # disconnected cluster cannot reach.
+        page = web.built(web.GRAPHIQL, "graphiql.html")
+        if page is None:
+            return HTMLResponse(web.NOT_BUILT.format(what="GraphiQL"), status_code=503)
+        return FileResponse(page, headers=NO_CACHE)
 
 
 class RequestMetrics:
@@ -91,6 +101,7 @@ class ExpectedErrorsFilter(logging.Filter):
 
 
 KNOWN_PATHS = frozenset({"/", "/graphql", "/healthz", "/readyz", "/metrics"})
+NO_CACHE = {"Cache-Control": "no-cache"}  # pages name hashed assets: always ask for the current one
 
 
 def create_app(
@@ -134,7 +145,10 @@ def create_app(
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def index(request: Request) -> Response:
-        return RedirectResponse("/graphql")
+        page = web.built(web.UI, "index.html")
+        if page is None:
+            return HTMLResponse(web.NOT_BUILT.format(what="the Network Flows page"), status_code=503)
+        return FileResponse(page, headers=NO_CACHE)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -154,6 +168,11 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
+            # Hashed file names: cached by browsers as long as they like.
+            Mount("/assets", StaticFiles(directory=web.UI / "assets", check_dir=False)),
+            Mount("/graphiql-assets", StaticFiles(directory=web.GRAPHIQL / "graphiql-assets", check_dir=False)),
+            # The console plugin's files: the ConsolePlugin's backend (basePath /plugin/).
+            Mount("/plugin", StaticFiles(directory=web.PLUGIN, check_dir=False)),
         ],
         lifespan=lifespan,
     )

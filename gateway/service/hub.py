@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 
 from gateway.domain.errors import InvalidArgument, Unavailable
-from gateway.domain.model import FLOW_EXPORT_NAME, FlowExport, FlowReport, FlowsState, NodeFlowStatus, NodeInfo
+from gateway.domain.model import (
+    FLOW_EXPORT_NAME,
+    FlowExport,
+    FlowReport,
+    FlowsState,
+    NodeFlowState,
+    NodeFlowStatus,
+    NodeInfo,
+)
 from gateway.domain.network import NetworkSupport, network_support
-from gateway.domain.status import flows_state, node_flow_status
+from gateway.domain.status import cluster_state, flows_state, node_flow_status, summary_of
 from gateway.kube.api import KubeApi
 from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
 from gateway.watch.informer import Informer, InformerSet
@@ -94,6 +104,82 @@ class Mailbox:
             self.close()
 
 
+@dataclass(frozen=True)
+class TableUpdate:
+    """One message of the table subscription: on the first (`snapshot`), every node; after
+    that, the nodes that changed and the names of nodes that are gone since the last message.
+    `state` is the cluster as of this message."""
+
+    snapshot: bool
+    changed: tuple[NodeFlowStatus, ...]
+    removed: tuple[str, ...]
+    state: FlowsState
+
+
+class TableMailbox:
+    """A table subscriber's pending changes: the latest status per node and the nodes removed,
+    handed over together in one update. A slow reader holds at most one entry per node."""
+
+    def __init__(self, hub: StatusHub, batch_window: float) -> None:
+        self.hub = hub
+        self.batch_window = batch_window
+        self._snapshot = True
+        self._changed: dict[str, tuple[NodeFlowStatus, float]] = {}
+        self._removed: dict[str, None] = {}
+        self._touched = False  # cluster-level state changed (type, collector, network)
+        self._wakeup = asyncio.Event()
+        self._wakeup.set()  # the snapshot is due at once
+        self.closed = False
+
+    def put(self, status: NodeFlowStatus, now: float) -> None:
+        previous = self._changed.get(status.node)
+        self._changed[status.node] = (status, previous[1] if previous else now)
+        self._removed.pop(status.node, None)
+        self._wakeup.set()
+
+    def remove(self, node: str) -> None:
+        self._changed.pop(node, None)
+        self._removed[node] = None
+        self._wakeup.set()
+
+    def touch(self) -> None:
+        self._touched = True
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> bool:
+        return self._snapshot or bool(self._changed or self._removed or self._touched)
+
+    async def get(self) -> TableUpdate:
+        while not self.pending:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if not self._snapshot and self.batch_window > 0:
+            # Changes come in bursts (a start touches every node): let the burst gather.
+            await asyncio.sleep(self.batch_window)
+        return self.get_nowait()
+
+    def get_nowait(self) -> TableUpdate:
+        snapshot = self._snapshot
+        if snapshot:
+            changed = tuple(self.hub.statuses())
+        else:
+            now = time.monotonic()
+            for _, enqueued in self._changed.values():
+                self.hub.observe_lag(now - enqueued)
+            changed = tuple(status for status, _ in self._changed.values())
+        update = TableUpdate(snapshot, changed, () if snapshot else tuple(self._removed), self.hub.overview())
+        self._snapshot = self._touched = False
+        self._changed.clear()
+        self._removed.clear()
+        return update
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.hub._tables.discard(self)
+
+
 class StatusHub:
     """Derived state of every node, updated synchronously from cache listeners on the event loop
     (so a subscriber's snapshot and its first change can never overlap or leave a gap)."""
@@ -106,7 +192,10 @@ class StatusHub:
         self.nodes = by_kind[NODES]
         self.networks = by_kind.get(CONFIG_NETWORKS)
         self._published: dict[str, NodeFlowStatus] = {}
+        self._ordered: tuple[NodeFlowStatus, ...] | None = None  # _published sorted by name, built on demand
+        self._counts: Counter[NodeFlowState] = Counter()
         self._mailboxes: set[Mailbox] = set()
+        self._tables: set[TableMailbox] = set()
         # Set, and replaced by a fresh one, on every FlowExport event: what wait_for_export sleeps on.
         self._export_changed = asyncio.Event()
         self._on_lag = on_lag
@@ -143,30 +232,42 @@ class StatusHub:
 
     def state(self, export: FlowExport | None = None, *, written: bool = False) -> FlowsState:
         """The whole cluster. With written=True, `export` is a mutation's own write, which the
-        watch may not have delivered yet."""
+        watch may not have delivered yet: derived afresh for it."""
         self.require_synced()
-        current = export if written else self.export()
+        if not written:
+            return self.overview()
         names = [n.name for n in self.node_infos()]
-        return flows_state(current, names, self._reports(), self.network())
+        return flows_state(export, names, self._reports(), self.network())
 
-    def statuses(self, node: str | None = None) -> list[NodeFlowStatus]:
-        """The current status of every node (sorted by name), or of the one named."""
+    def overview(self) -> FlowsState:
+        """The whole cluster from what is already derived (no per-request derivation)."""
+        nodes = self._sorted()
+        return cluster_state(self.export(), nodes, self.network(), summary_of(self._counts))
+
+    def _sorted(self) -> tuple[NodeFlowStatus, ...]:
         self.require_synced()
         if not self._published:
             # The first read since every kind was listed (the last list may bring no event at
             # all, e.g. an empty Flow list): derive every node now.
             self._recompute(())
+        if self._ordered is None:
+            self._ordered = tuple(self._published[name] for name in sorted(self._published))
+        return self._ordered
+
+    def statuses(self, node: str | None = None) -> list[NodeFlowStatus]:
+        """The current status of every node (sorted by name), or of the one named."""
+        ordered = self._sorted()
         if node is not None:
             if node not in self._published:
                 raise InvalidArgument("node", f"node: there is no node named {node!r} in this cluster.")
             return [self._published[node]]
-        return [self._published[name] for name in sorted(self._published)]
+        return list(ordered)
 
     # -- subscribing -----------------------------------------------------------------------
 
     @property
     def subscriber_count(self) -> int:
-        return len(self._mailboxes)
+        return len(self._mailboxes) + len(self._tables)
 
     def subscribe(self, node: str | None = None) -> Mailbox:
         """A mailbox primed with the snapshot (every node, or the one asked), then every change."""
@@ -176,6 +277,13 @@ class StatusHub:
         for status in snapshot:
             mailbox.put(status, now)
         self._mailboxes.add(mailbox)
+        return mailbox
+
+    def subscribe_table(self, batch_window: float = 0.02) -> TableMailbox:
+        """A mailbox whose first update is every node at once, then batched changes and removals."""
+        self._sorted()  # raises Unavailable before anything is registered
+        mailbox = TableMailbox(self, batch_window)
+        self._tables.add(mailbox)
         return mailbox
 
     def observe_lag(self, seconds: float) -> None:
@@ -203,10 +311,13 @@ class StatusHub:
         if event.resource == FLOW_EXPORTS:
             self._export_changed.set()
             self._export_changed = asyncio.Event()
+        if event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS):
+            for table in self._tables:
+                table.touch()
         if event.resource == FLOWS:
             changed: Iterable[str] = [event.name]
         elif event.resource == NODES and event.type == "DELETED":
-            self._published.pop(event.name, None)
+            self._forget(event.name)
             changed = []
         elif event.resource == NODES:
             changed = [event.name]
@@ -231,15 +342,38 @@ class StatusHub:
                 continue  # a Flow whose Node is gone (or not yet seen): no row
             flow = self.flows.get(name)
             status = node_flow_status(name, export, FlowReport.from_object(flow) if flow else None)
-            if self._published.get(name) == status:
+            previous = self._published.get(name)
+            if previous == status:
                 continue
             self._published[name] = status
+            self._count(previous, status)
             for mailbox in self._mailboxes:
                 if mailbox.wants(name):
                     mailbox.put(status, now)
+            for table in self._tables:
+                table.put(status, now)
+
+    def _count(self, previous: NodeFlowStatus | None, status: NodeFlowStatus | None) -> None:
+        """Keep the summary counts, and drop the sorted rows (rebuilt on the next read)."""
+        if previous is not None:
+            self._counts[previous.state] -= 1
+        if status is not None:
+            self._counts[status.state] += 1
+        self._ordered = None
+
+    def _forget(self, name: str) -> None:
+        """A node is gone: its row goes, and table subscribers are told."""
+        previous = self._published.pop(name, None)
+        if previous is None:
+            return
+        self._count(previous, None)
+        for table in self._tables:
+            table.remove(name)
 
     def close(self) -> None:
         for unlisten in self._unlisten:
             unlisten()
         for mailbox in list(self._mailboxes):
             mailbox.close()
+        for table in list(self._tables):
+            table.close()

@@ -156,3 +156,96 @@ async def test_first_read_after_sync_derives_every_node_at_once() -> None:
     mailbox = c.hub.subscribe("node-b")
     assert [s.node for s in drain(mailbox)] == ["node-b"]
     assert [s.node for s in c.hub.statuses()] == ["node-a", "node-b"]
+
+
+# -- the table subscription --------------------------------------------------------------------
+
+
+@pytest.fixture
+def pair() -> Cluster:
+    c = Cluster()
+    for name in ("node-a", "node-b"):
+        c.put(NODES, node(name))
+    c.sync()
+    return c
+
+
+async def test_table_snapshot_is_one_update_then_batches_and_removals(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table(batch_window=0)
+    first = await table.get()
+    assert first.snapshot and [s.node for s in first.changed] == ["node-a", "node-b"] and first.removed == ()
+    assert first.state.summary.total == 2 and first.state.summary.disabled == 2
+    pair.put(FLOW_EXPORTS, export("NetFlow", 1))  # every node turns PENDING
+    pair.put(NODES, node("node-c"))
+    batch = await table.get()
+    assert not batch.snapshot
+    assert sorted((s.node, s.state) for s in batch.changed) == [
+        ("node-a", NodeFlowState.PENDING),
+        ("node-b", NodeFlowState.PENDING),
+        ("node-c", NodeFlowState.PENDING),
+    ]
+    assert batch.state.enabled and batch.state.summary.pending == 3
+    pair.put(FLOWS, flow("node-a", "Emitting", 1, endpoint="10.0.0.1:30001"))
+    pair.delete(NODES, node("node-b"))
+    batch = await table.get()
+    assert [(s.node, s.state) for s in batch.changed] == [("node-a", NodeFlowState.EMITTING)]
+    assert batch.removed == ("node-b",)
+    assert batch.state.summary.total == 2 and [n.node for n in batch.state.nodes] == ["node-a", "node-c"]
+    assert not table.pending
+
+
+async def test_a_removed_node_that_returns_is_a_change_not_a_removal(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table(batch_window=0)
+    await table.get()
+    pair.delete(NODES, node("node-b"))
+    pair.put(NODES, node("node-b"))
+    batch = await table.get()
+    assert [s.node for s in batch.changed] == ["node-b"] and batch.removed == ()
+
+
+async def test_a_slow_table_reader_holds_one_entry_per_node(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table(batch_window=0)
+    await table.get()
+    pair.put(FLOW_EXPORTS, export("NetFlow", 1))
+    for i in range(500):
+        pair.put(FLOWS, flow("node-a", "Emitting" if i % 2 else "Error", 1))
+    assert len(table._changed) == 2
+    batch = await table.get()
+    assert {s.node: s.state for s in batch.changed}["node-a"] is NodeFlowState.EMITTING  # the last of 500
+
+
+async def test_a_cluster_level_change_alone_is_an_update(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table(batch_window=0)
+    await table.get()
+    pair.put(CONFIG_NETWORKS, {"metadata": {"name": "cluster"}, "status": {"networkType": "OpenShiftSDN"}})
+    batch = await table.get()
+    assert batch.changed == () and not batch.state.supported
+    assert batch.state.unsupported_reason == "OpenShiftSDN does not support flows tracing."
+
+
+async def test_a_burst_is_gathered_into_one_update(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table(batch_window=0.05)
+    await table.get()
+    waiting = asyncio.ensure_future(table.get())
+    await asyncio.sleep(0)
+    pair.put(FLOW_EXPORTS, export("NetFlow", 1))  # wakes the reader …
+    await asyncio.sleep(0.01)
+    pair.put(FLOWS, flow("node-a", "Emitting", 1))  # … which is still gathering
+    batch = await waiting
+    assert {s.node: s.state.name for s in batch.changed} == {"node-a": "EMITTING", "node-b": "PENDING"}
+
+
+def test_closing_the_hub_closes_table_mailboxes(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table()
+    assert pair.hub.subscriber_count == 1
+    pair.hub.close()
+    assert table.closed and pair.hub.subscriber_count == 0
+
+
+def test_flows_query_is_served_from_the_derived_rows(pair: Cluster) -> None:
+    pair.put(FLOW_EXPORTS, export("NetFlow", 2))
+    first = pair.hub.state()
+    assert first.nodes is pair.hub.state().nodes  # no re-derivation between changes
+    pair.put(FLOWS, flow("node-a", "Emitting", 2))
+    again = pair.hub.state()
+    assert again.summary.emitting == 1 and again.nodes is not first.nodes
