@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the real binaries the testbed runs (kube-apiserver, kubectl, etcd, goflow2) from the
-# pinned Go modules under hack/, caches them outside the clone keyed by module version and
-# go.sum, and links them into .bin/. A second run finds the cache and returns at once.
+# Builds the real binaries the testbed runs (kube-apiserver, kubectl, etcd, goflow2) and helm (which
+# renders the chart in deploy/helm) from the pinned Go modules under hack/, caches them outside the
+# clone keyed by module version and go.sum, and links them into .bin/. A second run finds the cache
+# and returns at once. Name binaries to build only those: hack/build-binaries.sh helm goflow2
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -44,7 +45,26 @@ build() {
   echo "flowgate: built $name in $(( $(date +%s) - start ))s"
 }
 
-build etcd etcd go.etcd.io/etcd/server/v3
-build goflow2 goflow2 github.com/netsampler/goflow2/v2/cmd/goflow2
-build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
-build kube kubectl k8s.io/kubernetes/cmd/kubectl
+# NAME MODULE_DIR PACKAGE
+TARGETS=(
+  "etcd etcd go.etcd.io/etcd/server/v3"
+  "goflow2 goflow2 github.com/netsampler/goflow2/v2/cmd/goflow2"
+  "kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver"
+  "kubectl kube k8s.io/kubernetes/cmd/kubectl"
+  "helm helm helm.sh/helm/v3/cmd/helm"
+)
+wanted=("$@")
+known=()
+for target in "${TARGETS[@]}"; do known+=("${target%% *}"); done
+for name in "${wanted[@]}"; do
+  if [[ " ${known[*]} " != *" $name "* ]]; then
+    echo "flowgate: there is no binary called $name to build; choose from: ${known[*]}." >&2
+    exit 2
+  fi
+done
+for target in "${TARGETS[@]}"; do
+  read -r name dir pkg <<<"$target"
+  if [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " == *" $name "* ]]; then
+    build "$dir" "$name" "$pkg"
+  fi
+done
