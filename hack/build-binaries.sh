@@ -11,10 +11,31 @@ BIN=$ROOT/.bin
 mkdir -p "$BIN" "$CACHE/bin" "$CACHE/logs"
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 
+# module_version MODULE_DIR MODULE: the version go.mod requires.
+module_version() {
+  sed -n "s#^[[:space:]]*\(require \)\{0,1\}$2 \(v[^ ]*\).*#\2#p" "$HERE/$1/go.mod" | head -n 1
+}
+
+# Link-time settings a command needs beyond -s: helm's version, and the Kubernetes version it
+# renders and lints charts for by default (its client-go's, as helm's own Makefile sets them).
+extra_ldflags() {
+  case "$1" in
+    helm)
+      local helm_version k8s_minor
+      helm_version=$(module_version helm helm.sh/helm/v3)
+      k8s_minor=$(module_version helm k8s.io/client-go | cut -d. -f2)
+      echo "-X helm.sh/helm/v3/internal/version.version=$helm_version" \
+        "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$k8s_minor" \
+        "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$k8s_minor"
+      ;;
+  esac
+}
+
 # build MODULE_DIR NAME PACKAGE
 build() {
-  local dir=$HERE/$1 name=$2 pkg=$3 key out log start
-  key=$(cat "$dir/go.mod" "$dir/go.sum" | sha256sum | cut -c1-12)
+  local dir=$HERE/$1 name=$2 pkg=$3 key out log start ldflags
+  ldflags=$(extra_ldflags "$name")
+  key=$( { cat "$dir/go.mod" "$dir/go.sum"; [ -z "$ldflags" ] || echo "$ldflags"; } | sha256sum | cut -c1-12)
   out=$CACHE/bin/$1-$key
   if [ -x "$out/$name" ]; then
     ln -sfn "$out/$name" "$BIN/$name"
@@ -29,7 +50,7 @@ build() {
   start=$(date +%s)
   echo "flowgate: building $name from $pkg (first time only; kube-apiserver takes 10-20 min on 2 cores) ..."
   mkdir -p "$out.tmp"
-  ( cd "$dir" && go build -trimpath -ldflags=-s -o "$out.tmp/$name" "$pkg" ) >"$log" 2>&1 &
+  ( cd "$dir" && go build -trimpath -ldflags="-s $ldflags" -o "$out.tmp/$name" "$pkg" ) >"$log" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 30
