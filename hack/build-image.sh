@@ -2,12 +2,15 @@
 # Builds the container image localhost/flowgate:<version> from the Containerfile with buildah: no
 # container daemon and no registry needed.
 #
-#   hack/build-image.sh [--oci-archive FILE] [--refresh-base]
+#   hack/build-image.sh [--oci-archive FILE] [--refresh-base] [--prune]
 #
 #   --oci-archive FILE  also write the image to FILE as an OCI archive (`podman load -i FILE`,
 #                       `skopeo copy oci-archive:FILE docker://REGISTRY/flowgate:TAG`);
 #                       or set FLOWGATE_OCI_ARCHIVE=FILE
 #   --refresh-base      make the Debian base image again (today's packages) before building
+#   --prune             afterwards, delete the build's cached layers and older images: the vfs
+#                       store keeps a full copy of the file system per layer (gigabytes), and
+#                       the next build starts from scratch
 #
 # Images live in their own store, ~/.cache/flowgate/containers (FLOWGATE_IMAGE_STORE), with the vfs
 # driver, so they never mix with another tool's images or storage driver. To look at them:
@@ -30,6 +33,7 @@ STORE=${FLOWGATE_IMAGE_STORE:-$CACHE/containers}
 BASE_IMAGE=localhost/debian:bookworm
 OCI_ARCHIVE=${FLOWGATE_OCI_ARCHIVE:-}
 REFRESH_BASE=false
+PRUNE=false
 CA_BUNDLE=${FLOWGATE_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
 SUITE=bookworm
 
@@ -41,6 +45,7 @@ while [ $# -gt 0 ]; do
     --oci-archive) [ $# -ge 2 ] || fail "--oci-archive needs a file name, e.g. --oci-archive flowgate.tar."; OCI_ARCHIVE=$2; shift 2 ;;
     --oci-archive=*) OCI_ARCHIVE=${1#*=}; shift ;;
     --refresh-base) REFRESH_BASE=true; shift ;;
+    --prune) PRUNE=true; shift ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) fail "unknown option $1; see hack/build-image.sh --help." ;;
   esac
@@ -176,7 +181,7 @@ else
   secrets=()
   [ ! -f "$CA_BUNDLE" ] || secrets=(--secret "id=ca-bundle,src=$CA_BUNDLE")
   set +e
-  "${B[@]}" bud --layers --isolation chroot --file Containerfile \
+  "${B[@]}" bud --layers --force-rm --isolation chroot --file Containerfile \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" \
     --build-arg "VERSION=$VERSION" \
     --build-arg "REVISION=$REVISION" \
@@ -209,4 +214,11 @@ if [ -n "$OCI_ARCHIVE" ]; then
   rm -f "$OCI_ARCHIVE"
   "${B[@]}" push --quiet "$IMAGE" "oci-archive:$OCI_ARCHIVE:$IMAGE"
   say "wrote $OCI_ARCHIVE ($(du -h "$OCI_ARCHIVE" | cut -f1)); load it with: podman load -i $OCI_ARCHIVE"
+fi
+if $PRUNE; then
+  before=$(du -sh "$STORE/storage" | cut -f1)
+  "${B[@]}" rmi --prune >/dev/null
+  say "pruned cached layers: the image store went from $before to $(du -sh "$STORE/storage" | cut -f1)"
+else
+  say "the image store $STORE holds $(du -sh "$STORE/storage" | cut -f1); hack/build-image.sh --prune frees what only the layer cache uses"
 fi
