@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# Installs the Debian packages flowgate's testbed needs, once: Open vSwitch (a real data plane per
-# simulated node), ethtool and iproute2 (network namespaces), openssl (the testbed's certificates).
-# Skips what is already there.
+# Installs the Debian packages flowgate needs, once, skipping what is already there.
+#   hack/install-system-deps.sh          the testbed's: Open vSwitch (a real data plane per
+#                                        simulated node), ethtool and iproute2 (network
+#                                        namespaces), openssl (the testbed's certificates)
+#   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
+#                                        without a daemon) and debootstrap (makes the Debian base
+#                                        image when no registry is reachable)
 set -euo pipefail
 need=()
-command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
-command -v ethtool >/dev/null || need+=(ethtool)
-command -v ip >/dev/null || need+=(iproute2)
-command -v openssl >/dev/null || need+=(openssl)
+case "${1:-testbed}" in
+  testbed)
+    command -v ovs-vswitchd >/dev/null || need+=(openvswitch-switch)
+    command -v ethtool >/dev/null || need+=(ethtool)
+    command -v ip >/dev/null || need+=(iproute2)
+    command -v openssl >/dev/null || need+=(openssl)
+    ;;
+  image)
+    command -v buildah >/dev/null || need+=(buildah)
+    command -v debootstrap >/dev/null || need+=(debootstrap)
+    ;;
+  *)
+    echo "flowgate: install-system-deps.sh takes 'testbed' (the default) or 'image', not '$1'." >&2
+    exit 2
+    ;;
+esac
 [ ${#need[@]} -eq 0 ] && { echo "flowgate: system packages present"; exit 0; }
 if [ "$(id -u)" != 0 ]; then
   echo "flowgate: these Debian packages are missing and installing them needs root: ${need[*]}" >&2

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Builds the container image localhost/flowgate:<version> from the Containerfile with buildah: no
+# container daemon and no registry needed.
+#
+#   hack/build-image.sh [--oci-archive FILE] [--refresh-base] [--prune]
+#
+#   --oci-archive FILE  also write the image to FILE as an OCI archive (`podman load -i FILE`,
+#                       `skopeo copy oci-archive:FILE docker://REGISTRY/flowgate:TAG`);
+#                       or set FLOWGATE_OCI_ARCHIVE=FILE
+#   --refresh-base      make the Debian base image again (today's packages) before building
+#   --prune             afterwards, delete the build's cached layers and older images: the vfs
+#                       store keeps a full copy of the file system per layer (gigabytes), and
+#                       the next build starts from scratch
+#
+# Images live in their own store, ~/.cache/flowgate/containers (FLOWGATE_IMAGE_STORE), with the vfs
+# driver, so they never mix with another tool's images or storage driver. To look at them:
+#   buildah --root ~/.cache/flowgate/containers/storage --runroot ~/.cache/flowgate/containers/run \
+#           --storage-driver vfs images
+#
+# pip and npm in the build stages trust this machine's CA bundle (/etc/ssl/certs/ca-certificates.crt,
+# or FLOWGATE_BUILD_CA_BUNDLE), so the build also works behind a TLS-inspecting proxy; the bundle is
+# a build secret and never lands in the image.
+#
+# The base image localhost/debian:bookworm is made once with debootstrap from this machine's Debian
+# mirror (its root file system is cached by date under ~/.cache/flowgate/debootstrap). A second
+# run with the same inputs (Containerfile, pyproject.toml, README.md, gateway/, plugin-ui/, the
+# pinned goflow2) finds the image labelled with their hash and returns at once.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+CACHE=${FLOWGATE_CACHE:-$HOME/.cache/flowgate}
+STORE=${FLOWGATE_IMAGE_STORE:-$CACHE/containers}
+BASE_IMAGE=localhost/debian:bookworm
+OCI_ARCHIVE=${FLOWGATE_OCI_ARCHIVE:-}
+REFRESH_BASE=false
+PRUNE=false
+CA_BUNDLE=${FLOWGATE_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
+SUITE=bookworm
+
+say() { echo "flowgate: $*"; }
+fail() { echo "flowgate: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --oci-archive) [ $# -ge 2 ] || fail "--oci-archive needs a file name, e.g. --oci-archive flowgate.tar."; OCI_ARCHIVE=$2; shift 2 ;;
+    --oci-archive=*) OCI_ARCHIVE=${1#*=}; shift ;;
+    --refresh-base) REFRESH_BASE=true; shift ;;
+    --prune) PRUNE=true; shift ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) fail "unknown option $1; see hack/build-image.sh --help." ;;
+  esac
+done
+if [ -n "$OCI_ARCHIVE" ]; then
+  mkdir -p "$(dirname "$OCI_ARCHIVE")"
+  OCI_ARCHIVE=$(cd "$(dirname "$OCI_ARCHIVE")" && pwd)/$(basename "$OCI_ARCHIVE")
+fi
+
+cd "$ROOT"
+[ -f plugin-ui/package.json ] \
+  || fail "plugin-ui/package.json is missing: the image serves the console plugin built from plugin-ui/, so build the image from a checkout that has it."
+[ -f plugin-ui/package-lock.json ] \
+  || fail "plugin-ui/package-lock.json is missing: the image installs the plugin's exact dependencies with 'npm ci'; run 'npm install' in plugin-ui/ and commit the lock file."
+[ "$(id -u)" = 0 ] || fail "building the image with buildah's vfs store and chroot isolation needs root; run it as root (or sudo make image)."
+
+"$HERE/install-system-deps.sh" image
+"$HERE/build-binaries.sh" goflow2
+GOFLOW2_DIR=$(dirname "$(readlink -f "$ROOT/.bin/goflow2")")
+
+mkdir -p "$STORE" "$CACHE/logs" "$CACHE/debootstrap"
+B=(buildah --root "$STORE/storage" --runroot "$STORE/run" --storage-driver vfs)
+
+# --- the Debian base image --------------------------------------------------------------------
+
+# apt_uri SUITE: the first URI this machine's apt sources give for SUITE (deb822 or one-line).
+apt_uri() {
+  local suite=$1 file
+  for file in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$file" ] || continue
+    awk -v suite="$suite" '
+      function flush() { if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") && enabled != "no" && uris != "") { split(uris, u, " "); print u[1]; found = 1 } types = suites = uris = ""; enabled = "yes" }
+      BEGIN { enabled = "yes" }
+      /^[[:space:]]*$/ { flush(); if (found) exit; next }
+      /^[[:space:]]*#/ { next }
+      tolower($1) == "types:" { $1 = ""; types = $0 }
+      tolower($1) == "uris:" { $1 = ""; uris = $0; sub(/^ +/, "", uris) }
+      tolower($1) == "suites:" { $1 = ""; suites = $0 }
+      tolower($1) == "enabled:" { enabled = tolower($2) }
+      END { if (!found) flush() }
+    ' "$file" | head -n 1
+  done
+  for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$file" ] || continue
+    awk -v suite="$suite" '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ } if ($(i + 1) == suite) { print $i; exit } }' "$file"
+  done
+}
+
+make_base() {
+  local day rootfs tarball mirror security log start pid ctr
+  day=$(date -u +%Y%m%d)
+  tarball=$CACHE/debootstrap/debian-$SUITE-minbase-$day.tar
+  if [ ! -f "$tarball" ]; then
+    mirror=${FLOWGATE_DEBIAN_MIRROR:-$(apt_uri "$SUITE" | head -n 1)}
+    security=${FLOWGATE_DEBIAN_SECURITY_MIRROR:-$(apt_uri "$SUITE-security" | head -n 1)}
+    [ -n "$mirror" ] || fail "no Debian mirror for $SUITE in /etc/apt/sources.list(.d); set FLOWGATE_DEBIAN_MIRROR to one (e.g. http://deb.debian.org/debian)."
+    security=${security:-http://deb.debian.org/debian-security}
+    rootfs=$(mktemp -d "$CACHE/debootstrap/rootfs.XXXXXX")
+    log=$CACHE/logs/debootstrap.log
+    start=$(date +%s)
+    say "making the Debian $SUITE base image with debootstrap from $mirror (about a minute; cached for the day) ..."
+    debootstrap --variant=minbase "$SUITE" "$rootfs" "$mirror" >"$log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+      sleep 15
+      kill -0 "$pid" 2>/dev/null && say "  ... debootstrap: $(grep -E '^I: ' "$log" | tail -n 1 | cut -c4-) ($(( $(date +%s) - start ))s)"
+    done
+    if ! wait "$pid"; then
+      rm -rf "$rootfs"
+      echo "flowgate: debootstrap of Debian $SUITE from $mirror failed; its output is in $log:" >&2
+      tail -n 15 "$log" >&2
+      exit 1
+    fi
+    # The image's apt sources: the release, its updates and its security fixes.
+    printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
+      "$mirror" "$SUITE" "$mirror" "$SUITE" "$security" "$SUITE" >"$rootfs/etc/apt/sources.list"
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/bootstrap.log
+    tar --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -C "$rootfs" -cf "$tarball.tmp" .
+    mv "$tarball.tmp" "$tarball"
+    rm -rf "$rootfs"
+    find "$CACHE/debootstrap" -maxdepth 1 -name "debian-$SUITE-minbase-*.tar" ! -name "$(basename "$tarball")" -delete
+    say "debootstrap done in $(( $(date +%s) - start ))s ($(du -sh "$tarball" | cut -f1), cached as $tarball)"
+  else
+    say "using today's cached Debian $SUITE root file system ($tarball)"
+  fi
+  ctr=$("${B[@]}" from --quiet scratch)
+  "${B[@]}" add --quiet "$ctr" "$tarball" / >/dev/null
+  "${B[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash \
+    --label "dev.flowgate.debootstrap-date=$day" "$ctr"
+  "${B[@]}" commit --quiet --rm "$ctr" "$BASE_IMAGE" >/dev/null
+  say "base image $BASE_IMAGE committed"
+}
+
+if $REFRESH_BASE || ! "${B[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
+  $REFRESH_BASE && rm -f "$CACHE"/debootstrap/debian-$SUITE-minbase-*.tar
+  make_base
+fi
+BASE_ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE")
+
+# --- the flowgate image -----------------------------------------------------------------------
+
+VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml | head -n 1)
+[ -n "$VERSION" ] || fail "pyproject.toml names no version (version = \"...\" under [project])."
+IMAGE=localhost/flowgate:$VERSION
+INPUTS=(Containerfile .containerignore pyproject.toml README.md gateway plugin-ui hack/goflow2/go.mod hack/goflow2/go.sum)
+EXCLUDES=(':!plugin-ui/node_modules' ':!plugin-ui/dist' ':!plugin-ui/dist-standalone' ':!plugin-ui/dist-graphiql'
+  ':!gateway/web/plugin' ':!gateway/web/ui' ':!gateway/web/graphiql')
+
+# The git object ids of every input file as it is in the work tree (committed or not), the base
+# image and this script: the same hash means the same image.
+source_hash() {
+  git ls-files -z --cached --others --exclude-standard --deduplicate -- "${INPUTS[@]}" "${EXCLUDES[@]}" \
+    | while IFS= read -r -d '' file; do [ -f "$file" ] && printf '%s\n' "$file"; done \
+    | LC_ALL=C sort >"$STORE/inputs.txt"
+  {
+    paste -d ' ' <(git hash-object --stdin-paths <"$STORE/inputs.txt") "$STORE/inputs.txt"
+    echo "base $BASE_ID"
+    git hash-object "$HERE/build-image.sh"
+  } | sha256sum | cut -c1-16
+}
+SOURCE_HASH=$(source_hash)
+
+current=$("${B[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "dev.flowgate.source-hash"}}' "$IMAGE" 2>/dev/null || true)
+if [ "$current" = "$SOURCE_HASH" ]; then
+  say "image $IMAGE is up to date with the sources (source hash $SOURCE_HASH); nothing to build"
+else
+  REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
+  [ -z "$(git status --porcelain -- "${INPUTS[@]}" "${EXCLUDES[@]}" 2>/dev/null)" ] || REVISION=$REVISION-dirty
+  CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  log=$CACHE/logs/image-build.log
+  start=$(date +%s)
+  say "building $IMAGE from the Containerfile (first build about 5-10 min; its log: $log) ..."
+  secrets=()
+  [ ! -f "$CA_BUNDLE" ] || secrets=(--secret "id=ca-bundle,src=$CA_BUNDLE")
+  set +e
+  "${B[@]}" bud --layers --force-rm --isolation chroot --file Containerfile \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+    --build-arg "VERSION=$VERSION" \
+    --build-arg "REVISION=$REVISION" \
+    --build-arg "CREATED=$CREATED" \
+    --build-arg "SOURCE_HASH=$SOURCE_HASH" \
+    --label "org.opencontainers.image.version=$VERSION" \
+    --label "org.opencontainers.image.revision=$REVISION" \
+    --label "org.opencontainers.image.created=$CREATED" \
+    --label "dev.flowgate.source-hash=$SOURCE_HASH" \
+    --build-context "goflow2=$GOFLOW2_DIR" \
+    "${secrets[@]}" \
+    --tag "$IMAGE" . 2>&1 \
+    | tee "$log" \
+    | { grep --line-buffered -E '^(\[[0-9]+/[0-9]+\] )?STEP [0-9]+/[0-9]+' | sed -u -e 's/^\(.\{140\}\).*/\1 .../' -e 's/^/flowgate:   /' || true; }
+  status=${PIPESTATUS[0]}
+  set -e
+  if [ "$status" -ne 0 ]; then
+    echo "flowgate: building $IMAGE failed; the end of its log ($log):" >&2
+    tail -n 25 "$log" >&2
+    exit 1
+  fi
+  say "built $IMAGE in $(( $(date +%s) - start ))s"
+fi
+
+ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
+SIZE=$("${B[@]}" images --format '{{.Size}}' "$IMAGE" | head -n 1)
+say "image $IMAGE, ID ${ID:0:12}, size $SIZE"
+if [ -n "$OCI_ARCHIVE" ]; then
+  say "writing $IMAGE to the OCI archive $OCI_ARCHIVE ..."
+  rm -f "$OCI_ARCHIVE"
+  "${B[@]}" push --quiet "$IMAGE" "oci-archive:$OCI_ARCHIVE:$IMAGE"
+  say "wrote $OCI_ARCHIVE ($(du -h "$OCI_ARCHIVE" | cut -f1)); load it with: podman load -i $OCI_ARCHIVE"
+fi
+if $PRUNE; then
+  before=$(du -sh "$STORE/storage" | cut -f1)
+  "${B[@]}" rmi --prune >/dev/null
+  say "pruned cached layers: the image store went from $before to $(du -sh "$STORE/storage" | cut -f1)"
+else
+  say "the image store $STORE holds $(du -sh "$STORE/storage" | cut -f1); hack/build-image.sh --prune frees what only the layer cache uses"
+fi

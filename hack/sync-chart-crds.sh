@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Copies flowgate's CRDs (deploy/crds/*.yaml) into the Helm chart's crds/ and its ClusterRoles
+# (deploy/rbac/clusterroles.yaml) into the chart's files/, so the chart installs exactly what
+# deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
+# either. With --check it changes nothing and fails if a copy differs (for tests and CI).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CHART=$ROOT/deploy/helm/flowgate
+check=false
+case "${1:-}" in
+  "") ;;
+  --check) check=true ;;
+  *) echo "flowgate: sync-chart-crds.sh takes only --check, not '$1'." >&2; exit 2 ;;
+esac
+
+pairs=()
+for crd in "$ROOT"/deploy/crds/*.yaml; do
+  pairs+=("$crd" "$CHART/crds/$(basename "$crd")")
+done
+pairs+=("$ROOT/deploy/rbac/clusterroles.yaml" "$CHART/files/clusterroles.yaml")
+
+stale=()
+for ((i = 0; i < ${#pairs[@]}; i += 2)); do
+  src=${pairs[i]} dst=${pairs[i + 1]}
+  cmp -s "$src" "$dst" || stale+=("${dst#"$ROOT"/}")
+  $check || { mkdir -p "$(dirname "$dst")"; cp "$src" "$dst"; }
+done
+# A CRD removed from deploy/crds must leave the chart too.
+for copy in "$CHART"/crds/*.yaml; do
+  [ -e "$copy" ] || continue
+  if [ ! -e "$ROOT/deploy/crds/$(basename "$copy")" ]; then
+    stale+=("${copy#"$ROOT"/} (no longer in deploy/crds)")
+    $check || rm -f "$copy"
+  fi
+done
+
+if $check; then
+  if [ ${#stale[@]} -gt 0 ]; then
+    echo "flowgate: the Helm chart's copies differ from deploy/: ${stale[*]}; run hack/sync-chart-crds.sh." >&2
+    exit 1
+  fi
+  echo "flowgate: the Helm chart's CRDs and ClusterRoles match deploy/"
+elif [ ${#stale[@]} -gt 0 ]; then
+  echo "flowgate: updated ${stale[*]}"
+else
+  echo "flowgate: the Helm chart's CRDs and ClusterRoles already match deploy/"
+fi
