@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps venv binaries ui check lint test demo clean
+.PHONY: all setup system-deps venv binaries ui image chart-sync check lint test demo clean
 
 all: setup
 
@@ -37,6 +37,15 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# The container image localhost/flowgate:<version>, built with buildah (no daemon or registry
+# needed); OCI_ARCHIVE=flowgate.tar also writes an archive for `podman load` or `skopeo copy`.
+image:
+	@hack/build-image.sh $(if $(OCI_ARCHIVE),--oci-archive $(OCI_ARCHIVE))
+
+# Copy deploy/crds and deploy/rbac/clusterroles.yaml into the Helm chart after changing them.
+chart-sync:
+	@hack/sync-chart-crds.sh
 
 # The fast tier: lint, types and unit tests. Python only: no root, no Go, no network.
 check: lint

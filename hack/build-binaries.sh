@@ -37,6 +37,9 @@ build() {
   ldflags=$(extra_ldflags "$name")
   key=$( { cat "$dir/go.mod" "$dir/go.sum"; [ -z "$ldflags" ] || echo "$ldflags"; } | sha256sum | cut -c1-12)
   out=$CACHE/bin/$1-$key
+  # One build of a binary at a time, whichever clone asks: a second waits, then finds it cached.
+  exec 9>"$CACHE/bin/.$name-$key.lock"
+  flock 9
   if [ -x "$out/$name" ]; then
     ln -sfn "$out/$name" "$BIN/$name"
     echo "flowgate: $name ready (cached)"
@@ -49,8 +52,8 @@ build() {
   log=$CACHE/logs/$1-$name.log
   start=$(date +%s)
   echo "flowgate: building $name from $pkg (first time only; kube-apiserver takes 10-20 min on 2 cores) ..."
-  mkdir -p "$out.tmp"
-  ( cd "$dir" && go build -trimpath -ldflags="-s $ldflags" -o "$out.tmp/$name" "$pkg" ) >"$log" 2>&1 &
+  rm -rf "$out.tmp-$name" && mkdir -p "$out.tmp-$name"
+  ( cd "$dir" && go build -trimpath -ldflags="-s $ldflags" -o "$out.tmp-$name/$name" "$pkg" ) >"$log" 2>&1 &
   local pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 30
@@ -61,7 +64,7 @@ build() {
     tail -n 20 "$log" >&2
     exit 1
   fi
-  mkdir -p "$out" && mv "$out.tmp/$name" "$out/$name" && rmdir "$out.tmp"
+  mkdir -p "$out" && mv "$out.tmp-$name/$name" "$out/$name" && rmdir "$out.tmp-$name"
   ln -sfn "$out/$name" "$BIN/$name"
   echo "flowgate: built $name in $(( $(date +%s) - start ))s"
 }

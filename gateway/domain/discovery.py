@@ -26,10 +26,14 @@ def _host(ip: str) -> str:
 
 
 def _node_ports(service: Mapping[str, Any]) -> list[int]:
+    """The Service's node ports, UDP ones first: flow records travel over UDP, and a collector
+    Service may also publish a TCP port (its metrics, say)."""
     spec = service.get("spec") or {}
     if spec.get("type") not in ("NodePort", "LoadBalancer"):
         return []
-    return [int(p["nodePort"]) for p in spec.get("ports") or [] if p.get("nodePort")]
+    ports = [p for p in spec.get("ports") or [] if p.get("nodePort")]
+    ports.sort(key=lambda p: (p.get("protocol") or "TCP") != "UDP")
+    return [int(p["nodePort"]) for p in ports]
 
 
 def _has_local_endpoint(service: Mapping[str, Any], node: str, slices: Iterable[Mapping[str, Any]]) -> bool:

@@ -51,7 +51,14 @@ def load_documents(paths: Iterable[Path]) -> list[JSON]:
 
 
 def crd_documents() -> list[JSON]:
-    return load_documents([*sorted((deploy_dir() / "crds").glob("*.yaml")), *sorted(PACKAGE_MANIFESTS.glob("*.yaml"))])
+    """flowgate's CRDs, the OpenShift fixtures the testbed carries, and the ones deploy/ needs to
+    be validated against (deploy/testing/); kustomizations beside them are not CRDs."""
+    paths = [
+        *sorted((deploy_dir() / "crds").glob("*.yaml")),
+        *sorted(PACKAGE_MANIFESTS.glob("*.yaml")),
+        *sorted((deploy_dir() / "testing").glob("*.yaml")),
+    ]
+    return [doc for doc in load_documents(paths) if doc.get("kind") == "CustomResourceDefinition"]
 
 
 def rbac_documents() -> list[JSON]:

@@ -136,3 +136,25 @@ def test_node_info_reads_address_and_ovn_annotation() -> None:
         }
     )
     assert (info.internal_ip, info.ovn_kubernetes) == ("10.1.1.1", True)
+
+
+def test_a_selected_collector_is_reached_on_its_udp_node_port() -> None:
+    from gateway.domain.discovery import resolve_collector
+    from gateway.domain.model import CollectorTarget, NodeInfo
+
+    service = {
+        "metadata": {"name": "goflow2", "namespace": "flows", "labels": {"role": "flows-collector"}},
+        "spec": {
+            "type": "NodePort",
+            "ports": [
+                {"name": "metrics", "protocol": "TCP", "port": 8080, "nodePort": 31080},
+                {"name": "flows", "protocol": "UDP", "port": 2055, "nodePort": 30001},
+            ],
+        },
+    }
+    slice_ = {
+        "metadata": {"name": "goflow2-x", "namespace": "flows", "labels": {"kubernetes.io/service-name": "goflow2"}},
+        "endpoints": [{"nodeName": "n1", "conditions": {"ready": True}}],
+    }
+    found = resolve_collector(CollectorTarget.default(), NodeInfo("n1", "10.0.0.1"), [service], [slice_])
+    assert found.endpoints == ("10.0.0.1:30001",)
