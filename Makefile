@@ -43,7 +43,7 @@ lint: venv
 image:
 	@hack/build-image.sh $(if $(OCI_ARCHIVE),--oci-archive $(OCI_ARCHIVE))
 
-# Copy deploy/crds and deploy/rbac/clusterroles.yaml into the Helm chart after changing them.
+# Copy deploy/crds, deploy/rbac/clusterroles.yaml and deploy/admission into the Helm chart after changing them.
 chart-sync:
 	@hack/sync-chart-crds.sh
 

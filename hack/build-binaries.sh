@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the real binaries the testbed runs (kube-apiserver, kubectl, etcd, goflow2) and helm (which
-# renders the chart in deploy/helm) from the pinned Go modules under hack/, caches them outside the
-# clone keyed by module version and go.sum, and links them into .bin/. A second run finds the cache
+# Builds the real binaries the testbed runs (kube-apiserver, kube-controller-manager, kubectl, etcd,
+# goflow2) and helm (which renders the chart in deploy/helm) from the pinned Go modules under hack/,
+# caches them outside the clone keyed by module version and go.sum, and links them into .bin/. A second run finds the cache
 # and returns at once. Name binaries to build only those: hack/build-binaries.sh helm goflow2
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -75,6 +75,7 @@ TARGETS=(
   "goflow2 goflow2 github.com/netsampler/goflow2/v2/cmd/goflow2"
   "kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver"
   "kubectl kube k8s.io/kubernetes/cmd/kubectl"
+  "kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager"
   "helm helm helm.sh/helm/v3/cmd/helm"
 )
 wanted=("$@")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Copies flowgate's CRDs (deploy/crds/*.yaml) into the Helm chart's crds/ and its ClusterRoles
-# (deploy/rbac/clusterroles.yaml) into the chart's files/, so the chart installs exactly what
-# deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
+# Copies flowgate's CRDs (deploy/crds/*.yaml) into the Helm chart's crds/, and its ClusterRoles
+# (deploy/rbac/clusterroles.yaml) and the agent's admission policy (deploy/admission/agent-own-node.yaml)
+# into the chart's files/, so the chart installs exactly what deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
 # either. With --check it changes nothing and fails if a copy differs (for tests and CI).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,9 +15,11 @@ esac
 
 pairs=()
 for crd in "$ROOT"/deploy/crds/*.yaml; do
+  [ "$(basename "$crd")" = kustomization.yaml ] && continue  # kustomize's index, not a CRD
   pairs+=("$crd" "$CHART/crds/$(basename "$crd")")
 done
 pairs+=("$ROOT/deploy/rbac/clusterroles.yaml" "$CHART/files/clusterroles.yaml")
+pairs+=("$ROOT/deploy/admission/agent-own-node.yaml" "$CHART/files/agent-own-node.yaml")
 
 stale=()
 for ((i = 0; i < ${#pairs[@]}; i += 2)); do
@@ -39,9 +41,9 @@ if $check; then
     echo "flowgate: the Helm chart's copies differ from deploy/: ${stale[*]}; run hack/sync-chart-crds.sh." >&2
     exit 1
   fi
-  echo "flowgate: the Helm chart's CRDs and ClusterRoles match deploy/"
+  echo "flowgate: the Helm chart's CRDs, ClusterRoles and admission policy match deploy/"
 elif [ ${#stale[@]} -gt 0 ]; then
   echo "flowgate: updated ${stale[*]}"
 else
-  echo "flowgate: the Helm chart's CRDs and ClusterRoles already match deploy/"
+  echo "flowgate: the Helm chart's CRDs, ClusterRoles and admission policy already match deploy/"
 fi

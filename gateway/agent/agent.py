@@ -21,7 +21,7 @@ from gateway.domain.model import (
     FlowReport,
     NodeInfo,
 )
-from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
+from gateway.kube.api import NODE_NAME_EXTRA, ApiError, ApiUnreachable, KubeApi
 from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
 from gateway.retry import Backoff
 from gateway.watch.informer import Informer, InformerSet
@@ -139,6 +139,7 @@ class NodeAgent:
         monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
         try:
             await self._wait_synced()
+            await self._introduce()
             log.info(
                 "watching FlowExport/%s, Node/%s and collector Services; driving OVS bridge %s at %s",
                 FLOW_EXPORT_NAME,
@@ -164,6 +165,26 @@ class NodeAgent:
             monitor.cancel()
             await asyncio.gather(monitor, return_exceptions=True)
             await self.informers.stop()
+
+    async def _introduce(self) -> None:
+        """Say who this agent acts as, as the API server sees it, and warn when its credentials
+        belong to another node's pod (the admission policy would refuse every report)."""
+        try:
+            me = await self.api.whoami()
+        except (ApiError, ApiUnreachable):
+            return  # whatever fails next says why
+        bound = ((me.get("extra") or {}).get(NODE_NAME_EXTRA) or [None])[0]
+        if bound is not None and bound != self.node:
+            log.error(
+                "these credentials belong to a pod on node %s, but this agent was told it runs on %s (--node); "
+                "the API server will refuse its reports on Flow/%s. Run it with its own pod's token.",
+                bound,
+                self.node,
+                self.node,
+            )
+            return
+        where = f", a pod on node {bound}" if bound else ""
+        log.info("acting as %s%s", me.get("username") or "an unnamed user", where)
 
     async def _wait_synced(self) -> None:
         while True:

@@ -19,6 +19,8 @@ from gateway.kube.resources import Resource
 
 JSON = dict[str, Any]
 MERGE_PATCH = "application/merge-patch+json"
+# In the user info of a service-account token bound to a pod: the node that pod is scheduled on.
+NODE_NAME_EXTRA = "authentication.kubernetes.io/node-name"
 
 
 class ApiError(Exception):

@@ -37,10 +37,11 @@ class ClusterApi:
         path: str,
         body: JSON | None = None,
         content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> JSON:
         conn = http.client.HTTPSConnection(self.host, self.port, context=self._ssl, timeout=self.timeout)
         try:
-            headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+            headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json", **(headers or {})}
             payload = None
             if body is not None:
                 payload = json.dumps(body).encode()

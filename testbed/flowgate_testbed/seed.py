@@ -1,6 +1,7 @@
 """What the testbed puts into a fresh API server: CRDs (flowgate's and the OpenShift ones flowgate
-reads), flowgate's ClusterRoles with bindings for the test users, and an OpenShift-like cluster
-(Network/cluster, nodes, the flows-collector Service and its EndpointSlice)."""
+reads), flowgate's ClusterRoles with bindings for the test users, flowgate's admission policy, and
+an OpenShift-like cluster (Network/cluster, nodes, the flows-collector Service and its
+EndpointSlice)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,12 @@ def crd_documents() -> list[JSON]:
 
 def rbac_documents() -> list[JSON]:
     return load_documents(sorted((deploy_dir() / "rbac").glob("*.yaml")))
+
+
+def admission_documents() -> list[JSON]:
+    """deploy/admission: the policy confining each node agent to its own node, and its binding."""
+    kinds = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
+    return [d for d in load_documents(sorted((deploy_dir() / "admission").glob("*.yaml"))) if d.get("kind") in kinds]
 
 
 def create(client: ClusterApi, collection: str, obj: JSON) -> JSON:
@@ -129,16 +136,30 @@ def ensure_service_account(client: ClusterApi, name: str, namespace: str) -> Non
         )
 
 
-def ensure_bound_object(client: ClusterApi, kind: str, name: str, namespace: str, node: str) -> JSON:
-    """A Secret or Pod a token can be bound to. The Pod is scheduled (spec.nodeName) but nothing
-    runs it: the API server only needs it to exist, and binds the node to the token."""
+def ensure_bound_object(
+    client: ClusterApi, kind: str, name: str, namespace: str, node: str, service_account: str
+) -> JSON:
+    """A Secret or Pod a token can be bound to. The Pod runs as `service_account` and is scheduled
+    (spec.nodeName) but nothing runs it: the API server only needs it to exist, and binds the
+    node to the token."""
     collection = "secrets" if kind == "Secret" else "pods"
     path = f"/api/v1/namespaces/{namespace}/{collection}/{name}"
     if client.exists(path):
-        return client.get(path)
+        found = client.get(path)
+        scheduled = (found.get("spec") or {}).get("nodeName")
+        if kind == "Pod" and scheduled != node:
+            raise TestbedError(
+                f"Pod {namespace}/{name} already runs on {scheduled}, not {node} (a pod's node cannot change); "
+                "bind the token to a pod of another name."
+            )
+        return found
     body: JSON = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}}
     if kind == "Pod":
-        body["spec"] = {"nodeName": node, "containers": [{"name": "agent", "image": "flowgate"}]}
+        body["spec"] = {
+            "nodeName": node,
+            "serviceAccountName": service_account,
+            "containers": [{"name": "agent", "image": "flowgate"}],
+        }
     return client.create(f"/api/v1/namespaces/{namespace}/{collection}", body)
 
 
@@ -173,6 +194,39 @@ def install_rbac(client: ClusterApi) -> None:
             "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": FLOWGATE_NAMESPACE}],
         }
         create(client, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding)
+
+
+def install_admission(client: ClusterApi) -> None:
+    """The admission policies in deploy/admission (in force a moment later: `await_admission`)."""
+    for doc in admission_documents():
+        if doc["kind"] == "ValidatingAdmissionPolicy":
+            create(client, "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies", doc)
+        else:
+            create(client, "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings", doc)
+
+
+def await_admission(client: ClusterApi, timeout: float = 30.0) -> None:
+    """Until the agent's own-node policy is in force. The API server loads a new policy in the
+    background (within about two seconds), so it is probed until it refuses what it must: a
+    dry-run Flow write by the agent's service account (impersonated, with no node in its
+    identity)."""
+    probe = {
+        "apiVersion": "flowgate.dev/v1alpha1",
+        "kind": "Flow",
+        "metadata": {"name": "admission-probe"},
+        "spec": {"nodeName": "admission-probe"},
+    }
+    agent = {"Impersonate-User": f"system:serviceaccount:{FLOWGATE_NAMESPACE}:flowgate-agent"}
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.request("POST", "/apis/flowgate.dev/v1alpha1/flows?dryRun=All", probe, headers=agent)
+        except ClusterApiError as exc:
+            if exc.status == 403 and "flowgate-agent-own-node" in str(exc.body):
+                return
+        if time.monotonic() > deadline:
+            raise TestbedError(f"the API server did not enforce deploy/admission's policy within {timeout:.0f} s.")
+        time.sleep(0.1)
 
 
 def seed_network(client: ClusterApi, network_type: str, nodes: int) -> None:

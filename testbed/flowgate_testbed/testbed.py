@@ -129,6 +129,7 @@ class Testbed:
         self._state_lock = threading.RLock()
         self._prefix = netns_prefix(self.dir)
         self._tokens = {user: secrets.token_urlsafe(24) for user in USERS}
+        self.issued_tokens: list[str] = []  # every service-account token handed out (for log scans)
         self._etcd: Daemon | None = None
         self._apiserver: Daemon | None = None
         self._bridge: BridgeNetwork | None = None
@@ -172,6 +173,8 @@ class Testbed:
                 self._step(f"cleaned up after a previous testbed in this directory ({len(cleaned)} items)")
         for stale in ("etcd", "bin"):
             shutil.rmtree(self.dir / stale, ignore_errors=True)
+        for node in self.node_names:  # tokens of a previous cluster in this directory
+            (self.dir / "nodes" / node / "kubeconfig-agent").unlink(missing_ok=True)
         self.etcd_port, self.apiserver_port, self._etcd_peer_port = free_ports(3)
         self._write_state()
         self._pki = make_pki(self.dir / "pki")
@@ -195,9 +198,11 @@ class Testbed:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 network = pool.submit(seed.seed_network, self.client(), self.network_type, len(self.node_names))
                 seed.install_rbac(admin)
+                seed.install_admission(admin)
                 seed.seed_nodes(admin, self.node_names, self.network_type)
                 seed.seed_collector(admin, self.node_names)
                 network.result()
+                seed.await_admission(admin)
             self._step(f"cluster seeded ({len(self.node_names)} nodes, {self.network_type})")
         except BaseException:
             if data_plane is not None:
@@ -340,32 +345,35 @@ class Testbed:
         tokens = self.dir / "tokens.csv"
         tokens.write_text("\n".join(lines) + "\n")
         tokens.chmod(0o600)
-        ca_data = base64.b64encode(self._pki.ca_cert.read_bytes()).decode()
         for user in USERS:
-            config = {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "flowgate-testbed",
-                        "cluster": {"server": self.api_url, "certificate-authority-data": ca_data},
-                    }
-                ],
-                "users": [{"name": user, "user": {"token": self._tokens[user]}}],
-                "contexts": [
-                    {"name": f"{user}@flowgate-testbed", "context": {"cluster": "flowgate-testbed", "user": user}}
-                ],
-                "current-context": f"{user}@flowgate-testbed",
-                "preferences": {},
-            }
-            path = self.kubeconfig(user)
-            path.write_text(yaml.safe_dump(config, sort_keys=False))
-            path.chmod(0o600)
+            self._write_kubeconfig(self.kubeconfig(user), user, self._tokens[user])
         (self.dir / "bin").mkdir(exist_ok=True)
         (self.dir / "bin" / "kubectl").symlink_to(find_binary("kubectl"))
         plugin = Path(sys.executable).parent / "kubectl-flows"  # so `kubectl flows` works with DIR/bin on PATH
         if plugin.exists():
             (self.dir / "bin" / "kubectl-flows").symlink_to(plugin)
+
+    def _write_kubeconfig(self, path: Path, user: str, token: str) -> None:
+        assert self._pki is not None
+        ca_data = base64.b64encode(self._pki.ca_cert.read_bytes()).decode()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "flowgate-testbed",
+                    "cluster": {"server": self.api_url, "certificate-authority-data": ca_data},
+                }
+            ],
+            "users": [{"name": user, "user": {"token": token}}],
+            "contexts": [
+                {"name": f"{user}@flowgate-testbed", "context": {"cluster": "flowgate-testbed", "user": user}}
+            ],
+            "current-context": f"{user}@flowgate-testbed",
+            "preferences": {},
+        }
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        path.chmod(0o600)
 
     # -- data plane ------------------------------------------------------------------------------
 
@@ -462,7 +470,7 @@ class Testbed:
                 "--node",
                 node,
                 "--kubeconfig",
-                str(self.kubeconfig("agent")),
+                str(self.agent_kubeconfig(node)),
                 "--ovs-rundir",
                 str(self.ovs_rundir(node)),
             ]
@@ -516,17 +524,22 @@ class Testbed:
         *,
         bound_secret: str | None = None,
         bound_pod: str | None = None,
+        node: str | None = None,
         expiration_seconds: int = 3600,
     ) -> str:
         """A TokenRequest token for the service account (created if missing), optionally bound to a
-        Secret or Pod in its namespace (created if missing): deleting that object revokes it."""
+        Secret or Pod in its namespace (created if missing): deleting that object revokes it. A
+        Pod is scheduled on `node` (default: the first node), and the token then carries that
+        node's name (`authentication.kubernetes.io/node-name`), as a DaemonSet pod's token does."""
         admin = self.client()
         seed.ensure_service_account(admin, name, namespace)
         spec: dict[str, Any] = {"audiences": [], "expirationSeconds": expiration_seconds}
+        if node is not None and node not in self.node_names:
+            raise TestbedError(f"there is no node {node!r}; this testbed has {', '.join(self.node_names)}.")
         if bound_secret or bound_pod:
             kind, obj_name = ("Secret", bound_secret) if bound_secret else ("Pod", bound_pod)
             assert obj_name is not None
-            bound = seed.ensure_bound_object(admin, kind, obj_name, namespace, self.node_names[0])
+            bound = seed.ensure_bound_object(admin, kind, obj_name, namespace, node or self.node_names[0], name)
             spec["boundObjectRef"] = {
                 "kind": kind,
                 "apiVersion": "v1",
@@ -537,7 +550,22 @@ class Testbed:
             f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
             {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec},
         )
-        return str(answer["status"]["token"])
+        token = str(answer["status"]["token"])
+        self.issued_tokens.append(token)
+        return token
+
+    def agent_kubeconfig(self, node: str) -> Path:
+        """A kubeconfig for `node`'s agent as the DaemonSet runs it: service account
+        flowgate-agent, its token bound to a pod scheduled on `node`, so the admission policy
+        lets it write Flow/<node> and nothing else. Issued once per node (valid a week)."""
+        path = self.dir / "nodes" / node / "kubeconfig-agent"
+        if not path.exists():
+            token = self.service_account_token(
+                "flowgate-agent", bound_pod=f"flowgate-agent-{node}", node=node, expiration_seconds=7 * 24 * 3600
+            )
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._write_kubeconfig(path, f"flowgate-agent@{node}", token)
+        return path
 
     def client(self, user: str = "admin") -> ClusterApi:
         return ClusterApi("127.0.0.1", self.apiserver_port, str(self.ca_file), self.token(user))

@@ -60,6 +60,7 @@ class FakeKube:
         self.history: dict[Resource, list[tuple[int, JSON]]] = {}  # what a watch from an old version replays
         self.writes: list[tuple[str, str, JSON]] = []
         self.down = False
+        self.identity: JSON = {"username": "system:serviceaccount:flowgate:flowgate-agent"}
 
     # -- test side ---------------------------------------------------------------------------
 
@@ -129,6 +130,11 @@ class FakeKube:
                     yield event
         finally:
             self.queues[resource].remove(queue)
+
+    async def whoami(self) -> JSON:
+        if self.down:
+            raise ApiUnreachable("the API server at https://fake is not reachable")
+        return dict(self.identity)
 
     async def get_or_none(self, resource: Resource, name: str, namespace: str | None = None) -> JSON | None:
         if self.down:
