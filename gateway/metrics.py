@@ -13,14 +13,16 @@ from prometheus_client.registry import Collector
 
 from gateway.access import Authorizer
 from gateway.service.hub import StatusHub
+from gateway.watch.informer import InformerSet
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Live(Collector):
-    def __init__(self, hub: StatusHub, authorizer: Authorizer) -> None:
+    def __init__(self, hub: StatusHub, authorizer: Authorizer, others: InformerSet | None) -> None:
         self.hub = hub
         self.authorizer = authorizer
+        self.others = others or InformerSet([])
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
@@ -36,7 +38,7 @@ class _Live(Collector):
             "flowgate_watch_relists", "Relists after 410 Gone, per kind.", labels=["resource"]
         )
         events = CounterMetricFamily("flowgate_watch_events", "Watch events applied, per kind.", labels=["resource"])
-        for informer in self.hub.informers.informers:
+        for informer in [*self.hub.informers.informers, *self.others.informers]:
             kind = str(informer.resource)
             watches.add_metric([kind], float(informer.ready))
             restarts.add_metric([kind], informer.restarts)
@@ -44,7 +46,9 @@ class _Live(Collector):
             events.add_metric([kind], informer.events)
         yield from (watches, restarts, relists, events)
         yield GaugeMetricFamily(
-            "flowgate_watches", "Watches the gateway holds open.", value=self.hub.informers.watch_count
+            "flowgate_watches",
+            "Watches the gateway holds open.",
+            value=self.hub.informers.watch_count + self.others.watch_count,
         )
         yield GaugeMetricFamily(
             "flowgate_ready", "1 when every watch is synced and connected.", value=float(self.hub.informers.ready)
@@ -76,9 +80,10 @@ class Metrics:
             registry=self.registry,
         )
 
-    def track(self, hub: StatusHub, authorizer: Authorizer) -> None:
-        """Report the hub's subscribers, its watches and the authorizer's reviews at scrape time."""
-        self.registry.register(_Live(hub, authorizer))
+    def track(self, hub: StatusHub, authorizer: Authorizer, others: InformerSet | None = None) -> None:
+        """Report the hub's subscribers, its watches (and `others`') and the authorizer's
+        reviews at scrape time."""
+        self.registry.register(_Live(hub, authorizer, others))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

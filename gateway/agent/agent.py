@@ -13,16 +13,21 @@ from typing import Any
 
 from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed
 from gateway.agent.reconcile import OvsAction, next_report, ovs_action, ovs_failure, plan, status_patch
+from gateway.domain.audit import NODE_ERROR_ACTION, NODE_ERROR_REASON
 from gateway.domain.model import (
     API_VERSION,
     FLOW_EXPORT_NAME,
     FLOW_KIND,
+    OPERATOR,
     FlowExport,
     FlowReport,
+    NodeFlowState,
     NodeInfo,
 )
+from gateway.domain.network import operator_export
 from gateway.kube.api import NODE_NAME_EXTRA, ApiError, ApiUnreachable, KubeApi
-from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
+from gateway.kube.events import EventRecorder, Occurrence, SeriesRecorder, object_reference
+from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS, SERVICES
 from gateway.retry import Backoff
 from gateway.watch.informer import Informer, InformerSet
 from gateway.watch.store import WatchEvent
@@ -33,6 +38,7 @@ log = logging.getLogger("flowgate.agent")
 # long after the first folds them into one reconcile.
 COALESCE_SECONDS = 0.05
 REPEAT_LOG_SECONDS = 60.0
+AGENT_REPORTER = "flowgate.dev/agent"  # the reportingController of the agent's Events
 
 
 class _Complaint:
@@ -87,7 +93,9 @@ class NodeAgent:
         self.nodes = Informer.on_api(api, NODES, name=node)
         self.services = Informer.on_api(api, SERVICES)
         self.slices = Informer.on_api(api, ENDPOINT_SLICES)
-        self.informers = InformerSet([self.exports, self.nodes, self.services, self.slices])
+        # OpenShift only: whether the Cluster Network Operator manages flow export (then OVS is not ours).
+        self.operator = Informer.on_api(api, OPERATOR_NETWORKS, name="cluster", optional=True)
+        self.informers = InformerSet([self.exports, self.nodes, self.services, self.slices, self.operator])
         self._wake = asyncio.Event()
         # What this agent last put on the bridge (None = cleared); tells a new wish from drift.
         self._applied: ExportSettings | None = None
@@ -98,9 +106,14 @@ class NodeAgent:
         self._reported: FlowReport | None = None
         self._flow_exists = False
         self._flow_read_at: float | None = None  # monotonic time of the last read-back
+        self._flow_ref: dict[str, Any] | None = None  # Flow/<node> as an Event's `regarding`
         self._missing_node_logged = False
+        self._hands_off = False  # the Cluster Network Operator manages br-int's exporters
         self._ovs_trouble = _Complaint()
         self._api_trouble = _Complaint()
+        # A Warning Event whenever the node turns to Error; a flapping node makes one Event
+        # with a count, not one per flap.
+        self.events = SeriesRecorder(EventRecorder(api, AGENT_REPORTER, instance=node))
         self.reconciles = 0
 
     @property
@@ -116,6 +129,11 @@ class NodeAgent:
         # Status heartbeats change nothing the agent uses; its address and uid do.
         old = NodeInfo.from_object(event.old) if event.old else None
         if event.type == "DELETED" or old != NodeInfo.from_object(event.object):
+            self._wake.set()
+
+    def _on_operator_change(self, event: WatchEvent) -> None:
+        old = operator_export(event.old) if event.old else None
+        if event.type == "DELETED" or old != operator_export(event.object):
             self._wake.set()
 
     def _on_collector_change(self, event: WatchEvent) -> None:
@@ -135,6 +153,7 @@ class NodeAgent:
         self.nodes.add_listener(self._on_node_change)
         self.services.add_listener(self._on_collector_change)
         self.slices.add_listener(self._on_collector_change)
+        self.operator.add_listener(self._on_operator_change)
         self.informers.start()
         monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
         try:
@@ -150,6 +169,7 @@ class NodeAgent:
             while True:
                 self._wake.clear()
                 ok = await self.reconcile()
+                await self.events.flush()
                 if ok:
                     self.backoff.reset()
                     delay = self.resync
@@ -216,7 +236,24 @@ class NodeAgent:
         except ValueError as exc:
             log.error("FlowExport/%s cannot be read (%s); OVS is left as it is", FLOW_EXPORT_NAME, exc)
             return True
-        wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent)
+        operator = operator_export(self.operator.get("cluster"))
+        wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent, operator)
+        if wanted.hands_off:
+            if not self._hands_off:
+                assert operator is not None
+                log.warning("%s; OVS bridge %s is left alone until that changes", operator.reason, self.bridge.bridge)
+                self._hands_off = True
+                # Whatever this agent put on the bridge is no longer known to be there: when the
+                # operator lets go, flowgate's setting is applied afresh, not "repaired".
+                self._applied, self._applied_once = None, False
+            return await self._write(wanted.report, node)
+        if self._hands_off:
+            log.info(
+                "the %s no longer manages flow export; flowgate drives OVS bridge %s again",
+                OPERATOR,
+                self.bridge.bridge,
+            )
+            self._hands_off = False
         report, ovs_ok = await self._drive_ovs(wanted.settings, wanted.report)
         written = await self._write(report, node)
         return ovs_ok and written
@@ -224,6 +261,8 @@ class NodeAgent:
     async def _drive_ovs(self, desired: ExportSettings | None, wanted: FlowReport) -> tuple[FlowReport, bool]:
         try:
             observed = await self.bridge.read()
+            if desired is not None:
+                await self.bridge.check_vswitchd()  # the database alone does not export
             action = ovs_action(desired, observed, self._applied, self._applied_once)
             if action is OvsAction.NONE:
                 self._ovs_trouble.resolved(self._ovs_ok)
@@ -264,6 +303,7 @@ class NodeAgent:
                 current = await self.api.get_or_none(FLOWS, self.node)
                 self._flow_exists = current is not None
                 self._reported = FlowReport.from_object(current) if current else None
+                self._flow_ref = object_reference(current) if current else None
                 self._flow_read_at = now
             update = next_report(self._reported, report, _now())
             if update is None:
@@ -292,10 +332,30 @@ class NodeAgent:
         self._reported = update
         if previous is None or previous.state is not update.state:
             log.info("Flow/%s is now %s%s", self.node, update.state.value, _detail(update))
+        if update.state is NodeFlowState.ERROR and (
+            previous is None or previous.state is not NodeFlowState.ERROR or previous.message != update.message
+        ):
+            await self._warn(update)
         return True
 
+    async def _warn(self, report: FlowReport) -> None:
+        """The Warning Event of a node turning to Error (or to another error), on its Flow."""
+        regarding = self._flow_ref or {"apiVersion": API_VERSION, "kind": FLOW_KIND, "name": self.node}
+        regarding = {k: v for k, v in regarding.items() if k != "resourceVersion"}  # one series across writes
+        await self.events.record(
+            Occurrence(
+                regarding=regarding,
+                type="Warning",
+                reason=NODE_ERROR_REASON,
+                action=NODE_ERROR_ACTION,
+                note=report.message or "flow export failed on this node",
+            )
+        )
+
     async def _patch_status(self, report: FlowReport) -> None:
-        await self.api.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
+        written = await self.api.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
+        if written:
+            self._flow_ref = object_reference(written)
 
     async def _create_flow(self, node: NodeInfo) -> None:
         body: dict[str, Any] = {
@@ -310,7 +370,7 @@ class NodeAgent:
                 {"apiVersion": "v1", "kind": "Node", "name": node.name, "uid": node.uid}
             ]
         try:
-            await self.api.create(FLOWS, body)
+            self._flow_ref = object_reference(await self.api.create(FLOWS, body))
         except ApiError as exc:
             if not exc.conflict:
                 raise

@@ -12,6 +12,7 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gateway.domain.model import DEFAULT_ACTIVE_TIMEOUT_SECONDS, DEFAULT_IPFIX_SAMPLING, FlowExportSpec, FlowType
@@ -314,6 +315,35 @@ class OvsBridge:
 
     async def apply(self, settings: ExportSettings | None) -> None:
         await self._run(build_transaction(self.bridge, settings))
+
+    async def check_vswitchd(self) -> None:
+        """Raises OvsError unless ovs-vswitchd answers on its control socket. The database alone
+        says nothing about export: with ovs-vswitchd gone it still holds the exporter, and no
+        packet is sampled. Asked over OVS's own JSON-RPC (`version`), as ovs-appctl does."""
+        pidfile = os.path.join(self.rundir, "ovs-vswitchd.pid")
+        down = "so br-int exports nothing; flowgate checks again until it is back"
+        try:
+            pid = int((await asyncio.to_thread(Path(pidfile).read_text)).strip())
+        except (OSError, ValueError):
+            raise OvsError(f"ovs-vswitchd is not running on this node (no pid in {pidfile}), {down}.") from None
+        ctl = os.path.join(self.rundir, f"ovs-vswitchd.{pid}.ctl")
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(min(self.timeout, 5.0)):
+                reader, writer = await asyncio.open_unix_connection(ctl)
+                writer.write(b'{"method":"version","params":[],"id":0}')
+                await writer.drain()
+                reply = await reader.read(65536)
+            if b'"result"' not in reply:
+                raise OvsError(f"ovs-vswitchd on this node did not answer at {ctl}, {down}.")
+        except TimeoutError:
+            raise OvsError(f"ovs-vswitchd on this node did not answer at {ctl} within 5s, {down}.") from None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OvsError(f"ovs-vswitchd is not running on this node ({ctl}: {reason}), {down}.") from None
+        finally:
+            if writer is not None:
+                writer.close()
 
     async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
         """Call on_change whenever the bridge's exporter columns change (and whenever the

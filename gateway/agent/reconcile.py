@@ -10,15 +10,17 @@ from typing import Any
 
 from gateway.agent.ovs import ExportSettings, desired_settings, matches
 from gateway.domain.discovery import resolve_collector
-from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo
+from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo, OperatorExport
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the bridge should hold, and the report that is true once it does."""
+    """What the bridge should hold, and the report that is true once it does. `hands_off`: the
+    bridge is someone else's (the Cluster Network Operator's) and must not be touched at all."""
 
     settings: ExportSettings | None
     report: FlowReport
+    hands_off: bool = False
 
 
 def plan(
@@ -27,8 +29,16 @@ def plan(
     services: Iterable[Mapping[str, Any]],
     endpoint_slices: Iterable[Mapping[str, Any]],
     sflow_agent: str,
+    operator: OperatorExport | None = None,
 ) -> Plan:
     generation = export.generation if export else 0
+    if operator is not None:
+        # ovnkube-node configures br-int from spec.exportNetworkFlows and clears it at every start:
+        # flowgate neither applies nor repairs anything while that is so.
+        report = FlowReport(
+            node.name, NodeFlowState.DISABLED, message=operator.node_message, observed_generation=generation
+        )
+        return Plan(None, report, hands_off=True)
     if export is None or export.spec.type is None:
         return Plan(None, FlowReport(node.name, NodeFlowState.DISABLED, observed_generation=generation))
     spec = export.spec

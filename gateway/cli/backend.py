@@ -16,7 +16,7 @@ from gateway.domain.validation import StartRequest
 from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
 from gateway.kube.config import ClusterAccess
 from gateway.service.hub import StatusHub, flow_informers
-from gateway.service.switch import FlowSwitch
+from gateway.service.switch import CLI_REPORTER, FlowSwitch
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -102,14 +102,14 @@ class ClusterBackend:
     async def start(self, request: StartRequest) -> JSON:
         async with self._listed() as (api, hub):
             try:
-                return state_json(await FlowSwitch(hub).start(api, request))
+                return state_json(await FlowSwitch(hub, reporter=CLI_REPORTER).start(api, request))
             except FlowgateError as exc:
                 raise _refusal(exc, self.where) from None
 
     async def stop(self) -> JSON:
         async with self._listed() as (api, hub):
             try:
-                return state_json(await FlowSwitch(hub).stop(api))
+                return state_json(await FlowSwitch(hub, reporter=CLI_REPORTER).stop(api))
             except FlowgateError as exc:
                 raise _refusal(exc, self.where) from None
 

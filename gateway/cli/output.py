@@ -116,7 +116,9 @@ def render_state(state: Mapping[str, Any], output: str, *, now: datetime | None 
     if output == "yaml":
         return to_yaml(dict(state))
     nodes = state.get("nodes") or []
-    return "\n".join(format_table(nodes, wide=output == "wide", now=now)) + "\n"
+    table = "\n".join(format_table(nodes, wide=output == "wide", now=now)) + "\n"
+    managed = state.get("operatorExport")
+    return f"{managed['message']}\n\n{table}" if managed else table
 
 
 def describe_collector(collector: Mapping[str, Any] | None) -> str:

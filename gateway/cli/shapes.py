@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.domain.model import CollectorTarget, FlowsState, NodeFlowStatus
+from gateway.domain.model import OPERATOR, OPERATOR_FIELD, CollectorTarget, FlowsState, NodeFlowStatus, OperatorExport
 
 JSON = dict[str, Any]
 
@@ -33,6 +33,15 @@ def collector_json(collector: CollectorTarget) -> JSON:
     }
 
 
+def operator_json(export: OperatorExport) -> JSON:
+    return {
+        "manager": OPERATOR,
+        "field": OPERATOR_FIELD,
+        "exporters": [{"type": t.name, "collectors": list(c)} for t, c in export.exporters],
+        "message": export.reason,
+    }
+
+
 def state_json(state: FlowsState) -> JSON:
     s = state.summary
     return {
@@ -50,5 +59,6 @@ def state_json(state: FlowsState) -> JSON:
             "emitting": s.emitting,
             "error": s.error,
         },
+        "operatorExport": None if state.operator_export is None else operator_json(state.operator_export),
         "nodes": [node_json(n) for n in state.nodes],
     }

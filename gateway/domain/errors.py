@@ -38,3 +38,7 @@ class Conflict(FlowgateError):
 
 class Unavailable(FlowgateError):
     code = "UNAVAILABLE"
+
+
+class ManagedByOperator(Conflict):
+    """Flow export belongs to OpenShift's Cluster Network Operator on this cluster (CONFLICT)."""

@@ -258,6 +258,39 @@ class NodeFlowStatus:
     observed_generation: int | None = None
 
 
+# networks.operator.openshift.io/cluster: when spec.exportNetworkFlows is set, OpenShift's Cluster
+# Network Operator renders it into ovnkube-node, which configures br-int itself and clears its
+# exporters every time it starts. flowgate then stays out of the way entirely.
+OPERATOR = "Cluster Network Operator"
+OPERATOR_FIELD = "spec.exportNetworkFlows"
+OPERATOR_OBJECT = "networks.operator.openshift.io/cluster"
+
+
+@dataclass(frozen=True)
+class OperatorExport:
+    """The flow export the Cluster Network Operator is told to configure: (type, collectors) each."""
+
+    exporters: tuple[tuple[FlowType, tuple[str, ...]], ...]
+
+    def describe(self) -> str:
+        parts = [f"{t.value} to {', '.join(c) or 'no collector'}" for t, c in self.exporters]
+        return "; ".join(parts) if parts else "no exporter"
+
+    @property
+    def reason(self) -> str:
+        """Why flowgate will not switch flow export here, naming the field that decides it."""
+        return (
+            f"Flow export on this cluster is managed by the {OPERATOR}: {OPERATOR_OBJECT} sets "
+            f"{OPERATOR_FIELD} ({self.describe()}) and ovnkube-node configures br-int from it. flowgate does not "
+            f"start, switch or repair flow export while that field is set; remove {OPERATOR_FIELD} to let it."
+        )
+
+    @property
+    def node_message(self) -> str:
+        """What each node reports while the operator manages export."""
+        return f"managed by the {OPERATOR} ({OPERATOR_FIELD}: {self.describe()}); flowgate leaves br-int alone"
+
+
 @dataclass(frozen=True)
 class FlowsSummary:
     total: int = 0
@@ -280,3 +313,4 @@ class FlowsState:
     generation: int
     summary: FlowsSummary
     nodes: tuple[NodeFlowStatus, ...]
+    operator_export: OperatorExport | None = None  # set: the Cluster Network Operator manages export

@@ -1,4 +1,5 @@
-"""Is this cluster's network OVN-Kubernetes? Flow export is an OVN-K feature (OVS br-int)."""
+"""Is this cluster's network OVN-Kubernetes (flow export is an OVN-K feature, on OVS br-int), and is
+flow export already managed by OpenShift's Cluster Network Operator?"""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.domain.errors import UnsupportedNetwork
-from gateway.domain.model import OVN_KUBERNETES, NodeInfo
+from gateway.domain.model import OVN_KUBERNETES, FlowType, NodeInfo, OperatorExport
 
 
 @dataclass(frozen=True)
@@ -45,3 +46,24 @@ def network_support(config_network: Mapping[str, Any] | None, nodes: Iterable[No
     if any(node.ovn_kubernetes for node in nodes):
         return NetworkSupport(OVN_KUBERNETES, True)
     return NetworkSupport(None, False)
+
+
+_OPERATOR_TYPES = (("netFlow", FlowType.NETFLOW), ("ipfix", FlowType.IPFIX), ("sFlow", FlowType.SFLOW))
+
+
+def operator_export(operator_network: Mapping[str, Any] | None) -> OperatorExport | None:
+    """The Cluster Network Operator's flow export from networks.operator.openshift.io/cluster, or
+    None when its spec.exportNetworkFlows is unset (or the kind does not exist: not OpenShift).
+    Any value, even one naming no exporter, means ovnkube-node owns br-int's exporters."""
+    if not operator_network:
+        return None
+    flows = (operator_network.get("spec") or {}).get("exportNetworkFlows")
+    if flows is None:
+        return None
+    exporters = []
+    for key, flow_type in _OPERATOR_TYPES:
+        entry = flows.get(key) if isinstance(flows, Mapping) else None
+        if entry is not None:
+            collectors = tuple(str(c) for c in (entry.get("collectors") or []) if c)
+            exporters.append((flow_type, collectors))
+    return OperatorExport(tuple(exporters))

@@ -12,6 +12,7 @@ from gateway.domain.model import (
     FlowsSummary,
     NodeFlowState,
     NodeFlowStatus,
+    OperatorExport,
 )
 from gateway.domain.network import NetworkSupport
 
@@ -78,14 +79,19 @@ def flows_state(
     node_names: Iterable[str],
     reports: Mapping[str, FlowReport],
     network: NetworkSupport,
+    operator: OperatorExport | None = None,
 ) -> FlowsState:
     """The whole cluster, one row per Node (sorted by name)."""
     nodes = tuple(node_flow_status(n, export, reports.get(n)) for n in sorted(node_names))
-    return cluster_state(export, nodes, network, summarize(nodes))
+    return cluster_state(export, nodes, network, summarize(nodes), operator)
 
 
 def cluster_state(
-    export: FlowExport | None, nodes: tuple[NodeFlowStatus, ...], network: NetworkSupport, summary: FlowsSummary
+    export: FlowExport | None,
+    nodes: tuple[NodeFlowStatus, ...],
+    network: NetworkSupport,
+    summary: FlowsSummary,
+    operator: OperatorExport | None = None,
 ) -> FlowsState:
     """The cluster-level answer around rows already derived."""
     enabled = export is not None and export.spec.enabled
@@ -99,4 +105,5 @@ def cluster_state(
         generation=export.generation if export else 0,
         summary=summary,
         nodes=nodes,
+        operator_export=operator,
     )

@@ -11,27 +11,35 @@ from dataclasses import dataclass
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.model import MAX_STATIC_TARGETS, CollectorTarget, FlowExportSpec, FlowType
 
-_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Matched in full (fullmatch): `$` alone would accept a trailing newline.
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_PORT = re.compile(r"[0-9]{1,5}")
 MAX_UINT32 = 2**32 - 1
+SHOWN = 64  # how much of a bad value an error sentence repeats
+
+
+def _shown(text: str) -> str:
+    """A value as an error sentence quotes it: repr, cut short."""
+    return repr(text) if len(text) <= SHOWN else repr(text[:SHOWN]) + "…"
 
 
 def validate_label(key: str, value: str, field: str = "collector.selector") -> None:
     """Kubernetes label syntax: [prefix/]name, value empty or a name, each at most 63 chars."""
     prefix, _, name = key.rpartition("/")
-    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix)):
-        raise InvalidArgument(field, f"{field}: label key {key!r} has an invalid prefix; use a DNS subdomain.")
-    if not _LABEL_NAME.match(name):
+    if prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        raise InvalidArgument(field, f"{field}: label key {_shown(key)} has an invalid prefix; use a DNS subdomain.")
+    if not _LABEL_NAME.fullmatch(name):
         raise InvalidArgument(
             field,
-            f"{field}: label key {key!r} is not a valid label name (at most 63 letters, digits, '-', '_' "
+            f"{field}: label key {_shown(key)} is not a valid label name (at most 63 letters, digits, '-', '_' "
             "or '.', starting and ending with a letter or digit).",
         )
-    if value and not _LABEL_NAME.match(value):
+    if value and not _LABEL_NAME.fullmatch(value):
         raise InvalidArgument(
             field,
-            f"{field}: label value {value!r} for {key!r} is not valid (at most 63 letters, digits, '-', '_' "
-            "or '.', starting and ending with a letter or digit).",
+            f"{field}: label value {_shown(value)} for {_shown(key)} is not valid (at most 63 letters, digits, "
+            "'-', '_' or '.', starting and ending with a letter or digit).",
         )
 
 
@@ -41,23 +49,28 @@ def parse_selector(text: str, field: str = "collector.selector") -> dict[str, st
     for part in text.split(","):
         key, sep, value = part.strip().partition("=")
         if not sep or not key:
-            raise InvalidArgument(field, f"{field}: {part.strip()!r} is not of the form key=value.")
+            raise InvalidArgument(field, f"{field}: {_shown(part.strip())} is not of the form key=value.")
         validate_label(key.strip(), value.strip(), field)
         selector[key.strip()] = value.strip()
     return selector
 
 
 def validate_target(target: str, field: str = "collector.targets") -> str:
-    """An `ip:port` (IPv4, or [IPv6]:port) collector address."""
+    """An `ip:port` (IPv4, or [IPv6]:port) collector address, as OVS and the CRD take it."""
     host, sep, port_text = target.rpartition(":")
     if not sep or not host:
-        raise InvalidArgument(field, f"{field}: {target!r} is not of the form ip:port.")
+        raise InvalidArgument(field, f"{field}: {_shown(target)} is not of the form ip:port.")
+    bracketed = host.startswith("[") and host.endswith("]")
     try:
-        ipaddress.ip_address(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+        address = ipaddress.ip_address(host[1:-1] if bracketed else host)
     except ValueError:
-        raise InvalidArgument(field, f"{field}: {host!r} in {target!r} is not an IP address.") from None
-    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise InvalidArgument(field, f"{field}: port {port_text!r} in {target!r} must be 1-65535.")
+        raise InvalidArgument(field, f"{field}: {_shown(host)} in {_shown(target)} is not an IP address.") from None
+    if address.version == 6 and not bracketed:
+        raise InvalidArgument(field, f"{field}: write an IPv6 address in brackets, as [{host}]:{port_text}.")
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        raise InvalidArgument(field, f"{field}: {_shown(target)} names an IPv6 zone (%); give a global address.")
+    if not _PORT.fullmatch(port_text) or not 1 <= int(port_text) <= 65535:
+        raise InvalidArgument(field, f"{field}: port {_shown(port_text)} in {_shown(target)} must be 1-65535.")
     return target
 
 
@@ -89,7 +102,14 @@ def validate_collector(
                 "collector.targets",
                 f"collector.targets takes 1 to {MAX_STATIC_TARGETS} ip:port addresses, not {len(targets)}.",
             )
-        return CollectorTarget(targets=tuple(validate_target(t) for t in targets))
+        checked = tuple(validate_target(t) for t in targets)
+        seen: set[str] = set()
+        for t in checked:
+            if t in seen:
+                # OVS keeps targets as a set: a repeat would be silently dropped.
+                raise InvalidArgument("collector.targets", f"collector.targets: {_shown(t)} is given twice.")
+            seen.add(t)
+        return CollectorTarget(targets=checked)
     if selector is not None:
         if not selector:
             raise InvalidArgument("collector.selector", "collector.selector needs at least one label.")
@@ -145,7 +165,7 @@ class StartRequest:
             for key, value in self.selector:
                 if key in selector:
                     raise InvalidArgument(
-                        "collector.selector", f"collector.selector: label key {key!r} is given twice."
+                        "collector.selector", f"collector.selector: label key {_shown(key)} is given twice."
                     )
                 selector[key] = value
         collector = validate_collector(self.node_port, selector, self.targets)

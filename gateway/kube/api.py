@@ -202,6 +202,7 @@ class KubeApi:
         resource: Resource,
         resource_version: str,
         *,
+        namespace: str | None = None,
         timeout_seconds: int = 300,
         on_open: Callable[[], None] | None = None,
         **params: str,
@@ -219,7 +220,7 @@ class KubeApi:
         # No total or read timeout: a watch is quiet for as long as nothing changes (the
         # reflector's watchdog notices a stream that is silent for too long).
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None)
-        response = await self._send("GET", resource.path(), params=query, timeout=timeout)
+        response = await self._send("GET", resource.path(namespace=namespace), params=query, timeout=timeout)
         try:
             if response.status >= 300:
                 raise api_error(response.status, await response.text())

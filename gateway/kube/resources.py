@@ -41,3 +41,7 @@ NODES = Resource("", "v1", "nodes", "Node")
 SERVICES = Resource("", "v1", "services", "Service", namespaced=True)
 ENDPOINT_SLICES = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", namespaced=True)
 CONFIG_NETWORKS = Resource("config.openshift.io", "v1", "networks", "Network")
+# OpenShift's Cluster Network Operator configuration: spec.exportNetworkFlows means it configures
+# flow export on br-int itself.
+OPERATOR_NETWORKS = Resource("operator.openshift.io", "v1", "networks", "Network")
+EVENTS = Resource("events.k8s.io", "v1", "events", "Event", namespaced=True)

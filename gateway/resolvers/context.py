@@ -16,6 +16,7 @@ from gateway.domain.errors import FlowgateError, InvalidArgument
 from gateway.kube.api import KubeApi
 from gateway.kube.config import ClusterAccess
 from gateway.metrics import Metrics
+from gateway.service.audit import AuditLog
 from gateway.service.hub import StatusHub
 from gateway.service.switch import FlowSwitch
 
@@ -40,6 +41,7 @@ class Services:
     authorizer: Authorizer
     metrics: Metrics
     api_for: Callable[[Caller], KubeApi]
+    audit: AuditLog | None = None  # None: this gateway reads no Events
 
 
 @dataclass

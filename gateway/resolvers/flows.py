@@ -1,4 +1,4 @@
-"""Resolvers for flows, viewer, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
+"""Resolvers for flows, viewer, events, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import asyncio
 from collections.abc import AsyncGenerator
 
 from gateway.access import StandingAccess, SwitchAccess, switch_access
+from gateway.domain.audit import AuditEntry
+from gateway.domain.errors import Unavailable
 from gateway.domain.model import FlowsState, NodeFlowStatus
 from gateway.domain.validation import StartRequest
 from gateway.resolvers.context import Context
+from gateway.service.audit import check_limit
 from gateway.service.hub import TableUpdate
 
 
@@ -25,18 +28,27 @@ async def viewer(ctx: Context) -> SwitchAccess:
             return await switch_access(api, caller, ctx.services.hub.export() is not None)
 
 
+async def events(ctx: Context, limit: int) -> list[AuditEntry]:
+    with ctx.errors():
+        await ctx.reader()
+        check_limit(limit)
+        if ctx.services.audit is None:
+            raise Unavailable("This gateway does not read Events; ask the API server (kubectl get events).")
+        return ctx.services.audit.latest(limit)
+
+
 async def start_flows(ctx: Context, request: StartRequest) -> FlowsState:
     with ctx.errors():
         caller = await ctx.reader()
         async with ctx.services.api_for(caller) as api:
-            return await ctx.services.switch.start(api, request)
+            return await ctx.services.switch.start(api, request, user=caller.username)
 
 
 async def stop_flows(ctx: Context) -> FlowsState:
     with ctx.errors():
         caller = await ctx.reader()
         async with ctx.services.api_for(caller) as api:
-            return await ctx.services.switch.stop(api)
+            return await ctx.services.switch.stop(api, user=caller.username)
 
 
 async def node_flow_status(ctx: Context, node: str | None = None) -> AsyncGenerator[NodeFlowStatus, None]:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+
+
+def is_internal(error: GraphQLError) -> bool:
+    """A resolver failed with something other than a GraphQL error (a bug). Everything else
+    without a flowgate code is the document's fault: it did not parse or validate, or a variable
+    did not fit its type (graphql-core reports those with the coercion's own error attached)."""
+    return (
+        error.path is not None
+        and error.original_error is not None
+        and not isinstance(error.original_error, GraphQLError)
+    )
 
 
 class OperationMetrics(SchemaExtension):
@@ -25,7 +37,7 @@ class OperationMetrics(SchemaExtension):
         for error in (result.errors if result is not None else None) or []:
             if error.extensions and "code" in error.extensions:
                 continue
-            code = "INTERNAL" if error.original_error is not None else "INVALID_QUERY"
+            code = "INTERNAL" if is_internal(error) else "INVALID_QUERY"
             error.extensions = {**(error.extensions or {}), "code": code}
             if metrics is not None:
                 metrics.errors.labels(code).inc()

@@ -17,7 +17,7 @@ from gateway.resolvers import flows as resolve
 from gateway.resolvers.context import Context
 from gateway.schema.execution import FlatMemoryExecutionContext
 from gateway.schema.extensions import OperationMetrics
-from gateway.schema.types import CollectorInput, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer
+from gateway.schema.types import CollectorInput, FlowEvent, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer
 
 # Generous for every real query (the deepest, flows.collector.selector.key, is 4 levels) while
 # refusing documents built to make the server work hard.
@@ -37,6 +37,13 @@ class Query:
     @strawberry.field(description="Who is asking, and whether they may switch flow export (asked as them).")
     async def viewer(self, info: GraphInfo) -> Viewer:
         return Viewer.from_domain(await resolve.viewer(info.context))
+
+    @strawberry.field(
+        description="The latest Events about flow export, newest first: who started, switched or stopped it, "
+        "and nodes that turned to Error (at most 100)."
+    )
+    async def events(self, info: GraphInfo, limit: int = 10) -> list[FlowEvent]:
+        return [FlowEvent.from_domain(e) for e in await resolve.events(info.context, limit)]
 
 
 @strawberry.type

@@ -6,6 +6,7 @@ import strawberry
 
 from gateway.access import SwitchAccess
 from gateway.domain import model
+from gateway.domain.audit import AuditEntry
 from gateway.domain.model import NodeFlowState
 from gateway.domain.validation import StartRequest
 from gateway.service.hub import TableUpdate
@@ -99,6 +100,32 @@ class NodeFlowStatus:
         )
 
 
+@strawberry.type(description="One exporter the Cluster Network Operator configures.")
+class OperatorExporter:
+    type: model.FlowType
+    collectors: list[str] = strawberry.field(description="ip:port addresses, as spec.exportNetworkFlows lists them.")
+
+
+@strawberry.type(
+    description="Flow export managed by OpenShift's Cluster Network Operator (networks.operator.openshift.io/"
+    "cluster spec.exportNetworkFlows): ovnkube-node configures br-int from it, and flowgate leaves it alone."
+)
+class OperatorExport:
+    manager: str = strawberry.field(description="Cluster Network Operator.")
+    field: str = strawberry.field(description="The field that decides it: spec.exportNetworkFlows.")
+    exporters: list[OperatorExporter]
+    message: str = strawberry.field(description="The sentence a start fails with while it is set.")
+
+    @staticmethod
+    def from_domain(export: model.OperatorExport) -> OperatorExport:
+        return OperatorExport(
+            manager=model.OPERATOR,
+            field=model.OPERATOR_FIELD,
+            exporters=[OperatorExporter(type=t, collectors=list(c)) for t, c in export.exporters],
+            message=export.reason,
+        )
+
+
 @strawberry.type
 class FlowsSummary:
     total: int
@@ -125,6 +152,10 @@ class FlowsState:
         description="FlowExport generation; nodes that have not observed it are PENDING."
     )
     summary: FlowsSummary
+    operator_export: OperatorExport | None = strawberry.field(
+        description="Set when the Cluster Network Operator manages flow export (startFlows then fails with "
+        "CONFLICT); null when flowgate does."
+    )
     domain_nodes: strawberry.Private[tuple[model.NodeFlowStatus, ...]]
 
     @strawberry.field(description="Every node, sorted by name.")
@@ -147,7 +178,38 @@ class FlowsState:
             summary=FlowsSummary(
                 total=s.total, disabled=s.disabled, pending=s.pending, emitting=s.emitting, error=s.error
             ),
+            operator_export=None
+            if state.operator_export is None
+            else OperatorExport.from_domain(state.operator_export),
             domain_nodes=state.nodes,
+        )
+
+
+@strawberry.type(
+    description="An Event about flow export: a start, switch or stop (on FlowExport/cluster, naming who made "
+    "it) or a node turning to Error (on its Flow)."
+)
+class FlowEvent:
+    time: str = strawberry.field(description="When it last happened (RFC 3339).")
+    type: str = strawberry.field(description="Normal or Warning.")
+    reason: str = strawberry.field(description="FlowExportStarted, FlowExportSwitched, …, ExportFailed.")
+    regarding: str = strawberry.field(description="What it is about: FlowExport/cluster or Flow/<node>.")
+    note: str = strawberry.field(description="What happened, as a sentence.")
+    count: int = strawberry.field(description="How often it happened (a repeating error is one Event).")
+    user: str | None = strawberry.field(
+        description="Who made the change, as the API server knows them (starts, switches and stops)."
+    )
+
+    @staticmethod
+    def from_domain(entry: AuditEntry) -> FlowEvent:
+        return FlowEvent(
+            time=entry.time,
+            type=entry.type,
+            reason=entry.reason,
+            regarding=entry.regarding,
+            note=entry.note,
+            count=entry.count,
+            user=entry.user,
         )
 
 

@@ -27,10 +27,13 @@ from gateway.kube.api import KubeApi
 from gateway.kube.config import ClusterAccess
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.resolvers.context import Context, Services, caller_api
+from gateway.schema.extensions import is_internal
 from gateway.schema.root import schema
 from gateway.server.settings import GatewaySettings
+from gateway.service.audit import AuditLog
 from gateway.service.hub import StatusHub, flow_informers
 from gateway.service.switch import FlowSwitch
+from gateway.watch.informer import InformerSet
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -90,10 +93,13 @@ class RequestMetrics:
 
 
 class ExpectedErrorsFilter(logging.Filter):
-    """Strawberry logs every error with a traceback; a refused token or a bad argument is an
-    answer, not a fault, so only errors without a flowgate code reach the log."""
+    """Strawberry logs every error with a traceback; a refused token, a bad argument or a document
+    that does not fit the schema is an answer, not a fault, so only internal errors (a resolver
+    failing without a flowgate code) reach the log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, GraphQLError) and not is_internal(record.msg):
+            return False
         error: BaseException | None = record.msg if isinstance(record.msg, BaseException) else None
         while isinstance(error, GraphQLError):
             error = error.original_error
@@ -121,14 +127,18 @@ def create_app(
     informers = flow_informers(api)
     metrics = Metrics()
     hub = StatusHub(informers, on_lag=metrics.event_lag.observe)
+    # The audit trail's watch is not part of readiness: flow state is served without it.
+    audit = AuditLog.on_api(api)
+    audit_watch = InformerSet([audit.informer])
     authorizer = Authorizer(api if settings.authenticate else None, ttl=settings.auth_cache)
-    metrics.track(hub, authorizer)
+    metrics.track(hub, authorizer, others=audit_watch)
     services = Services(
         hub=hub,
         switch=FlowSwitch(hub),
         authorizer=authorizer,
         metrics=metrics,
         api_for=api_for or caller_api(access),
+        audit=audit,
     )
     graphql_app = GatewayGraphQL(services, settings)
     started = time.time()
@@ -153,10 +163,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         informers.start()
+        audit_watch.start()
         try:
             yield
         finally:
             hub.close()
+            await audit_watch.stop()
             await informers.stop()
             await api.close()
 

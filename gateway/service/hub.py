@@ -2,7 +2,7 @@
 (gateway/watch/), fanned out to any number of subscribers.
 
 Every change of FlowExport, Flow, Node or config Network is turned into the set of nodes whose
-derived status actually changed; each subscriber gets those through its own Mailbox. A mailbox
+derived status actually changed (the operator Network changes only the cluster-level state); each subscriber gets those through its own Mailbox. A mailbox
 holds at most one pending status per node (a newer one replaces the older), so a slow client
 costs at most one entry per node and never delays anybody else: what it eventually reads is the
 latest truth, which is all a status view needs."""
@@ -24,11 +24,12 @@ from gateway.domain.model import (
     NodeFlowState,
     NodeFlowStatus,
     NodeInfo,
+    OperatorExport,
 )
-from gateway.domain.network import NetworkSupport, network_support
+from gateway.domain.network import NetworkSupport, network_support, operator_export
 from gateway.domain.status import cluster_state, flows_state, node_flow_status, summary_of
 from gateway.kube.api import KubeApi
-from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
+from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS
 from gateway.watch.informer import Informer, InformerSet
 from gateway.watch.store import WatchEvent
 
@@ -39,8 +40,8 @@ NOT_SYNCED = (
 
 
 def flow_informers(api: KubeApi) -> InformerSet:
-    """The four kinds flow export state is derived from, one list+watch each, whatever the
-    number of readers."""
+    """The kinds flow export state is derived from, one list+watch each, whatever the number of
+    readers."""
     return InformerSet(
         [
             Informer.on_api(api, FLOW_EXPORTS, name=FLOW_EXPORT_NAME),
@@ -48,6 +49,8 @@ def flow_informers(api: KubeApi) -> InformerSet:
             Informer.on_api(api, NODES),
             # Only OpenShift serves config.openshift.io; elsewhere OVN-K is known by node annotations.
             Informer.on_api(api, CONFIG_NETWORKS, name="cluster", optional=True),
+            # OpenShift's operator config: whether the Cluster Network Operator manages flow export.
+            Informer.on_api(api, OPERATOR_NETWORKS, name="cluster", optional=True),
         ]
     )
 
@@ -191,6 +194,7 @@ class StatusHub:
         self.flows = by_kind[FLOWS]
         self.nodes = by_kind[NODES]
         self.networks = by_kind.get(CONFIG_NETWORKS)
+        self.operator_networks = by_kind.get(OPERATOR_NETWORKS)
         self._published: dict[str, NodeFlowStatus] = {}
         self._ordered: tuple[NodeFlowStatus, ...] | None = None  # _published sorted by name, built on demand
         self._counts: Counter[NodeFlowState] = Counter()
@@ -226,6 +230,12 @@ class StatusHub:
         config = self.networks.get("cluster") if self.networks is not None else None
         return network_support(config, self.node_infos())
 
+    def operator_export(self) -> OperatorExport | None:
+        """The Cluster Network Operator's flow export, when it manages export on this cluster."""
+        if self.operator_networks is None:
+            return None
+        return operator_export(self.operator_networks.get("cluster"))
+
     def _reports(self) -> dict[str, FlowReport]:
         reports = (FlowReport.from_object(f) for f in self.flows)
         return {r.node: r for r in reports}
@@ -237,12 +247,12 @@ class StatusHub:
         if not written:
             return self.overview()
         names = [n.name for n in self.node_infos()]
-        return flows_state(export, names, self._reports(), self.network())
+        return flows_state(export, names, self._reports(), self.network(), self.operator_export())
 
     def overview(self) -> FlowsState:
         """The whole cluster from what is already derived (no per-request derivation)."""
         nodes = self._sorted()
-        return cluster_state(self.export(), nodes, self.network(), summary_of(self._counts))
+        return cluster_state(self.export(), nodes, self.network(), summary_of(self._counts), self.operator_export())
 
     def _sorted(self) -> tuple[NodeFlowStatus, ...]:
         self.require_synced()
@@ -311,9 +321,11 @@ class StatusHub:
         if event.resource == FLOW_EXPORTS:
             self._export_changed.set()
             self._export_changed = asyncio.Event()
-        if event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS):
+        if event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS, OPERATOR_NETWORKS):
             for table in self._tables:
                 table.touch()
+        if event.resource == OPERATOR_NETWORKS:
+            return  # cluster-level only: no node's derived status depends on it
         if event.resource == FLOWS:
             changed: Iterable[str] = [event.name]
         elif event.resource == NODES and event.type == "DELETED":

@@ -4,16 +4,32 @@ own kubeconfig identity), so the API server applies their RBAC and its audit log
 
 Writes are create-when-absent, else a resourceVersion-guarded replace retried a few times on
 409 (never a blind overwrite of someone else's concurrent change); asking for what is already
-there changes nothing, so repeating a call does not bump the generation."""
+there changes nothing, so repeating a call does not bump the generation.
+
+Every write that changes the spec records an Event on FlowExport/cluster (the audit trail users
+read with `kubectl describe flowexport cluster` and on the console), written with the same
+identity as the change and naming the user as the API server knows them: the gateway's
+TokenReview of the caller's token, or SelfSubjectReview of the identity that wrote, never what a
+client says about itself."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from gateway.domain.errors import Conflict, FlowgateError, Forbidden, InvalidArgument, Unauthenticated, Unavailable
+from gateway.domain.audit import switch_record
+from gateway.domain.errors import (
+    Conflict,
+    FlowgateError,
+    Forbidden,
+    InvalidArgument,
+    ManagedByOperator,
+    Unauthenticated,
+    Unavailable,
+)
 from gateway.domain.model import (
     API_VERSION,
     FLOW_EXPORT_KIND,
@@ -24,13 +40,18 @@ from gateway.domain.model import (
 )
 from gateway.domain.validation import StartRequest
 from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
+from gateway.kube.events import EventRecorder, Occurrence, object_reference
 from gateway.kube.resources import FLOW_EXPORTS
 from gateway.retry import Backoff
 from gateway.service.hub import StatusHub
 
+log = logging.getLogger(__name__)
 JSON = dict[str, Any]
 T = TypeVar("T")
 MAX_ATTEMPTS = 5
+# Who recorded an audit Event (its reportingController): the gateway, or `kubectl flows` itself.
+GATEWAY_REPORTER = "flowgate.dev/gateway"
+CLI_REPORTER = "flowgate.dev/kubectl-flows"
 _SPEC_FIELD = re.compile(r"\bspec\.([A-Za-z0-9_.]+)")
 _USER = re.compile(r'\bUser "([^"]*)"')
 
@@ -41,30 +62,39 @@ def _spec_body(spec: FlowExportSpec) -> JSON:
 
 
 class FlowSwitch:
-    def __init__(self, hub: StatusHub) -> None:
+    def __init__(self, hub: StatusHub, *, reporter: str = GATEWAY_REPORTER, instance: str | None = None) -> None:
         self.hub = hub
+        self.reporter = reporter  # the audit Events' reportingController
+        self.instance = instance
 
-    async def start(self, api: KubeApi, request: StartRequest) -> FlowsState:
-        """Start (or switch) export, written with `api`'s identity."""
+    async def start(self, api: KubeApi, request: StartRequest, *, user: str | None = None) -> FlowsState:
+        """Start (or switch) export, written with `api`'s identity. `user` is that identity's
+        name as the API server reported it (a TokenReview); without it, it is asked."""
         self.hub.require_synced()
         # Before anything else: on a network that cannot export flows every start fails the same way.
         self.hub.network().require()
-        return await self._apply(api, request.spec())
+        # Where OpenShift's Cluster Network Operator configures export itself, flowgate never fights it.
+        managed = self.hub.operator_export()
+        if managed is not None:
+            raise ManagedByOperator(managed.reason)
+        return await self._apply(api, request.spec(), user)
 
-    async def stop(self, api: KubeApi) -> FlowsState:
+    async def stop(self, api: KubeApi, *, user: str | None = None) -> FlowsState:
         self.hub.require_synced()
-        return await self._apply(api, FlowExportSpec())
+        return await self._apply(api, FlowExportSpec(), user)
 
-    async def _apply(self, api: KubeApi, spec: FlowExportSpec) -> FlowsState:
-        written = await self._write(api, spec)
+    async def _apply(self, api: KubeApi, spec: FlowExportSpec, user: str | None) -> FlowsState:
+        before, written = await self._write(api, spec)
+        await self._record(api, before, written, user)
         export = FlowExport.from_object(written)
         if export is not None and export.resource_version and self.hub.watching:
             # So a query right after this mutation already shows it.
             await self.hub.wait_for_export(export.resource_version)
         return self.hub.state(export, written=True)
 
-    async def _write(self, api: KubeApi, spec: FlowExportSpec) -> JSON:
-        """The FlowExport as stored after the write.
+    async def _write(self, api: KubeApi, spec: FlowExportSpec) -> tuple[FlowExportSpec, JSON]:
+        """The spec the write replaced (stopped when there was no FlowExport) and the FlowExport
+        as stored after it.
 
         Even a request for what is already there goes to the API server (as an update it stores
         nothing and keeps the generation): the caller's RBAC decides, never a cache."""
@@ -79,22 +109,56 @@ class FlowSwitch:
                     "spec": _spec_body(spec),
                 }
                 try:
-                    return await _call("create", api.create(FLOW_EXPORTS, body))
+                    return FlowExportSpec(), await _call("create", api.create(FLOW_EXPORTS, body))
                 except Conflict:
                     await asyncio.sleep(backoff.next())  # created meanwhile: update it instead
                     continue
-            if FlowExportSpec.from_spec(current.get("spec")) != spec:
+            before = _stored_spec(current)
+            if before != spec:
                 current["spec"] = _spec_body(spec)
             # Replace with the resourceVersion we read: the API server refuses (409) if anyone
             # changed it since, and we decide again from the fresh copy.
             try:
-                return await _call("update", api.replace(FLOW_EXPORTS, current))
+                return before, await _call("update", api.replace(FLOW_EXPORTS, current))
             except Conflict:
                 await asyncio.sleep(backoff.next())
         raise Conflict(
             f"FlowExport/{FLOW_EXPORT_NAME} kept changing while flowgate tried to update it "
             f"({MAX_ATTEMPTS} attempts); try again."
         )
+
+    async def _record(self, api: KubeApi, before: FlowExportSpec, written: JSON, user: str | None) -> None:
+        """The audit Event of an accepted change, written as the one who changed it. Failing to
+        record it does not undo the change (the API server's own audit log has the write too):
+        it is logged."""
+        after = _stored_spec(written)
+        if before == after:
+            return
+        if user is None:
+            try:
+                user = str((await api.whoami()).get("username") or "") or None
+            except (ApiError, ApiUnreachable) as exc:
+                log.warning("could not ask the API server who changed flow export (%s); the Event says so", exc)
+        generation = int((written.get("metadata") or {}).get("generation") or 0)
+        record = switch_record(user or "(unknown to the API server)", before, after, generation)
+        if record is None:
+            return
+        occurrence = Occurrence(
+            regarding=object_reference(written),
+            type="Normal",
+            reason=record.reason,
+            action=record.action,
+            note=record.note,
+            annotations=record.annotations,
+        )
+        await EventRecorder(api, self.reporter, self.instance).record(occurrence)
+
+
+def _stored_spec(obj: JSON) -> FlowExportSpec:
+    try:
+        return FlowExportSpec.from_spec(obj.get("spec"))
+    except ValueError:
+        return FlowExportSpec()  # a spec flowgate cannot read is replaced, and reads as stopped
 
 
 async def _call(verb: str, call: Awaitable[T]) -> T:

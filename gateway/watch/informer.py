@@ -79,9 +79,17 @@ class Informer:
         name: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
+        namespace: str | None = None,
         **options: Any,
     ) -> Informer:
-        source = ApiSource(api, resource, name=name, label_selector=label_selector, field_selector=field_selector)
+        source = ApiSource(
+            api,
+            resource,
+            name=name,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            namespace=namespace,
+        )
         return cls(source, **options)
 
     def _emit(self, event: WatchEvent) -> None:

@@ -69,6 +69,7 @@ class ApiSource:
         return self.api.watch(
             self.resource,
             resource_version,
+            namespace=self.namespace,
             timeout_seconds=self.watch_timeout_seconds,
             on_open=on_open,
             **self.params,

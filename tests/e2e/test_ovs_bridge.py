@@ -118,3 +118,21 @@ async def test_monitor_sees_the_bridge_change(rundir: Path) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_database_without_ovs_vswitchd_is_not_exporting(rundir: Path) -> None:
+    """ovsdb-server alone: the exporter can be stored, but nothing runs it, and the bridge says so."""
+    bridge = OvsBridge("br-int", str(rundir), no_wait=True)
+    await bridge.apply(CASES[0])
+    assert await bridge.read() == (CASES[0],)
+    with pytest.raises(OvsError) as err:
+        await bridge.check_vswitchd()
+    assert str(err.value) == (
+        f"ovs-vswitchd is not running on this node (no pid in {rundir}/ovs-vswitchd.pid), so br-int exports nothing; "
+        "flowgate checks again until it is back."
+    )
+    (rundir / "ovs-vswitchd.pid").write_text("4194303\n")  # a crash leaves its pidfile behind
+    with pytest.raises(
+        OvsError, match=r"ovs-vswitchd is not running on this node \(.*ovs-vswitchd.4194303.ctl: No such file"
+    ):
+        await bridge.check_vswitchd()

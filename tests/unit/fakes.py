@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError
 from gateway.kube.api import ApiError, ApiUnreachable
-from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES, Resource
+from gateway.kube.resources import CONFIG_NETWORKS, EVENTS, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS, Resource
 from gateway.service.hub import StatusHub
 from gateway.watch.informer import Informer, InformerSet
 from gateway.watch.source import Listing
@@ -71,6 +71,7 @@ class FakeKube:
         kind = "MODIFIED" if key in self.objects.setdefault(resource, {}) else "ADDED"
         self.version = next(self.versions)
         meta["resourceVersion"] = str(self.version)
+        meta.setdefault("uid", f"uid-{self.version}")
         if resource.group and kind == "MODIFIED" and "spec" in obj:
             meta["generation"] = int(self.objects[resource][key]["metadata"].get("generation", 1)) + 1
         meta.setdefault("generation", 1)
@@ -111,6 +112,7 @@ class FakeKube:
         resource: Resource,
         resource_version: str,
         *,
+        namespace: str | None = None,
         timeout_seconds: int = 300,
         on_open: Any = None,
         **params: str,
@@ -147,7 +149,7 @@ class FakeKube:
             raise ApiUnreachable("the API server at https://fake is not reachable")
         if obj["metadata"]["name"] in self.objects.get(resource, {}):
             raise ApiError(409, "AlreadyExists", "already exists")
-        self.writes.append(("create", obj["metadata"]["name"], obj))
+        self.writes.append(("event" if resource == EVENTS else "create", obj["metadata"]["name"], obj))
         return self.put(resource, obj)
 
     async def merge_patch(
@@ -155,14 +157,23 @@ class FakeKube:
     ) -> JSON:
         if self.down:
             raise ApiUnreachable("the API server at https://fake is not reachable")
-        current = self.objects.get(resource, {}).get(name)
+        key = f"{namespace}/{name}" if namespace else name
+        current = self.objects.get(resource, {}).get(key)
         if current is None:
             raise ApiError(404, "NotFound", f"{name} not found")
         self.writes.append((subresource or "patch", name, patch))
         merged = copy.deepcopy(current)
-        status = {**merged.get("status", {}), **patch["status"]}
-        merged["status"] = {k: v for k, v in status.items() if v is not None}
+        for field, value in patch.items():  # a merge patch, one level deep (all flowgate sends)
+            if isinstance(value, dict):
+                combined = {**merged.get(field, {}), **value}
+                merged[field] = {k: v for k, v in combined.items() if v is not None}
+            else:
+                merged[field] = value
         return self.put(resource, merged)
+
+    def events(self) -> list[JSON]:
+        """The Events recorded so far, oldest first."""
+        return [copy.deepcopy(e) for e in self.objects.get(EVENTS, {}).values()]
 
 
 class FakeBridge(OvsBridge):
@@ -173,6 +184,7 @@ class FakeBridge(OvsBridge):
         self.state: tuple[ExportSettings, ...] = ()
         self.applies = 0
         self.broken = False
+        self.vswitchd_down = False  # the database answers, ovs-vswitchd does not
         self.on_change: Callable[[], None] | None = None  # what the agent's OVSDB monitor calls
 
     def tamper(self, *state: ExportSettings, seen: bool = False) -> None:
@@ -190,6 +202,12 @@ class FakeBridge(OvsBridge):
     async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
         self.on_change = on_change
         await asyncio.Event().wait()
+
+    async def check_vswitchd(self) -> None:
+        if self.vswitchd_down:
+            raise OvsError(
+                "ovs-vswitchd is not running on this node (/run/fake-ovs/ovs-vswitchd.1.ctl: Connection refused)."
+            )
 
     async def apply(self, settings: ExportSettings | None) -> None:
         if self.broken:
@@ -240,8 +258,8 @@ def services(hub: StatusHub, authorizer: Any = None) -> Any:
 
 
 class Cluster:
-    """The four kinds flow state is derived from, fed by hand as their watches would feed them,
-    and the status hub reading them."""
+    """The kinds flow state is derived from, fed by hand as their watches would feed them, and
+    the status hub reading them."""
 
     def __init__(self) -> None:
         self.informers = InformerSet(
@@ -250,6 +268,7 @@ class Cluster:
                 Informer(NeverSource(FLOWS)),
                 Informer(NeverSource(NODES)),
                 Informer(NeverSource(CONFIG_NETWORKS), optional=True),
+                Informer(NeverSource(OPERATOR_NETWORKS), optional=True),
             ]
         )
         self.hub = StatusHub(self.informers)

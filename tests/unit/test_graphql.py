@@ -16,12 +16,14 @@ from starlette.testclient import TestClient
 
 from gateway.access import Caller
 from gateway.kube.config import ClusterAccess
-from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
+from gateway.kube.resources import CONFIG_NETWORKS, EVENTS, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS
 from gateway.resolvers.context import Context
 from gateway.schema.root import schema
 from gateway.server.app import create_app
 from gateway.server.settings import GatewaySettings
-from tests.unit.fakes import Cluster, FakeKube, export, flow, node, services
+from gateway.service.audit import AuditLog
+from gateway.watch.informer import Informer
+from tests.unit.fakes import Cluster, FakeKube, NeverSource, export, flow, node, services
 from tests.unit.test_switch import ScriptedApi
 
 FLOWS_QUERY = "{ flows { enabled type supported networkType generation summary { total pending emitting } nodes { node state } } }"
@@ -167,7 +169,7 @@ def test_http_query_and_operational_endpoints(app_client: tuple[TestClient, Fake
     assert answer.status_code == 200
     assert [n["node"] for n in answer.json()["data"]["flows"]["nodes"]] == ["node-a", "node-b"]
     metrics = client.get("/metrics").text
-    assert "flowgate_watches 4.0" in metrics and 'flowgate_graphql_operations_total{type="query"} 1.0' in metrics
+    assert "flowgate_watches 6.0" in metrics and 'flowgate_graphql_operations_total{type="query"} 1.0' in metrics
 
 
 def test_websocket_subscription_sees_a_change_from_the_watch(app_client: tuple[TestClient, FakeKube]) -> None:
@@ -183,3 +185,74 @@ def test_websocket_subscription_sees_a_change_from_the_watch(app_client: tuple[T
         kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": {"type": "sFlow"}})
         change = json.loads(ws.receive_text())
         assert change["payload"]["data"]["nodeFlowStatus"] == {"node": "node-b", "state": "PENDING"}
+
+
+async def test_flows_shows_an_export_the_operator_manages_and_start_is_a_conflict(cluster: Cluster) -> None:
+    cluster.put(
+        OPERATOR_NETWORKS,
+        {
+            "metadata": {"name": "cluster"},
+            "spec": {"exportNetworkFlows": {"ipfix": {"collectors": ["192.0.2.1:4739", "192.0.2.2:4739"]}}},
+        },
+    )
+    query = "{ flows { operatorExport { manager field exporters { type collectors } message } } }"
+    result = await execute(cluster, query)
+    managed = result.data["flows"]["operatorExport"]
+    assert managed["manager"] == "Cluster Network Operator" and managed["field"] == "spec.exportNetworkFlows"
+    assert managed["exporters"] == [{"type": "IPFIX", "collectors": ["192.0.2.1:4739", "192.0.2.2:4739"]}]
+    (error,) = (await execute(cluster, START, {"c": None})).errors
+    assert error.extensions == {"code": "CONFLICT"}
+    assert error.message == managed["message"] and "spec.exportNetworkFlows" in error.message
+
+
+async def test_events_lists_the_audit_trail_newest_first(cluster: Cluster) -> None:
+    informer = Informer(NeverSource(EVENTS))
+    informer.synced.set()
+    for i, (kind, name, reason, user) in enumerate(
+        [
+            ("FlowExport", "cluster", "FlowExportStarted", "alice"),
+            ("Flow", "node-a", "ExportFailed", None),
+            ("FlowExport", "cluster", "FlowExportStopped", "bob"),
+        ]
+    ):
+        annotations = {"flowgate.dev/user": user} if user else {}
+        informer.store.apply(
+            "ADDED",
+            {
+                "metadata": {"name": f"e{i}", "namespace": "default", "annotations": annotations},
+                "eventTime": f"2024-05-01T10:00:0{i}.000000Z",
+                "regarding": {"apiVersion": "flowgate.dev/v1alpha1", "kind": kind, "name": name},
+                "type": "Warning" if user is None else "Normal",
+                "reason": reason,
+                "note": f"note {i}",
+            },
+        )
+    ctx = Context(services=services(cluster.hub))
+    ctx.services.audit = AuditLog(informer)
+    query = "{ events(limit: 2) { time type reason regarding note count user } }"
+    result = await schema.execute(query, context_value=ctx)
+    assert result.errors is None, result.errors
+    assert result.data == {
+        "events": [
+            {
+                "time": "2024-05-01T10:00:02Z",
+                "type": "Normal",
+                "reason": "FlowExportStopped",
+                "regarding": "FlowExport/cluster",
+                "note": "note 2",
+                "count": 1,
+                "user": "bob",
+            },
+            {
+                "time": "2024-05-01T10:00:01Z",
+                "type": "Warning",
+                "reason": "ExportFailed",
+                "regarding": "Flow/node-a",
+                "note": "note 1",
+                "count": 1,
+                "user": None,
+            },
+        ]
+    }
+    (error,) = (await schema.execute("{ events(limit: 0) { note } }", context_value=ctx)).errors
+    assert error.extensions == {"code": "INVALID_ARGUMENT", "field": "limit"}

@@ -21,7 +21,7 @@ from gateway.domain.model import (
     NodeFlowState,
     NodeInfo,
 )
-from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, SERVICES
+from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS, SERVICES
 from gateway.retry import Backoff
 from tests.unit.fakes import FakeBridge, FakeKube, eventually
 
@@ -312,3 +312,76 @@ async def test_node_heartbeats_do_not_reconcile_but_a_new_address_does() -> None
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_turning_to_error_records_one_warning_and_flapping_makes_a_series() -> None:
+    rig = Rig()
+    now = [0.0]
+    rig.agent.events.clock = lambda: now[0]
+    rig.agent.events.refresh = 30.0
+    task = asyncio.create_task(rig.agent.run())
+    try:
+        rig.start(FlowType.IPFIX)
+        await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+        for _ in range(5):  # the collector flaps
+            rig.kube.put(ENDPOINT_SLICES, endpoint_slice(ready=False))
+            await eventually(lambda: rig.state() is NodeFlowState.ERROR)
+            rig.kube.put(ENDPOINT_SLICES, endpoint_slice())
+            await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+            now[0] += 1
+        (event,) = rig.kube.events()  # five transitions, one Event
+        assert event["type"] == "Warning" and event["reason"] == "ExportFailed"
+        assert event["note"] == "no flows collector on node-2 behind nodePort 30001"
+        assert event["regarding"]["kind"] == "Flow" and event["regarding"]["name"] == "node-2"
+        assert event["regarding"]["uid"] == rig.kube.objects[FLOWS]["node-2"]["metadata"]["uid"]
+        assert event["reportingController"] == "flowgate.dev/agent" and event["reportingInstance"] == "node-2"
+        assert "series" not in event  # the count is written at most every 30 s
+        now[0] += 31
+        await eventually(lambda: "series" in rig.kube.events()[0])  # written at the next pass
+        assert rig.kube.events()[0]["series"]["count"] == 5
+        assert rig.agent.events.created == 1 and rig.agent.events.folded == 4
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_while_the_operator_manages_export_the_bridge_is_left_alone(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.bridge.state == (NETFLOW,))
+    operator = {
+        "metadata": {"name": "cluster"},
+        "spec": {"exportNetworkFlows": {"sFlow": {"collectors": ["192.0.2.1:6343"]}}},
+    }
+    rig.kube.put(OPERATOR_NETWORKS, operator)
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+    assert rig.flow().message == (  # type: ignore[union-attr]
+        "managed by the Cluster Network Operator (spec.exportNetworkFlows: sFlow to 192.0.2.1:6343); "
+        "flowgate leaves br-int alone"
+    )
+    # What ovnkube-node then puts on the bridge (and clears at its restarts) is not flowgate's to change.
+    applies = rig.bridge.applies
+    cno = ExportSettings(FlowType.SFLOW, ("192.0.2.1:6343",), agent="ovn-k8s-mp0")
+    rig.bridge.tamper(cno, seen=True)
+    passes = rig.agent.reconciles
+    await eventually(lambda: rig.agent.reconciles >= passes + 3)
+    assert rig.bridge.state == (cno,) and rig.bridge.applies == applies
+    rig.bridge.tamper(seen=True)  # an ovnkube-node restart clears it
+    passes = rig.agent.reconciles
+    await eventually(lambda: rig.agent.reconciles >= passes + 3)
+    assert rig.bridge.state == () and rig.bridge.applies == applies
+    # The operator lets go: flowgate's own setting is applied again.
+    rig.kube.put(OPERATOR_NETWORKS, {"metadata": {"name": "cluster"}, "spec": {}})
+    await eventually(lambda: rig.bridge.state == (NETFLOW,))
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+
+
+async def test_vswitchd_gone_while_the_database_still_holds_the_exporter_is_an_error(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    rig.bridge.vswitchd_down = True  # the bridge still "holds" NetFlow in the database
+    await eventually(lambda: rig.state() is NodeFlowState.ERROR)
+    assert rig.flow().message == (  # type: ignore[union-attr]
+        "ovs-vswitchd is not running on this node (/run/fake-ovs/ovs-vswitchd.1.ctl: Connection refused)."
+    )
+    rig.bridge.vswitchd_down = False
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)

@@ -12,7 +12,7 @@ from gateway.domain.errors import Conflict, Forbidden, InvalidArgument, Unavaila
 from gateway.domain.model import FlowType
 from gateway.domain.validation import StartRequest
 from gateway.kube.api import ApiError, ApiUnreachable
-from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, NODES
+from gateway.kube.resources import CONFIG_NETWORKS, EVENTS, FLOW_EXPORTS, NODES, OPERATOR_NETWORKS
 from gateway.service.switch import FlowSwitch
 from tests.unit.fakes import Cluster, node
 
@@ -26,7 +26,10 @@ class ScriptedApi:
         self.stored = stored
         self.conflicts = conflicts
         self.fail = fail
-        self.calls: list[str] = []
+        self.calls: list[str] = []  # FlowExport calls only
+        self.events: list[JSON] = []  # Events recorded (created)
+        self.user = "alice"  # who the API server says this client is
+        self.whoami_calls = 0
         self.version = 10
         self.on_store: Any = None  # the watch: feeds the hub's cache with each write
 
@@ -50,7 +53,15 @@ class ScriptedApi:
             self.on_store(copy.deepcopy(obj))
         return obj
 
-    async def create(self, resource: Any, obj: JSON) -> JSON:
+    async def whoami(self) -> JSON:
+        self.whoami_calls += 1
+        return {"username": self.user}
+
+    async def create(self, resource: Any, obj: JSON, namespace: str | None = None) -> JSON:
+        if resource == EVENTS:
+            assert namespace == obj["metadata"]["namespace"]
+            self.events.append(copy.deepcopy(obj))
+            return obj
         self.calls.append("create")
         if self.stored is not None:
             raise ApiError(409, "AlreadyExists", "already exists")
@@ -233,3 +244,110 @@ async def test_invalid_request_writes_nothing() -> None:
 
 def test_flow_exports_resource_path() -> None:
     assert FLOW_EXPORTS.path("cluster") == "/apis/flowgate.dev/v1alpha1/flowexports/cluster"
+
+
+# -- the audit trail ---------------------------------------------------------------------------
+
+
+async def test_start_switch_change_and_stop_each_record_who_and_what() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)
+    await ctl.start(NETFLOW)
+    await ctl.switch.start(api, StartRequest(FlowType.IPFIX, selector=[("role", "c")], sampling=64), user="bob")  # type: ignore[arg-type]
+    await ctl.switch.start(api, StartRequest(FlowType.IPFIX, node_port=30002), user="bob")  # type: ignore[arg-type]
+    await ctl.stop()
+    notes = [(e["reason"], e["action"], e["note"]) for e in api.events]
+    assert notes == [
+        ("FlowExportStarted", "Start", 'User "alice" started flow export: NetFlow to nodePort 30001; generation 1.'),
+        (
+            "FlowExportSwitched",
+            "Switch",
+            'User "bob" switched flow export from NetFlow to nodePort 30001 to IPFIX to selector role=c '
+            "(sampling 1 in 64); generation 2.",
+        ),
+        (
+            "FlowExportChanged",
+            "Change",
+            'User "bob" changed flow export from IPFIX to selector role=c (sampling 1 in 64) to IPFIX to '
+            "nodePort 30002; generation 3.",
+        ),
+        ("FlowExportStopped", "Stop", 'User "alice" stopped flow export (was IPFIX to nodePort 30002); generation 4.'),
+    ]
+    # The user comes from the API server: a TokenReview handed in, else SelfSubjectReview (asked twice).
+    assert api.whoami_calls == 2
+    first = api.events[0]
+    assert first["metadata"]["namespace"] == "default"
+    assert first["metadata"]["name"].startswith("cluster.")
+    assert first["metadata"]["annotations"] == {
+        "flowgate.dev/user": "alice",
+        "flowgate.dev/from": "stopped",
+        "flowgate.dev/to": "NetFlow to nodePort 30001",
+    }
+    assert first["regarding"]["kind"] == "FlowExport" and first["regarding"]["name"] == "cluster"
+    assert first["type"] == "Normal" and first["reportingController"] == "flowgate.dev/gateway"
+    assert first["eventTime"].endswith("Z") and "." in first["eventTime"]
+
+
+async def test_asking_for_what_is_there_records_nothing() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)
+    await ctl.stop()  # nothing was running: no change
+    await ctl.start(NETFLOW)
+    await ctl.start(NETFLOW)
+    assert [e["reason"] for e in api.events] == ["FlowExportStarted"]
+
+
+async def test_a_refused_write_records_nothing() -> None:
+    api = ScriptedApi(fail=ApiError(403, "Forbidden", 'User "eve" cannot get resource "flowexports"'))
+    ctl, _ = control(api)
+    with pytest.raises(Forbidden):
+        await ctl.start(NETFLOW)
+    assert api.events == [] and api.whoami_calls == 0
+
+
+async def test_an_event_the_api_server_refuses_does_not_undo_the_change(caplog: pytest.LogCaptureFixture) -> None:
+    api = ScriptedApi()
+    stored_create = api.create
+
+    async def create(resource: Any, obj: JSON, namespace: str | None = None) -> JSON:
+        if resource == EVENTS:
+            raise ApiError(403, "Forbidden", 'User "alice" cannot create resource "events"')
+        return await stored_create(resource, obj)
+
+    api.create = create  # type: ignore[method-assign]
+    ctl, _ = control(api)
+    state = await ctl.start(NETFLOW)
+    assert state.enabled
+    assert 'could not record the Normal Event FlowExportStarted on FlowExport/cluster: User "alice" cannot create' in (
+        caplog.text
+    )
+
+
+# -- OpenShift's Cluster Network Operator ----------------------------------------------------------
+
+CNO_NETFLOW = {
+    "metadata": {"name": "cluster"},
+    "spec": {"exportNetworkFlows": {"netFlow": {"collectors": ["192.0.2.1:2055"]}}},
+}
+
+
+async def test_a_start_while_the_operator_manages_export_names_the_field_and_writes_nothing() -> None:
+    api = ScriptedApi()
+    ctl, cluster = control(api)
+    cluster.put(OPERATOR_NETWORKS, CNO_NETFLOW)
+    with pytest.raises(Conflict) as err:
+        await ctl.start(NETFLOW)
+    assert err.value.code == "CONFLICT"
+    assert err.value.message == (
+        "Flow export on this cluster is managed by the Cluster Network Operator: networks.operator.openshift.io/cluster "
+        "sets spec.exportNetworkFlows (NetFlow to 192.0.2.1:2055) and ovnkube-node configures br-int from it. "
+        "flowgate does not start, switch or repair flow export while that field is set; remove "
+        "spec.exportNetworkFlows to let it."
+    )
+    assert api.calls == [] and api.events == []
+    state = cluster.hub.state()
+    assert state.operator_export is not None and state.operator_export.describe() == "NetFlow to 192.0.2.1:2055"
+    # Stopping flowgate's own export stays possible (it touches no bridge while the operator manages them).
+    assert not (await ctl.stop()).enabled
+    cluster.put(OPERATOR_NETWORKS, {"metadata": {"name": "cluster"}, "spec": {"exportNetworkFlows": None}})
+    assert (await ctl.start(NETFLOW)).enabled and cluster.hub.state().operator_export is None

@@ -313,6 +313,68 @@ describe('FlowsPage', () => {
     });
   });
 
+  it('says the Cluster Network Operator manages export, with its sentence, and disables the select', async () => {
+    const message =
+      'Flow export on this cluster is managed by the Cluster Network Operator: networks.operator.openshift.io/cluster ' +
+      'sets spec.exportNetworkFlows (NetFlow to 192.0.2.1:2055) and ovnkube-node configures br-int from it.';
+    const { send } = await setup();
+    send(
+      snapshot([node('node-1', { state: 'DISABLED' })], {
+        operatorExport: {
+          manager: 'Cluster Network Operator',
+          field: 'spec.exportNetworkFlows',
+          exporters: [{ type: 'NETFLOW', collectors: ['192.0.2.1:2055'] }],
+          message,
+        },
+      }),
+    );
+    const alert = screen.getByTestId('operator-alert');
+    expect(alert).toHaveTextContent('Flow export is managed by the Cluster Network Operator');
+    expect(alert).toHaveTextContent(message);
+    await waitFor(() => {
+      expect(emissionToggle()).toBeDisabled();
+    });
+  });
+
+  it('lists the recent changes and errors, newest first, and asks again when the export changes', async () => {
+    const now = Date.now();
+    const events = [
+      {
+        time: new Date(now - 5_000).toISOString(),
+        type: 'Warning',
+        reason: 'ExportFailed',
+        regarding: 'Flow/node-2',
+        note: 'no flows collector on node-2 behind nodePort 30001',
+        count: 3,
+        user: null,
+      },
+      {
+        time: new Date(now - 60_000).toISOString(),
+        type: 'Normal',
+        reason: 'FlowExportStarted',
+        regarding: 'FlowExport/cluster',
+        note: 'User "alice" started flow export: NetFlow to nodePort 30001; generation 1.',
+        count: 1,
+        user: 'alice',
+      },
+    ];
+    const { send, connection } = await setup({ events });
+    send(snapshot([node('node-1')]));
+    const notes = await screen.findAllByTestId('event-note');
+    expect(notes.map((note) => note.textContent)).toEqual([
+      'Flow/node-2 no flows collector on node-2 behind nodePort 30001 (3 times)',
+      ' User "alice" started flow export: NetFlow to nodePort 30001; generation 1.',
+    ]);
+    const asked = () =>
+      connection.fetch.mock.calls.filter(([request]: [{ operationName: string }]) => request.operationName === 'FlowEvents')
+        .length;
+    const before = asked();
+    send(change([], [], { generation: 2 }));
+    await waitFor(() => {
+      expect(asked()).toBe(before + 1);
+    });
+  });
+
   it('disables the select for a viewer who may not switch, with the reason in a tooltip', async () => {
     const user = userEvent.setup();
     const reason = 'You (system:serviceaccount:ops:viewer) may not patch flowexports.flowgate.dev.';

@@ -30,6 +30,7 @@ import { CollectorSection } from './CollectorSection';
 import { EmissionSelect, type EmissionChoice } from './EmissionSelect';
 import { FlowsTableStore, type FrameScheduler } from './flowsTableStore';
 import { FlowsTable } from './FlowsTable';
+import { RecentEvents } from './RecentEvents';
 import { useNow } from './useNow';
 import { useViewer } from './useViewer';
 import './flows.css';
@@ -131,13 +132,15 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
   const shownForm = formDirty ? form : formFromCollector(state?.enabled ? state.collector : null, form);
   const current: EmissionChoice = state?.enabled && state.type ? state.type : 'DISABLED';
   const unsupported = state !== null && !state.supported;
+  // OpenShift's Cluster Network Operator configures export itself: flowgate must not switch it.
+  const managed = state?.operatorExport ?? null;
   const canSwitch = viewer?.canSwitch ?? false;
   const switchDisabledReason = viewer && !viewer.canSwitch
     ? (viewer.reason ?? t('You may view flow export but not switch it.'))
     : viewerError
       ? viewerError.message
       : null;
-  const controlsDisabled = !state || unsupported || !canSwitch || pending !== null;
+  const controlsDisabled = !state || unsupported || managed !== null || !canSwitch || pending !== null;
 
   const localMessages = {
     notANumber: t('Enter a whole number.'),
@@ -216,6 +219,18 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
               </Alert>
             </StackItem>
           )}
+          {managed && (
+            <StackItem>
+              <Alert
+                isInline
+                variant="info"
+                title={t('Flow export is managed by the {{manager}}', { manager: managed.manager })}
+                data-test="operator-alert"
+              >
+                {managed.message}
+              </Alert>
+            </StackItem>
+          )}
           {table.error && (
             <StackItem>
               <Alert
@@ -270,7 +285,9 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
                 void apply(choice);
               }}
               isDisabled={controlsDisabled}
-              disabledReason={unsupported ? (state.unsupportedReason ?? null) : switchDisabledReason}
+              disabledReason={
+                unsupported ? (state.unsupportedReason ?? null) : (managed?.message ?? switchDisabledReason)
+              }
               busy={pending !== null}
             />
           </StackItem>
@@ -304,6 +321,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
       </PageSection>
       <PageSection>
         <FlowsTable table={table} now={now} defaultPerPage={defaultPerPage} />
+      </PageSection>
+      <PageSection>
+        <RecentEvents
+          connection={connection}
+          refreshKey={`${String(state?.generation ?? '')}/${String(state?.summary.error ?? '')}`}
+          now={now}
+        />
       </PageSection>
     </>
   );

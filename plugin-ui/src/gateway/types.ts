@@ -40,6 +40,19 @@ export interface FlowsSummary {
   error: number;
 }
 
+export interface OperatorExporter {
+  type: FlowType;
+  collectors: string[];
+}
+
+/** Flow export managed by OpenShift's Cluster Network Operator (spec.exportNetworkFlows). */
+export interface OperatorExport {
+  manager: string;
+  field: string;
+  exporters: OperatorExporter[];
+  message: string;
+}
+
 /** FlowsState as the UI selects it: cluster level, without `nodes`. */
 export interface FlowsState {
   enabled: boolean;
@@ -50,6 +63,18 @@ export interface FlowsState {
   unsupportedReason?: string | null;
   generation: number;
   summary: FlowsSummary;
+  operatorExport?: OperatorExport | null;
+}
+
+/** An Event about flow export: a switch (naming who made it) or a node turning to Error. */
+export interface FlowEvent {
+  time: string;
+  type: string;
+  reason: string;
+  regarding: string;
+  note: string;
+  count: number;
+  user?: string | null;
 }
 
 export interface Viewer {

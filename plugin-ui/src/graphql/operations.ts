@@ -28,6 +28,15 @@ const FLOWS_STATE_FIELDS = /* GraphQL */ `
       emitting
       error
     }
+    operatorExport {
+      manager
+      field
+      exporters {
+        type
+        collectors
+      }
+      message
+    }
   }
 `;
 
@@ -100,9 +109,24 @@ export const STOP_FLOWS_MUTATION = /* GraphQL */ `
   ${FLOWS_STATE_FIELDS}
 `;
 
+export const FLOW_EVENTS_QUERY = /* GraphQL */ `
+  query FlowEvents($limit: Int) {
+    events(limit: $limit) {
+      time
+      type
+      reason
+      regarding
+      note
+      count
+      user
+    }
+  }
+`;
+
 /** All documents by operation name. */
 export const OPERATIONS = {
   Viewer: VIEWER_QUERY,
+  FlowEvents: FLOW_EVENTS_QUERY,
   FlowsTable: FLOWS_TABLE_SUBSCRIPTION,
   StartFlows: START_FLOWS_MUTATION,
   StopFlows: STOP_FLOWS_MUTATION,

@@ -8,7 +8,7 @@ import type {
   SubscriptionTransport,
 } from '../gateway/connection';
 import type { GraphQLErrorPayload } from '../gateway/errors';
-import type { FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer } from '../gateway/types';
+import type { FlowEvent, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer } from '../gateway/types';
 import type { FrameScheduler } from '../flows/flowsTableStore';
 
 interface Subscription {
@@ -156,6 +156,8 @@ export type Resolver = (
 export interface FakeConnectionOptions {
   viewer?: Viewer;
   resolve?: Resolver;
+  /** What the FlowEvents query answers (none by default). */
+  events?: FlowEvent[];
 }
 
 export const fakeConnection = (
@@ -166,6 +168,9 @@ export const fakeConnection = (
   const fallback = (request: GraphQLRequest): GraphQLResponse<unknown> => {
     if (request.operationName === 'Viewer') {
       return { data: { viewer } };
+    }
+    if (request.operationName === 'FlowEvents') {
+      return { data: { events: options.events ?? [] } };
     }
     if (request.operationName === 'StartFlows') {
       return { data: { startFlows: state({ type: request.variables?.type as FlowsState['type'], generation: 2 }) } };
