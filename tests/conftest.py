@@ -1,6 +1,7 @@
 """Shared fixtures: each area keeps its own in tests/fixtures/ and they are all available here."""
 
 pytest_plugins = (
+    "tests.fixtures.faults",
     "tests.fixtures.testbed",
     "tests.fixtures.gateway",
     "tests.fixtures.agents",

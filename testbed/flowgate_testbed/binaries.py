@@ -1,5 +1,6 @@
-"""Where the testbed finds the Go-built binaries (kube-apiserver, kubectl, etcd, goflow2) and the
-system tools (Open vSwitch, iproute2, ethtool)."""
+"""Where the testbed finds the Go-built binaries (kube-apiserver, kubectl, etcd, goflow2, and
+kube-controller-manager when the garbage collector runs) and the system tools (Open vSwitch,
+iproute2, ethtool)."""
 
 from __future__ import annotations
 

@@ -30,6 +30,11 @@ def register(subparsers: Any) -> None:
     up.add_argument("--network-type", default="OVNKubernetes", help=f"one of {', '.join(NETWORK_TYPES)}")
     up.add_argument("--no-ovs", action="store_true", help="API only: no network namespaces, OVS or collectors")
     up.add_argument("--agents", action="store_true", help="also run one flowgate node agent per node")
+    up.add_argument(
+        "--garbage-collector",
+        action="store_true",
+        help="also run kube-controller-manager's garbage collector (a deleted Node takes its Flow along)",
+    )
     up.set_defaults(run=run_up)
     down = subparsers.add_parser("down", help="stop the testbed in DIR and remove everything it made")
     down.add_argument("--dir", required=True)
@@ -44,7 +49,7 @@ def fail(message: str) -> int:
 def run_up(args: argparse.Namespace) -> int:
     directory = Path(args.dir).resolve()
     try:
-        check_config(args.nodes, args.network_type, ovs=not args.no_ovs)
+        check_config(args.nodes, args.network_type, ovs=not args.no_ovs, garbage_collector=args.garbage_collector)
     except TestbedError as exc:
         return fail(str(exc))
     if is_running(directory):
@@ -70,6 +75,8 @@ def run_up(args: argparse.Namespace) -> int:
         argv.append("--no-ovs")
     if args.agents:
         argv.append("--agents")
+    if args.garbage_collector:
+        argv.append("--garbage-collector")
     with open(directory / "supervisor.log", "ab") as log:
         # A new session: the supervisor survives this shell command and its Ctrl-C.
         supervisor = subprocess.Popen(

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,28 +278,7 @@ class OvsNode:
             f"external_ids:system-id={self.name}",
             f"external_ids:hostname={self.name}",
         )
-        # vswitchd must run inside the node namespace: the netdev datapath creates a tap named
-        # ovs-netdev, so two instances in one namespace collide.
-        vswitchd = Daemon(
-            f"{self.name} ovs-vswitchd",
-            [
-                find_tool("ip", "iproute2"),
-                "netns",
-                "exec",
-                self.netns,
-                find_tool("ovs-vswitchd", "openvswitch-switch"),
-                f"unix:{self.rundir}/db.sock",
-                "--pidfile",
-                "--log-file",
-                "-vconsole:off",
-            ],
-            self.directory / "ovs-vswitchd.out",
-            env=env,
-            kind="ovs",
-        )
-        vswitchd.start()
-        vswitchd.ctl = f"{self.rundir}/ovs-vswitchd.{vswitchd.pid}.ctl"
-        self.daemons["ovs-vswitchd"] = vswitchd
+        vswitchd = self._run_vswitchd()
         # Without --no-wait, ovs-vsctl returns once vswitchd applied the change: a readiness barrier.
         self.vsctl(
             "--timeout=30",
@@ -330,18 +310,78 @@ class OvsNode:
             "pod2",
         )
         vswitchd.check_running()
+        self._program_bridge()
+
+    def _run_vswitchd(self) -> Daemon:
+        # vswitchd must run inside the node namespace: the netdev datapath creates a tap named
+        # ovs-netdev, so two instances in one namespace collide.
+        vswitchd = Daemon(
+            f"{self.name} ovs-vswitchd",
+            [
+                find_tool("ip", "iproute2"),
+                "netns",
+                "exec",
+                self.netns,
+                find_tool("ovs-vswitchd", "openvswitch-switch"),
+                f"unix:{self.rundir}/db.sock",
+                "--pidfile",
+                "--log-file",
+                "-vconsole:off",
+            ],
+            self.directory / "ovs-vswitchd.out",
+            env=self.ovs_env,
+            kind="ovs",
+        )
+        vswitchd.start()
+        vswitchd.ctl = f"{self.rundir}/ovs-vswitchd.{vswitchd.pid}.ctl"
+        self.daemons["ovs-vswitchd"] = vswitchd
+        return vswitchd
+
+    def _program_bridge(self) -> None:
+        """What ovn-controller would keep on br-int: the flow that forwards pod traffic (OpenFlow
+        flows live in ovs-vswitchd, not the database) and the management port's address."""
         run(
             [find_tool("ovs-ofctl", "openvswitch-switch"), "add-flow", BRIDGE, "priority=0,actions=NORMAL"],
             f"adding the NORMAL flow on {self.name}",
-            env=env,
+            env=self.ovs_env,
         )
         broken = self.vsctl("--bare", "--columns=name", "find", "Interface", "ofport=-1").split()
         if broken:
             raise TestbedError(
                 f"Open vSwitch on {self.name} could not attach {', '.join(broken)}; see {self.rundir}/ovs-vswitchd.log."
             )
-        ip("-n", self.netns, "addr", "add", f"{pod_ip(self.index, 2)}/24", "dev", MGMT_PORT)
+        address = f"{pod_ip(self.index, 2)}/24"
+        if address not in ip("-n", self.netns, "-o", "addr", "show", "dev", MGMT_PORT):
+            ip("-n", self.netns, "addr", "add", address, "dev", MGMT_PORT)
         ip("-n", self.netns, "link", "set", MGMT_PORT, "up")
+
+    def stop_vswitchd(self, crash: bool = True) -> None:
+        """Stop ovs-vswitchd (ovsdb-server keeps the configuration): killed, as a crash leaves it
+        (its pidfile and control socket stay behind), or asked to exit."""
+        daemon = self.daemons.pop("ovs-vswitchd", None)
+        if daemon is None or daemon.popen is None:
+            return
+        if crash:
+            daemon.popen.kill()
+            daemon.popen.wait(10)
+        elif daemon.ctl:
+            subprocess.run(
+                [find_tool("ovs-appctl", "openvswitch-switch"), "-t", daemon.ctl, "exit"],
+                capture_output=True,
+                timeout=OVS_EXIT_SECONDS,
+                env=self.ovs_env,
+            )
+        daemon.stop()
+
+    def start_vswitchd(self) -> None:
+        """ovs-vswitchd again, from the database it left: the bridge, its ports and exporters."""
+        if "ovs-vswitchd" in self.daemons:
+            return
+        vswitchd = self._run_vswitchd()
+        # Applied once `ovs-vsctl` (which waits for ovs-vswitchd to catch up) returns.
+        self.vsctl("--timeout=30", "set", "Open_vSwitch", ".", f"external_ids:restarted={time.time():.0f}")
+        vswitchd.check_running()
+        self._program_bridge()
 
     def start_traffic(self) -> None:
         argv = [

@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network-type", required=True)
     parser.add_argument("--no-ovs", action="store_true")
     parser.add_argument("--agents", action="store_true")
+    parser.add_argument("--garbage-collector", action="store_true")
     parser.add_argument("--report-fd", type=int, required=True)
     args = parser.parse_args(argv)
     report = os.fdopen(args.report_fd, "w", buffering=1)
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             network_type=args.network_type,
             ovs=not args.no_ovs,
             agents=args.agents,
+            garbage_collector=args.garbage_collector,
             progress=progress,
         )
         testbed.start()

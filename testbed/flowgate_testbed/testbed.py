@@ -11,6 +11,7 @@ dead owner."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import shutil
@@ -79,7 +80,7 @@ def flowgate_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "gateway.main"]
 
 
-def check_config(nodes: int, network_type: str, ovs: bool) -> None:
+def check_config(nodes: int, network_type: str, ovs: bool, garbage_collector: bool = False) -> None:
     """Refuse bad input before anything starts (one sentence each)."""
     if not 1 <= nodes <= MAX_NODES:
         raise TestbedError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}.")
@@ -87,6 +88,8 @@ def check_config(nodes: int, network_type: str, ovs: bool) -> None:
         raise TestbedError(f"unknown network type {network_type!r}; choose one of {', '.join(NETWORK_TYPES)}.")
     for name in GO_BINARIES:
         find_binary(name)
+    if garbage_collector:
+        find_binary("kube-controller-manager")
     find_tool("openssl", "openssl")
     if ovs:
         if os.geteuid() != 0:
@@ -115,13 +118,15 @@ class Testbed:
         network_type: str = "OVNKubernetes",
         ovs: bool = False,
         agents: bool = False,
+        garbage_collector: bool = False,
         progress: Progress | None = _stderr_progress,
     ) -> None:
-        check_config(nodes, network_type, ovs)
+        check_config(nodes, network_type, ovs, garbage_collector)
         self.dir = Path(directory).resolve()
         self.network_type = network_type
         self.ovs = ovs
         self.want_agents = agents
+        self.garbage_collector = garbage_collector
         self.node_names: list[str] = [f"node-{i}" for i in range(1, nodes + 1)]
         self._progress = progress or (lambda _message: None)
         self._t0 = time.monotonic()
@@ -132,6 +137,7 @@ class Testbed:
         self.issued_tokens: list[str] = []  # every service-account token handed out (for log scans)
         self._etcd: Daemon | None = None
         self._apiserver: Daemon | None = None
+        self._controller_manager: Daemon | None = None
         self._bridge: BridgeNetwork | None = None
         self._nodes: dict[str, OvsNode] = {}
         self._agents: dict[str, Daemon] = {}
@@ -210,6 +216,9 @@ class Testbed:
             raise
         if data_plane is not None:
             data_plane.result()  # re-raises a data-plane failure
+        if self.garbage_collector:
+            self._start_controller_manager()
+            self._step("garbage collector up")
         if self.want_agents:
             self.start_agents()
         self.started = True
@@ -235,6 +244,9 @@ class Testbed:
             if self._bridge is not None:
                 self._bridge.delete()
                 self._bridge = None
+            if self._controller_manager is not None:
+                self._controller_manager.stop()
+                self._controller_manager = None
             if self._apiserver is not None:
                 self._apiserver.stop()
                 self._apiserver = None
@@ -328,6 +340,40 @@ class Testbed:
 
         if not wait_until(ready, timeout, 0.1):
             raise TestbedError(f"kube-apiserver did not become ready within {timeout:.0f} s; see {apiserver.log}.")
+
+    def _start_controller_manager(self) -> None:
+        """kube-controller-manager with its garbage collector only: what deletes a Flow whose Node
+        is gone (ownerReferences). No other controller runs, so nothing else in the seeded cluster
+        changes (no node lifecycle taints, no EndpointSlices beside the testbed's own)."""
+        argv = [
+            find_binary("kube-controller-manager"),
+            f"--kubeconfig={self.kubeconfig()}",
+            "--controllers=garbagecollector",
+            "--leader-elect=false",
+            "--secure-port=0",
+            "--concurrent-gc-syncs=5",
+        ]
+        self._controller_manager = Daemon(
+            "kube-controller-manager",
+            argv,
+            self.dir / "logs" / "kube-controller-manager.log",
+            kind="controller-manager",
+        )
+        self._controller_manager.start()
+        self._write_state()
+        manager = self._controller_manager
+
+        def collecting() -> bool:
+            manager.check_running()
+            try:
+                return "Proceeding to collect garbage" in manager.log.read_text(errors="replace")
+            except OSError:
+                return False
+
+        if not wait_until(collecting, 30, 0.1):
+            raise TestbedError(
+                f"kube-controller-manager's garbage collector did not start within 30 s; see {manager.log}."
+            )
 
     def stop_apiserver(self) -> None:
         """Stop kube-apiserver (etcd keeps the data) to simulate an API outage."""
@@ -452,6 +498,59 @@ class Testbed:
         self._stopped_collectors.discard(node)
         self._write_endpoints()
         self._write_state()
+
+    def stop_vswitchd(self, node: str, crash: bool = True) -> None:
+        """Stop node's ovs-vswitchd (killed, as in a crash, unless crash=False); ovsdb-server and
+        the configuration stay, so br-int exports nothing until start_vswitchd."""
+        self._node(node).stop_vswitchd(crash)
+        self._write_state()
+
+    def start_vswitchd(self, node: str) -> None:
+        self._node(node).start_vswitchd()
+        self._write_state()
+
+    def delete_node(self, node: str) -> None:
+        """Delete Node/<node> (its data plane keeps running), as when a node leaves the cluster."""
+        if node not in self.node_names:
+            raise TestbedError(f"there is no node {node!r}; this testbed has {', '.join(self.node_names)}.")
+        self.client().delete(f"/api/v1/nodes/{node}")
+
+    def add_node(self, node: str) -> None:
+        """(Re)create Node/<node> as the seed made it (a new uid), as when a node joins the cluster."""
+        if node not in self.node_names:
+            raise TestbedError(f"there is no node {node!r}; this testbed has {', '.join(self.node_names)}.")
+        index = self.node_names.index(node) + 1
+        admin = self.client()
+        seed.create(admin, "/api/v1/nodes", seed.node_object(node, index, self.network_type))
+        admin.merge_patch(f"/api/v1/nodes/{node}/status", seed.node_status(node, index))
+
+    # -- etcd ------------------------------------------------------------------------------------
+
+    def etcd(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """etcd's own v3 API (its JSON gateway on the client port)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.etcd_port}{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.loads(response.read() or b"{}")
+        return answer
+
+    def etcd_revision(self) -> int:
+        return int(self.etcd("/v3/kv/range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"])
+
+    def compact_etcd(self, writes: int = 10) -> int:
+        """Move etcd's revision on (`writes` writes of a key nothing reads) and compact its history
+        up to the new revision: every resourceVersion handed out before is gone, and a watch or
+        list from one of them answers 410 Gone. Returns the compacted revision."""
+        key = base64.b64encode(b"/flowgate-testbed/compaction").decode()
+        for number in range(writes):
+            self.etcd("/v3/kv/put", {"key": key, "value": base64.b64encode(str(number).encode()).decode()})
+        revision = self.etcd_revision()
+        self.etcd("/v3/kv/compaction", {"revision": str(revision), "physical": True})
+        return revision
 
     def _write_endpoints(self) -> None:
         ready = {name: name not in self._stopped_collectors for name in self.node_names}
@@ -614,7 +713,7 @@ class Testbed:
 
     def daemons(self) -> list[Daemon]:
         with self._state_lock:
-            found = [d for d in (self._etcd, self._apiserver) if d is not None]
+            found = [d for d in (self._etcd, self._apiserver, self._controller_manager) if d is not None]
             for node in self._nodes.values():
                 found.extend(node.daemons.values())
             found.extend(self._agents.values())
