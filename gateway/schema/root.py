@@ -9,14 +9,14 @@ from contextlib import aclosing
 from functools import partial
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.types import Info
 
 from gateway.domain import model
 from gateway.resolvers import flows as resolve
 from gateway.resolvers.context import Context
 from gateway.schema.execution import FlatMemoryExecutionContext
-from gateway.schema.extensions import OperationMetrics
+from gateway.schema.extensions import NestingLimit, OneMutationPerRequest, OperationMetrics
 from gateway.schema.types import CollectorInput, FlowEvent, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer
 
 # Generous for every real query (the deepest, flows.collector.selector.key, is 4 levels) while
@@ -93,6 +93,7 @@ schema = strawberry.Schema(
         partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
         partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
+        partial(AddValidationRules, [OneMutationPerRequest, NestingLimit]),
         OperationMetrics,
     ],
     execution_context_class=FlatMemoryExecutionContext,

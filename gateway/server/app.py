@@ -92,6 +92,74 @@ class RequestMetrics:
             self.metrics.http_requests.labels(path, method, status["code"]).inc()
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuses HTTP request bodies over `limit` bytes with 413 before reading them whole: at once
+    when Content-Length says so, else as soon as the streamed bytes pass the limit. A GraphQL
+    request is a few kilobytes; a 60 MB one would otherwise be read and parsed in full."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        try:
+            too_large = declared is not None and int(declared) > self.limit
+        except ValueError:
+            too_large = True  # a Content-Length that is not a number is refused too
+        if too_large:
+            await self._refuse(send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = (
+            f'{{"errors": [{{"message": "The request body is larger than the gateway accepts ({self.limit} bytes); '
+            'a GraphQL request needs a few kilobytes.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}'
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 class ExpectedErrorsFilter(logging.Filter):
     """Strawberry logs every error with a traceback; a refused token, a bad argument or a document
     that does not fit the schema is an answer, not a fault, so only internal errors (a resolver
@@ -124,11 +192,11 @@ def create_app(
     if not any(isinstance(f, ExpectedErrorsFilter) for f in execution_log.filters):
         execution_log.addFilter(ExpectedErrorsFilter())
     api = api or KubeApi(access)
-    informers = flow_informers(api)
+    informers = flow_informers(api, silence_timeout=settings.watch_silence_timeout)
     metrics = Metrics()
     hub = StatusHub(informers, on_lag=metrics.event_lag.observe)
     # The audit trail's watch is not part of readiness: flow state is served without it.
-    audit = AuditLog.on_api(api)
+    audit = AuditLog.on_api(api, silence_timeout=settings.watch_silence_timeout)
     audit_watch = InformerSet([audit.informer])
     authorizer = Authorizer(api if settings.authenticate else None, ttl=settings.auth_cache)
     metrics.track(hub, authorizer, others=audit_watch)
@@ -188,6 +256,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.services = services
     return app

@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         # connection of the backends tried.
         ws="websockets-sansio",
         ws_per_message_deflate=False,
+        ws_max_size=settings.max_message_bytes,
         log_level=settings.log_level,
         lifespan="on",
     )

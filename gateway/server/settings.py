@@ -61,6 +61,25 @@ class GatewaySettings:
         parse=duration,
         metavar="DURATION",
     )
+    max_request_bytes: int = setting(
+        "largest HTTP request body accepted; larger ones are refused with 413 before they are read",
+        default=1024 * 1024,
+        parse=int,
+        metavar="BYTES",
+    )
+    max_message_bytes: int = setting(
+        "largest WebSocket message accepted; a larger one closes the connection (1009)",
+        default=1024 * 1024,
+        parse=int,
+        metavar="BYTES",
+    )
+    watch_silence_timeout: float = setting(
+        "restart a watch of the API server that brings no event and no bookmark for this long "
+        "(the API server sends a bookmark about once a minute)",
+        default=90.0,
+        parse=duration,
+        metavar="DURATION",
+    )
     log_level: str = setting("how much to log", default="info", choices=LOG_LEVELS)
 
     @property
@@ -84,3 +103,11 @@ class GatewaySettings:
             raise SettingsError(f"--port must be 1-65535, not {self.port}.")
         if self.max_subscriptions_per_connection < 1:
             raise SettingsError("--max-subscriptions-per-connection must be at least 1.")
+        for flag, value in (
+            ("--max-request-bytes", self.max_request_bytes),
+            ("--max-message-bytes", self.max_message_bytes),
+        ):
+            if value < 4096:
+                raise SettingsError(f"{flag} must be at least 4096, not {value}: every GraphQL request must fit.")
+        if self.watch_silence_timeout < 1:
+            raise SettingsError(f"--watch-silence-timeout must be at least 1s, not {self.watch_silence_timeout:g}s.")

@@ -4,6 +4,8 @@ about flowgate.dev objects in the namespace cluster-scoped objects' Events live 
 
 from __future__ import annotations
 
+from typing import Any
+
 from gateway.domain.audit import AuditEntry, newest_first
 from gateway.domain.errors import InvalidArgument, Unavailable
 from gateway.domain.model import API_VERSION
@@ -25,13 +27,14 @@ class AuditLog:
         self.informer = informer
 
     @classmethod
-    def on_api(cls, api: KubeApi) -> AuditLog:
+    def on_api(cls, api: KubeApi, **options: Any) -> AuditLog:
         return cls(
             Informer.on_api(
                 api,
                 EVENTS,
                 namespace=CLUSTER_EVENTS_NAMESPACE,
                 field_selector=f"regarding.apiVersion={API_VERSION}",
+                **options,
             )
         )
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.domain.errors import InvalidArgument, Unavailable
 from gateway.domain.model import (
@@ -39,18 +40,18 @@ NOT_SYNCED = (
 )
 
 
-def flow_informers(api: KubeApi) -> InformerSet:
+def flow_informers(api: KubeApi, **options: Any) -> InformerSet:
     """The kinds flow export state is derived from, one list+watch each, whatever the number of
-    readers."""
+    readers. `options` go to every informer (silence_timeout, say)."""
     return InformerSet(
         [
-            Informer.on_api(api, FLOW_EXPORTS, name=FLOW_EXPORT_NAME),
-            Informer.on_api(api, FLOWS),
-            Informer.on_api(api, NODES),
+            Informer.on_api(api, FLOW_EXPORTS, name=FLOW_EXPORT_NAME, **options),
+            Informer.on_api(api, FLOWS, **options),
+            Informer.on_api(api, NODES, **options),
             # Only OpenShift serves config.openshift.io; elsewhere OVN-K is known by node annotations.
-            Informer.on_api(api, CONFIG_NETWORKS, name="cluster", optional=True),
+            Informer.on_api(api, CONFIG_NETWORKS, name="cluster", optional=True, **options),
             # OpenShift's operator config: whether the Cluster Network Operator manages flow export.
-            Informer.on_api(api, OPERATOR_NETWORKS, name="cluster", optional=True),
+            Informer.on_api(api, OPERATOR_NETWORKS, name="cluster", optional=True, **options),
         ]
     )
 

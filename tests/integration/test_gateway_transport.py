@@ -63,7 +63,7 @@ async def test_graphiql_and_operational_endpoints(gateway: Gateway) -> None:
         "flowgate_subscribers",
         "flowgate_watch_restarts_total",
         "flowgate_event_lag_seconds_bucket",
-        "flowgate_watches 4.0",
+        "flowgate_watches 6.0",
         "flowgate_ready 1.0",
     ):
         assert name in metrics, name

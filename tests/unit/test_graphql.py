@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from graphql import get_introspection_query
 from kubernetes_asyncio.client import Configuration
 from starlette.testclient import TestClient
 
@@ -256,3 +257,53 @@ async def test_events_lists_the_audit_trail_newest_first(cluster: Cluster) -> No
     }
     (error,) = (await schema.execute("{ events(limit: 0) { note } }", context_value=ctx)).errors
     assert error.extensions == {"code": "INVALID_ARGUMENT", "field": "limit"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "mutation { a: startFlows(type: NETFLOW) { enabled } b: startFlows(type: IPFIX) { enabled } }",
+        "mutation { startFlows(type: NETFLOW) { enabled } stopFlows { enabled } }",
+        "mutation { ...M } fragment M on Mutation { stopFlows { enabled } }",
+    ],
+)
+async def test_one_request_makes_at_most_one_change(cluster: Cluster, document: str) -> None:
+    api = ScriptedApi()
+    ctx = Context(services=services(cluster.hub))
+    ctx.services.api_for = lambda caller: api
+    result = await schema.execute(document, context_value=ctx)
+    (error,) = result.errors
+    assert error.message.startswith("A request may make one change, and this mutation asks for")
+    assert error.extensions == {"code": "INVALID_QUERY"}
+    assert api.calls == []
+
+
+def test_request_bodies_over_the_limit_are_refused_before_they_are_read() -> None:
+    kube = FakeKube()
+    access = ClusterAccess(Configuration(host="https://127.0.0.1:1"), source="test")
+    app = create_app(access, GatewaySettings(auth="none", max_request_bytes=4096), api=kube)  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        big = {"query": "{ flows { enabled } }", "padding": "x" * 10_000}
+        answer = client.post("/graphql", json=big)
+        assert answer.status_code == 413
+        assert answer.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+            yield b'{"query": "{ flows { enabled } }", "padding": "'
+            for _ in range(100):
+                yield b"x" * 1000
+            yield b'"}'
+
+        answer = client.post("/graphql", content=chunks(), headers={"Content-Type": "application/json"})
+        assert answer.status_code == 413
+        metrics = client.get("/metrics").text
+        assert 'flowgate_http_requests_total{method="POST",path="/graphql",status="413"} 2.0' in metrics
+
+
+async def test_introspection_is_answered_but_cannot_nest_without_end(cluster: Cluster) -> None:
+    full = await execute(cluster, get_introspection_query(descriptions=True, input_value_deprecation=True))
+    assert full.errors is None and full.data is not None  # what GraphiQL asks
+    chain = "{ __schema { types { " + "fields { type { " * 12 + "name" + " } }" * 12 + " } } }"
+    errors = (await execute(cluster, chain)).errors
+    assert errors[0].message.startswith("This operation nests more than 20 levels deep")
+    assert {e.extensions["code"] for e in errors} == {"INVALID_QUERY"}  # graphql-core's own introspection rule too
