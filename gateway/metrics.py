@@ -28,6 +28,11 @@ class _Live(Collector):
         yield GaugeMetricFamily(
             "flowgate_subscribers", "Open nodeFlowStatus subscriptions.", value=self.hub.subscriber_count
         )
+        yield GaugeMetricFamily(
+            "flowgate_subscriber_pending_max",
+            "The most node statuses waiting for any one subscriber (a slow reader holds at most one per node).",
+            value=self.hub.most_pending(),
+        )
         watches = GaugeMetricFamily(
             "flowgate_watch_connected", "1 when the watch of this kind is synced and connected.", labels=["resource"]
         )

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.max_message_bytes,
+        ws_ping_interval=settings.websocket_ping_interval,
+        ws_ping_timeout=settings.websocket_ping_timeout,
         log_level=settings.log_level,
         lifespan="on",
     )

@@ -73,6 +73,19 @@ class GatewaySettings:
         parse=int,
         metavar="BYTES",
     )
+    websocket_ping_interval: float = setting(
+        "ping every WebSocket this often, to find peers that went away without closing",
+        default=20.0,
+        parse=duration,
+        metavar="DURATION",
+    )
+    websocket_ping_timeout: float = setting(
+        "close a WebSocket whose peer has not answered a ping for this long (a client that reads nothing "
+        "answers none)",
+        default=20.0,
+        parse=duration,
+        metavar="DURATION",
+    )
     watch_silence_timeout: float = setting(
         "restart a watch of the API server that brings no event and no bookmark for this long "
         "(the API server sends a bookmark about once a minute)",

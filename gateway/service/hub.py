@@ -154,6 +154,10 @@ class TableMailbox:
     def pending(self) -> bool:
         return self._snapshot or bool(self._changed or self._removed or self._touched)
 
+    @property
+    def pending_nodes(self) -> int:
+        return len(self._changed) + len(self._removed)
+
     async def get(self) -> TableUpdate:
         while not self.pending:
             self._wakeup.clear()
@@ -279,6 +283,12 @@ class StatusHub:
     @property
     def subscriber_count(self) -> int:
         return len(self._mailboxes) + len(self._tables)
+
+    def most_pending(self) -> int:
+        """The most node statuses any one subscriber has waiting (at most the number of nodes,
+        however slow it reads)."""
+        pending = [len(m) for m in self._mailboxes] + [t.pending_nodes for t in self._tables]
+        return max(pending, default=0)
 
     def subscribe(self, node: str | None = None) -> Mailbox:
         """A mailbox primed with the snapshot (every node, or the one asked), then every change."""
