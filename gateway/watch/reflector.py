@@ -105,6 +105,11 @@ class Reflector:
                 if exc.gone:
                     self.relists += 1
                     need_list = True
+                    log.info(
+                        "the API server no longer has resourceVersion %s of %s (410 Gone); listing it again",
+                        self.resource_version or "(none)",
+                        self.source.resource,
+                    )
                     continue
                 if exc.not_found and self.optional:
                     need_list = True

@@ -375,9 +375,13 @@ class Testbed:
                 f"kube-controller-manager's garbage collector did not start within 30 s; see {manager.log}."
             )
 
-    def stop_apiserver(self) -> None:
-        """Stop kube-apiserver (etcd keeps the data) to simulate an API outage."""
+    def stop_apiserver(self, kill: bool = False) -> None:
+        """Stop kube-apiserver (etcd keeps the data) to simulate an API outage: gracefully, or
+        killed at once (SIGKILL, as a crash or an OOM kill ends it)."""
         if self._apiserver is not None:
+            if kill and self._apiserver.popen is not None:
+                self._apiserver.popen.kill()
+                self._apiserver.popen.wait(10)
             self._apiserver.stop()
             self._apiserver = None
             self._write_state()
