@@ -5,7 +5,7 @@ figures are read from the informers and the hub at scrape time rather than mirro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,19 +19,28 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Live(Collector):
-    def __init__(self, hub: StatusHub, authorizer: Authorizer, others: InformerSet | None) -> None:
+    def __init__(
+        self,
+        hub: StatusHub,
+        authorizer: Authorizer,
+        subscribers: Callable[[], int],
+        others: InformerSet | None,
+        pending: Callable[[], int],
+    ) -> None:
         self.hub = hub
         self.authorizer = authorizer
+        self.subscribers = subscribers
         self.others = others or InformerSet([])
+        self.pending = pending
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
-            "flowgate_subscribers", "Open nodeFlowStatus subscriptions.", value=self.hub.subscriber_count
+            "flowgate_subscribers", "Open subscriptions (nodeFlowStatus and flowsTable).", value=self.subscribers()
         )
         yield GaugeMetricFamily(
             "flowgate_subscriber_pending_max",
             "The most node statuses waiting for any one subscriber (a slow reader holds at most one per node).",
-            value=self.hub.most_pending(),
+            value=self.pending(),
         )
         watches = GaugeMetricFamily(
             "flowgate_watch_connected", "1 when the watch of this kind is synced and connected.", labels=["resource"]
@@ -85,10 +94,25 @@ class Metrics:
             registry=self.registry,
         )
 
-    def track(self, hub: StatusHub, authorizer: Authorizer, others: InformerSet | None = None) -> None:
-        """Report the hub's subscribers, its watches (and `others`') and the authorizer's
-        reviews at scrape time."""
-        self.registry.register(_Live(hub, authorizer, others))
+    def track(
+        self,
+        hub: StatusHub,
+        authorizer: Authorizer,
+        subscribers: Callable[[], int] | None = None,
+        others: InformerSet | None = None,
+        pending: Callable[[], int] | None = None,
+    ) -> None:
+        """Report subscribers, the hub's watches (and `others`'), how far behind the slowest
+        subscriber is, and the authorizer's reviews at scrape time."""
+        self.registry.register(
+            _Live(
+                hub,
+                authorizer,
+                subscribers or (lambda: hub.subscriber_count),
+                others,
+                pending or hub.most_pending,
+            )
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -42,6 +42,8 @@ class Services:
     metrics: Metrics
     api_for: Callable[[Caller], KubeApi]
     audit: AuditLog | None = None  # None: this gateway reads no Events
+    # False: the naive baseline benchmarks measure against (see GatewaySettings.sharing).
+    sharing: bool = True
 
 
 @dataclass
