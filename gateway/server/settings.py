@@ -80,8 +80,7 @@ class GatewaySettings:
         metavar="DURATION",
     )
     websocket_ping_timeout: float = setting(
-        "close a WebSocket whose peer has not answered a ping for this long (a client that reads nothing "
-        "answers none)",
+        "close a WebSocket whose peer has not answered a ping for this long (a client that reads nothing answers none)",
         default=20.0,
         parse=duration,
         metavar="DURATION",
