@@ -241,7 +241,7 @@ class NodeAgent:
         if wanted.hands_off:
             if not self._hands_off:
                 assert operator is not None
-                log.warning("%s; OVS bridge %s is left alone until that changes", operator.reason, self.bridge.bridge)
+                log.warning("%s OVS bridge %s is left alone until then.", operator.reason, self.bridge.bridge)
                 self._hands_off = True
                 # Whatever this agent put on the bridge is no longer known to be there: when the
                 # operator lets go, flowgate's setting is applied afresh, not "repaired".
