@@ -141,6 +141,8 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       }}
       isCompact={position === 'top'}
       variant={position}
+      // Two navigation landmarks on one page need names of their own.
+      titles={{ paginationAriaLabel: position === 'top' ? t('Pages of nodes, above') : t('Pages of nodes, below') }}
     />
   );
 
