@@ -167,8 +167,11 @@ def test_standalone_page_switches_export_on_real_nodes(
         choose_emission(page, "Disabled")
         expect_states(page, dict.fromkeys(NODES, "Disabled"))
         expect(page.locator("#flowgate-emission-toggle")).to_have_text("Disabled")
+        # The gateway shows a stopped node Disabled at once, saying its agent has not confirmed
+        # yet; the message goes when the agent reports the bridge cleared.
         for node in NODES:
             expect(cell(page, node, "Endpoint")).to_have_text("—")
+            expect(cell(page, node, "Message")).to_have_text("", timeout=EMITTING_WITHIN)
             assert exporters(testbed, node) == ["[]", "[]", "[]"], node
 
 
