@@ -119,7 +119,12 @@ class Cluster:
 
         def enough() -> list[dict[str, Any]] | None:
             found = [r for r in self.records(node, since) if r.get("type") == record_type]
-            pods = [r for r in found if ipaddress.ip_address(r["src_addr"]) in subnet and r.get("dst_port") == 5000]
+            # (goflow2 leaves src_addr empty in the rare record that carries no address fields.)
+            pods = [
+                r
+                for r in found
+                if r.get("src_addr") and ipaddress.ip_address(r["src_addr"]) in subnet and r.get("dst_port") == 5000
+            ]
             return found if len(pods) >= count else None
 
         wait_for(enough, RECORDS_WITHIN, f"{record_type} records at {node}'s collector", interval=0.2)
