@@ -138,6 +138,8 @@ class Cluster:
         for record in records:
             assert record["sampler_address"] == (sampler or self.ip(node)), record
             for field in ("src_addr", "dst_addr"):
+                if not record.get(field):
+                    continue  # a flow without IP addresses (ARP, say): nothing to place
                 address = ipaddress.ip_address(record[field])
                 if address.version == 4:
                     assert address in subnet, record
