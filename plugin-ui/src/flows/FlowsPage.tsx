@@ -211,7 +211,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         <Stack hasGutter>
           {unsupported && (
             <StackItem>
-              <Alert isInline variant="danger" title={t('Flow export is not available on this cluster')} data-test="unsupported-alert">
+              <Alert
+                isInline
+                component="h2"
+                variant="danger"
+                title={t('Flow export is not available on this cluster')}
+                data-test="unsupported-alert"
+              >
                 {state.unsupportedReason ??
                   t('The network type {{networkType}} does not support flow export.', {
                     networkType: state.networkType ?? t('of this cluster'),
@@ -223,6 +229,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="info"
                 title={t('Flow export is managed by the {{manager}}', { manager: managed.manager })}
                 data-test="operator-alert"
@@ -235,6 +242,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="warning"
                 title={t('The live table is not updating')}
                 actionLinks={
@@ -254,7 +262,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
           )}
           {viewerError && viewerError.code !== 'UNAUTHENTICATED' && (
             <StackItem>
-              <Alert isInline variant="warning" title={t('Could not read your permissions')} data-test="viewer-error">
+              <Alert
+                isInline
+                component="h2"
+                variant="warning"
+                title={t('Could not read your permissions')}
+                data-test="viewer-error"
+              >
                 {viewerError.message}
               </Alert>
             </StackItem>
@@ -263,6 +277,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="danger"
                 title={t('Flow export was not switched')}
                 actionClose={

@@ -71,7 +71,7 @@ export const RecentEvents: FC<RecentEventsProps> = ({ connection, refreshKey, no
       data-test="recent-events"
     >
       {error && (
-        <Alert isInline isPlain variant="warning" title={t('Could not read the recent events')}>
+        <Alert isInline isPlain component="h2" variant="warning" title={t('Could not read the recent events')}>
           {error.message}
         </Alert>
       )}
