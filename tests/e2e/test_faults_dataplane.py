@@ -161,7 +161,7 @@ async def test_apiserver_killed_and_restarted_under_50_subscribers(system: Clust
         ready_again = await asyncio.to_thread(gateway.wait_ready, 30.0, True)
         converged = await until_all(views, truth(cluster, switched, "EMITTING", "IPFIX"), 30)
         seen = time.monotonic() - back
-    figures.add("kube-apiserver down", back - killed, "s")
+    figures.add("kube-apiserver down (killed, then booted until ready)", back - killed, "s")
     figures.add("/readyz false after the kill", not_ready, "s")
     figures.add("/readyz true after the API server was back", ready_again, "s")
     figures.add("all 50 subscribers on the switched, converged state after the API server was back", seen, "s", bound=5)
@@ -407,7 +407,7 @@ def test_ovs_vswitchd_stopped_on_one_node(system: Cluster, figures: Figures) -> 
     figures.add("node-2 Error after ovs-vswitchd died", error_after, "s", bound=15)
     figures.add("node-2 Emitting after ovs-vswitchd was back", emitting_after, "s", bound=15)
     figures.add("first NetFlow records at node-2's collector after it was back", records_after, "s")
-    figures.note(f"the sentence: {message}")
+    figures.note(f"the sentence: {message.replace(str(cluster.tb.ovs_rundir('node-2')), '<OVS run directory>')}")
     figures.outcome("Error with a sentence while ovs-vswitchd was down, the agent kept running, records flowed again")
 
 
