@@ -15,6 +15,8 @@ esac
 
 pairs=()
 for crd in "$ROOT"/deploy/crds/*.yaml; do
+  # deploy/crds/kustomization.yaml is not a CRD: Helm would apply it as an object.
+  [ "$(basename "$crd")" = kustomization.yaml ] && continue
   pairs+=("$crd" "$CHART/crds/$(basename "$crd")")
 done
 pairs+=("$ROOT/deploy/rbac/clusterroles.yaml" "$CHART/files/clusterroles.yaml")
@@ -28,7 +30,7 @@ done
 # A CRD removed from deploy/crds must leave the chart too.
 for copy in "$CHART"/crds/*.yaml; do
   [ -e "$copy" ] || continue
-  if [ ! -e "$ROOT/deploy/crds/$(basename "$copy")" ]; then
+  if [ ! -e "$ROOT/deploy/crds/$(basename "$copy")" ] || [ "$(basename "$copy")" = kustomization.yaml ]; then
     stale+=("${copy#"$ROOT"/} (no longer in deploy/crds)")
     $check || rm -f "$copy"
   fi
