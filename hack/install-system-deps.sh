@@ -2,7 +2,8 @@
 # Installs the Debian packages flowgate needs, once, skipping what is already there.
 #   hack/install-system-deps.sh          the testbed's: Open vSwitch (a real data plane per
 #                                        simulated node), ethtool and iproute2 (network
-#                                        namespaces), openssl (the testbed's certificates)
+#                                        namespaces), openssl (the testbed's certificates),
+#                                        iptables (tests that firewall a node's collector)
 #   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
 #                                        without a daemon) and debootstrap (makes the Debian base
 #                                        image when no registry is reachable)
@@ -14,6 +15,7 @@ case "${1:-testbed}" in
     command -v ethtool >/dev/null || need+=(ethtool)
     command -v ip >/dev/null || need+=(iproute2)
     command -v openssl >/dev/null || need+=(openssl)
+    PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || need+=(iptables)
     ;;
   image)
     command -v buildah >/dev/null || need+=(buildah)

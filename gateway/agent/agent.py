@@ -348,8 +348,10 @@ class NodeAgent:
     async def _deliveries(self) -> None:
         """Read the collector's counters every scrape interval (at once after new settings) and
         wake the reconcile loop when the delivery report changes."""
+        loop = asyncio.get_running_loop()
         while True:
             self._scrape_now.clear()
+            next_at = loop.time() + self.scrape_interval  # a steady cadence, however long a scrape takes
             config = self.tracker.config
             if config is not None and config.metrics is not None:
                 await self._scrape(config)
@@ -358,7 +360,7 @@ class NodeAgent:
             if self.tracker.report(now) != self._delivery_written:
                 self._wake.set()
             try:
-                async with asyncio.timeout(self.scrape_interval):
+                async with asyncio.timeout_at(next_at):
                     await self._scrape_now.wait()
             except TimeoutError:
                 pass

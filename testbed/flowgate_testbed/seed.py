@@ -13,7 +13,15 @@ from typing import Any
 import yaml
 
 from flowgate_testbed.cluster_api import JSON, ClusterApi, ClusterApiError
-from flowgate_testbed.dataplane import COLLECTOR_NODE_PORT, COLLECTOR_PORT, node_ip, pod_ip, pod_subnet
+from flowgate_testbed.dataplane import (
+    COLLECTOR_METRICS_NODE_PORT,
+    COLLECTOR_METRICS_PORT,
+    COLLECTOR_NODE_PORT,
+    COLLECTOR_PORT,
+    node_ip,
+    pod_ip,
+    pod_subnet,
+)
 from flowgate_testbed.errors import TestbedError
 
 PACKAGE_MANIFESTS = Path(__file__).parent / "manifests"
@@ -24,6 +32,7 @@ COLLECTOR_NAMESPACE = "flows-collector"
 COLLECTOR_SERVICE = "flows-collector"
 COLLECTOR_LABELS = {"role": "flows-collector"}
 COLLECTOR_PORT_NAME = "flows"
+COLLECTOR_METRICS_PORT_NAME = "metrics"  # where node agents read the collector's counters
 ENDPOINTSLICE_PATH = f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices/{COLLECTOR_SERVICE}"
 
 # test user -> the ClusterRole the testbed binds it to (admin is in system:masters instead)
@@ -288,12 +297,33 @@ def endpoint(name: str, index: int, ready: bool) -> JSON:
     }
 
 
-def seed_collector(client: ClusterApi, names: list[str]) -> None:
+def seed_collector(client: ClusterApi, names: list[str], metrics: bool = False) -> None:
+    """The collector Service; with `metrics` (a real goflow2 on every node) also its port named
+    `metrics`, where node agents read the collector's counters."""
     create(
         client,
         "/api/v1/namespaces",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": COLLECTOR_NAMESPACE}},
     )
+    ports: list[JSON] = [
+        {
+            "name": COLLECTOR_PORT_NAME,
+            "protocol": "UDP",
+            "port": COLLECTOR_PORT,
+            "targetPort": COLLECTOR_PORT,
+            "nodePort": COLLECTOR_NODE_PORT,
+        }
+    ]
+    if metrics:
+        ports.append(
+            {
+                "name": COLLECTOR_METRICS_PORT_NAME,
+                "protocol": "TCP",
+                "port": COLLECTOR_METRICS_PORT,
+                "targetPort": COLLECTOR_METRICS_PORT,
+                "nodePort": COLLECTOR_METRICS_NODE_PORT,
+            }
+        )
     create(
         client,
         f"/api/v1/namespaces/{COLLECTOR_NAMESPACE}/services",
@@ -301,26 +331,17 @@ def seed_collector(client: ClusterApi, names: list[str]) -> None:
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": COLLECTOR_SERVICE, "namespace": COLLECTOR_NAMESPACE, "labels": dict(COLLECTOR_LABELS)},
-            "spec": {
-                "type": "NodePort",
-                "selector": {"app": "flows-collector"},
-                "ports": [
-                    {
-                        "name": COLLECTOR_PORT_NAME,
-                        "protocol": "UDP",
-                        "port": COLLECTOR_PORT,
-                        "targetPort": COLLECTOR_PORT,
-                        "nodePort": COLLECTOR_NODE_PORT,
-                    }
-                ],
-            },
+            "spec": {"type": "NodePort", "selector": {"app": "flows-collector"}, "ports": ports},
         },
     )
-    write_endpointslice(client, names, {name: True for name in names})
+    write_endpointslice(client, names, {name: True for name in names}, metrics)
 
 
-def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool]) -> None:
+def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool], metrics: bool = False) -> None:
     """There is no controller-manager, so the testbed keeps the collector's EndpointSlice itself."""
+    ports: list[JSON] = [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}]
+    if metrics:
+        ports.append({"name": COLLECTOR_METRICS_PORT_NAME, "protocol": "TCP", "port": COLLECTOR_METRICS_PORT})
     slice_: dict[str, Any] = {
         "apiVersion": "discovery.k8s.io/v1",
         "kind": "EndpointSlice",
@@ -334,6 +355,6 @@ def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, b
         },
         "addressType": "IPv4",
         "endpoints": [endpoint(name, index, ready.get(name, True)) for index, name in enumerate(names, start=1)],
-        "ports": [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}],
+        "ports": ports,
     }
     create(client, f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices", slice_)
