@@ -91,7 +91,7 @@ async def test_delivery_is_served_from_the_flows_status(cluster: Cluster) -> Non
             "lastRecordAt": None,
             "deliverySince": None,
             "deliveryMessage": None,
-        },  # fmt: skip
+        },
     ]
 
 
