@@ -57,8 +57,10 @@ def test_netflow_v5_records_where_a_collector_counts_them_as_records() -> None:
 
 
 def test_a_page_that_is_not_prometheus_text_is_a_scrape_error() -> None:
-    with pytest.raises(ScrapeError, match="not Prometheus text"):
+    with pytest.raises(ScrapeError, match="not in the Prometheus text format"):
         parse_counts('goflow2_flow_process_nf_total{router="x" 12\n', "x")
+    # Lines of other families are not read at all.
+    assert parse_counts(PAGE + "go_gc_weird{ 1\n", "10.89.0.1")[FlowType.SFLOW].records == 77
 
 
 def test_ovs_ipfix_counters() -> None:
