@@ -195,6 +195,10 @@ def test_start_arguments_become_graphql_variables() -> None:
     assert start_variables(parse_start("netflow", "--node-port", "30001", "--active-timeout", "5"))["collector"] == {
         "nodePort": 30001
     }
+    assert start_variables(parse_start("ipfix", "--metrics-port", "30002"))["collector"] == {"metricsPort": 30002}
+    assert start_variables(parse_start("ipfix", "--target", "10.0.0.1:2055", "--metrics-target", "10.0.0.1:8080"))[
+        "collector"
+    ] == {"targets": ["10.0.0.1:2055"], "metricsTarget": "10.0.0.1:8080"}
 
 
 @pytest.mark.parametrize(
@@ -212,6 +216,9 @@ def test_start_arguments_become_graphql_variables() -> None:
         (["start", "sflow", "--sampling", "0"], "--sampling"),
         (["start", "netflow", "--cache-max-flows", "10"], "--cache-max-flows"),
         (["start", "netflow", "--active-timeout", "0"], "--active-timeout"),
+        (["start", "netflow", "--metrics-target", "10.0.0.1:8080"], "--metrics-target"),
+        (["start", "netflow", "--target", "10.0.0.1:2055", "--metrics-port", "8080"], "--metrics-port"),
+        (["start", "netflow", "--metrics-port", "0"], "--metrics-port"),
         (["status", "-o", "xml"], "--output"),
         (["completion", "fish"], "shell"),
     ],
