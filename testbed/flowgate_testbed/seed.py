@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -283,9 +284,14 @@ def node_status(name: str, index: int) -> JSON:
 
 
 def seed_nodes(client: ClusterApi, names: list[str], network_type: str) -> None:
-    for index, name in enumerate(names, start=1):
+    def seed(index: int, name: str) -> None:
         create(client, "/api/v1/nodes", node_object(name, index, network_type))
         client.merge_patch(f"/api/v1/nodes/{name}/status", node_status(name, index))
+
+    # Thousands of nodes for scale tests: a few requests in flight at once.
+    with ThreadPoolExecutor(max_workers=min(8, len(names) or 1)) as pool:
+        for future in [pool.submit(seed, index, name) for index, name in enumerate(names, start=1)]:
+            future.result()
 
 
 def endpoint(name: str, index: int, ready: bool) -> JSON:
@@ -337,24 +343,30 @@ def seed_collector(client: ClusterApi, names: list[str], metrics: bool = False) 
     write_endpointslice(client, names, {name: True for name in names}, metrics)
 
 
+ENDPOINTS_PER_SLICE = 1000  # the API's limit per EndpointSlice
+
+
 def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool], metrics: bool = False) -> None:
-    """There is no controller-manager, so the testbed keeps the collector's EndpointSlice itself."""
+    """There is no controller-manager, so the testbed keeps the collector's EndpointSlices itself
+    (one per thousand nodes, as the EndpointSlice controller splits them)."""
     ports: list[JSON] = [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}]
     if metrics:
         ports.append({"name": COLLECTOR_METRICS_PORT_NAME, "protocol": "TCP", "port": COLLECTOR_METRICS_PORT})
-    slice_: dict[str, Any] = {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": COLLECTOR_SERVICE,
-            "namespace": COLLECTOR_NAMESPACE,
-            "labels": {
-                "kubernetes.io/service-name": COLLECTOR_SERVICE,
-                "endpointslice.kubernetes.io/managed-by": "testbed.flowgate.dev",
+    endpoints = [endpoint(name, index, ready.get(name, True)) for index, name in enumerate(names, start=1)]
+    for part, start in enumerate(range(0, len(endpoints), ENDPOINTS_PER_SLICE)):
+        slice_: dict[str, Any] = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": COLLECTOR_SERVICE if part == 0 else f"{COLLECTOR_SERVICE}-{part}",
+                "namespace": COLLECTOR_NAMESPACE,
+                "labels": {
+                    "kubernetes.io/service-name": COLLECTOR_SERVICE,
+                    "endpointslice.kubernetes.io/managed-by": "testbed.flowgate.dev",
+                },
             },
-        },
-        "addressType": "IPv4",
-        "endpoints": [endpoint(name, index, ready.get(name, True)) for index, name in enumerate(names, start=1)],
-        "ports": ports,
-    }
-    create(client, f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices", slice_)
+            "addressType": "IPv4",
+            "endpoints": endpoints[start : start + ENDPOINTS_PER_SLICE],
+            "ports": ports,
+        }
+        create(client, f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices", slice_)
