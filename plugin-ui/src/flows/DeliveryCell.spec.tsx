@@ -24,6 +24,16 @@ describe('DeliveryCell', () => {
     );
     expect(sparklinePoints([{ at: now, rate: null }], now)).toBe('');
     expect(sparklinePoints([], now)).toBe('');
+    // A page open for a minute: that minute spans the width.
+    expect(
+      sparklinePoints(
+        [
+          { at: now - 60_000, rate: 4 },
+          { at: now - 15_000, rate: 0 },
+        ],
+        now,
+      ),
+    ).toBe('0.0,1.0 48.0,1.0 48.0,15.0 64.0,15.0');
   });
 
   it('shows the verdict, the rate, a line, and a warning icon when records do not arrive', () => {

@@ -41,7 +41,8 @@ export const formatRate = (rate: number, locale?: string): string => {
 
 /**
  * The SVG polyline points of a step line through `points` over the window ending at `now`: each
- * rate holds until the next one, the last until now. Empty when no rate is known.
+ * rate holds until the next one, the last until now. A history younger than the window (the page
+ * just opened) spans the whole width. Empty when no rate is known.
  */
 export const sparklinePoints = (
   points: readonly RatePoint[],
@@ -53,9 +54,10 @@ export const sparklinePoints = (
   if (!points.some((point) => point.rate !== null)) {
     return '';
   }
-  const start = now - windowMs;
+  const start = Math.max(now - windowMs, Math.min(points[0].at, now));
+  const span = Math.max(now - start, 1);
   const max = Math.max(...points.map((point) => point.rate ?? 0)) || 1;
-  const x = (at: number) => (Math.min(Math.max(at - start, 0), windowMs) / windowMs) * width;
+  const x = (at: number) => (Math.min(Math.max(at - start, 0), span) / span) * width;
   const y = (rate: number | null) => height - 1 - ((rate ?? 0) / max) * (height - 2);
   const coordinates: string[] = [];
   points.forEach((point, index) => {
