@@ -121,7 +121,7 @@ class NodeAgent:
         self.collector = collector or CollectorMetrics(timeout=max(1.0, min(5.0, scrape_interval)))
         self.tracker = DeliveryTracker(scrape_interval=scrape_interval)
         self._scrape_now = asyncio.Event()
-        self._delivery_written: DeliveryReport | None = None
+        self._delivery: DeliveryReport | None = None  # the tracker's report as the reconcile loop last took it
         self.delivery_view: DeliveryView | None = None  # as of the last scrape, for /metrics
         # What happened, for /metrics.
         self.reconciles = 0
@@ -230,10 +230,11 @@ class NodeAgent:
             return True
         wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent)
         report, ovs_ok = await self._drive_ovs(wanted.settings, wanted.report)
-        if not await self._read_flow():
-            return False
+        flow_read = await self._read_flow()  # first: a restarted agent carries its Flow's verdict over
         self._follow_delivery(report, wanted.delivery)
-        written = await self._write(replace(report, delivery=self._delivery_written), node)
+        if not flow_read:
+            return False
+        written = await self._write(replace(report, delivery=self._delivery), node)
         return ovs_ok and written
 
     def _follow_delivery(self, report: FlowReport, config: DeliveryConfig | None) -> None:
@@ -249,7 +250,7 @@ class NodeAgent:
             self._scrape_now.set()  # a baseline at once, so the first records are counted
         delivery = self.tracker.report(time.time())
         self._log_delivery(delivery)
-        self._delivery_written = delivery
+        self._delivery = delivery
 
     async def _drive_ovs(self, desired: ExportSettings | None, wanted: FlowReport) -> tuple[FlowReport, bool]:
         try:
@@ -357,7 +358,7 @@ class NodeAgent:
                 await self._scrape(config)
             now = time.time()
             self.delivery_view = self.tracker.view(now)
-            if self.tracker.report(now) != self._delivery_written:
+            if self.tracker.report(now) != self._delivery:
                 self._wake.set()
             try:
                 async with asyncio.timeout_at(next_at):
@@ -394,7 +395,7 @@ class NodeAgent:
         self.tracker.observe(time.time(), counts_by_type[config.type])
 
     def _log_delivery(self, report: DeliveryReport | None) -> None:
-        previous = self._delivery_written
+        previous = self._delivery
         if report is None or (previous is not None and previous.state is report.state):
             return
         if report.state is Delivery.NOT_RECEIVED:

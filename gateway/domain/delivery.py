@@ -42,8 +42,8 @@ SAMPLING_PATIENCE = 3.0  # mean waits for a first sampled packet: P(sampled) = 1
 SFLOW_FLUSH_SECONDS = 1.0  # OVS's sFlow agent sends what it sampled every second
 EXPORT_SLACK_SECONDS = 10.0
 
-RATE_WINDOW_MIN_SECONDS = 30.0
-RATE_WINDOW_EXPORTS = 4  # the rate spans this many export intervals, so bursts average out
+RATE_WINDOW_EXPORTS = 4  # the rate spans this many export intervals, so bursts average out...
+RATE_WINDOW_SCRAPES = 10  # ...and this many scrapes, so a scrape's timing moves it by a tenth at most
 RATE_WINDOW_MAX_SECONDS = 600.0
 RATE_CHANGE = 1.5  # a rate is rewritten when it grew or shrank by this factor...
 RATE_CHANGE_MIN = 0.2  # ...and by at least this many records a second
@@ -99,8 +99,12 @@ class DeliveryConfig:
         sampling_wait = SAMPLING_PATIENCE * self.sampling / REFERENCE_PACKET_RATE if self.sampling > 1 else 0.0
         return self.export_interval + sampling_wait + scrape_interval + EXPORT_SLACK_SECONDS
 
-    def rate_window(self) -> float:
-        return min(RATE_WINDOW_MAX_SECONDS, max(RATE_WINDOW_MIN_SECONDS, RATE_WINDOW_EXPORTS * self.export_interval))
+    def rate_window(self, scrape_interval: float) -> float:
+        """The span the rate is averaged over: four export intervals or ten scrapes, the longer."""
+        return min(
+            RATE_WINDOW_MAX_SECONDS,
+            max(RATE_WINDOW_EXPORTS * self.export_interval, RATE_WINDOW_SCRAPES * scrape_interval),
+        )
 
     def describe_timing(self) -> str:
         if self.type is FlowType.SFLOW:
@@ -247,7 +251,7 @@ class DeliveryTracker:
             self._last_record_at = now
             self._mark = (self._packets.increase, self._sent.increase, self._sampled.increase)
         self._samples.append((now, self._records.increase))
-        window = self.config.rate_window() if self.config else RATE_WINDOW_MIN_SECONDS
+        window = (self.config or _NO_CONFIG).rate_window(self.scrape_interval)
         # Keep one sample at or before the window's start, so the rate spans the whole window.
         while len(self._samples) > 2 and self._samples[1][0] <= now - window:
             self._samples.popleft()
@@ -402,6 +406,8 @@ class DeliveryTracker:
             f"(expected at least every {_seconds(bound)}). {self._causes(config)}"
         )
 
+
+_NO_CONFIG = DeliveryConfig(FlowType.SFLOW, (), None, None)
 
 NO_METRICS = (
     "flowgate cannot tell whether the collector receives this node's records: it publishes no metrics endpoint. "

@@ -116,8 +116,8 @@ class NodeFlowStatus:
         "deliveryMessage), UNKNOWN (no collector metrics to read, or the node is not emitting)."
     )
     records_per_second: float | None = strawberry.field(
-        description="Records a second the collector counted from this node, averaged over at least 30 s (four "
-        "active timeouts for NetFlow and IPFIX). Refreshed when it moves by half, and every 5 minutes."
+        description="Records a second the collector counted from this node, averaged over ten scrapes or four "
+        "active timeouts (NetFlow, IPFIX), the longer. Refreshed when it moves by half, and every 5 minutes."
     )
     last_record_at: str | None = strawberry.field(
         description="When the agent last saw the collector's count for this node grow (RFC 3339; within one "

@@ -98,11 +98,17 @@ def cluster(ovs_testbed: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
         assert set(codes.values()) <= {0}, f"agents did not exit cleanly on SIGTERM: {codes}"
 
 
+RATE_WINDOW = 10 * SCRAPE_SECONDS  # ten scrapes (longer than four 1 s active timeouts)
+# Two flows, then four: NetFlow reports ~2 records a second per flow, so a 10 s window holds enough
+# of them (about 40) for their count to move by a few percent only.
+BASE_FLOWS = 2
+
+
 @pytest.mark.parametrize("flow_type", ["NETFLOW", "IPFIX", "SFLOW"])
 def test_each_type_is_confirmed_on_every_node_at_a_rate_that_tracks_the_traffic(
     cluster: Deliveries, flow_type: str
 ) -> None:
-    cluster.tb.set_traffic(1)
+    cluster.tb.set_traffic(BASE_FLOWS)
     generation = cluster.start_export(flow_type)
     confirmed = cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
     figure(f"start {flow_type} (active timeout 1 s, sampling 1) -> Confirmed on all 3 nodes: {confirmed:.1f} s")
@@ -110,30 +116,37 @@ def test_each_type_is_confirmed_on_every_node_at_a_rate_that_tracks_the_traffic(
     for node in cluster.nodes:
         assert first[node]["recordsPerSecond"] > 0, first[node]
         assert first[node]["lastRecordTime"] and first[node]["lastTransitionTime"]
-    time.sleep(32)  # the rate window (30 s) now holds only this traffic
+    time.sleep(RATE_WINDOW + 2)  # the rate window now holds only this traffic
     before = {node: cluster.live_rate(node) for node in cluster.nodes}
-    cluster.tb.set_traffic(2)  # twice the flows, each at the same packet rate
+    cluster.tb.set_traffic(2 * BASE_FLOWS)  # twice the flows, each at the same packet rate
     doubled_at = time.monotonic()
-    time.sleep(32)
+    time.sleep(RATE_WINDOW + 2)
     after = {node: cluster.live_rate(node) for node in cluster.nodes}
     for node in cluster.nodes:
         ratio = after[node] / before[node]
-        figure(f"{flow_type} {node}: {before[node]:.1f} records/s with 1 flow, {after[node]:.1f} with 2 (x{ratio:.2f})")
+        figure(
+            f"{flow_type} {node}: {before[node]:.1f} records/s with {BASE_FLOWS} flows, "
+            f"{after[node]:.1f} with {2 * BASE_FLOWS} (x{ratio:.2f})"
+        )
         assert 1.6 <= ratio <= 2.4, f"{node}: {before[node]} -> {after[node]} records/s"
-    # What users read follows: the status rate is rewritten once it moved by half (at most once a minute).
-    wait_for(
-        lambda: (
-            all(
-                cluster.delivery(n).get("recordsPerSecond", 0) >= 1.5 * first[n]["recordsPerSecond"]
-                for n in cluster.nodes
-            )
-            or all(cluster.delivery(n).get("recordsPerSecond", 0) >= 1.6 * before[n] for n in cluster.nodes)
-        ),
-        60,
-        "the doubled rate in every Flow's status",
-        interval=0.5,
-    )
-    figure(f"{flow_type} traffic doubled -> doubled rate in every Flow: {time.monotonic() - doubled_at:.1f} s")
+    if flow_type == "IPFIX":
+        # What users read follows: the status rate is rewritten once the live rate is half again
+        # as much or less than two thirds (at most once a minute), so within a minute every Flow's
+        # rate is within that factor of the live one, and up with it. One type shows it; the rate
+        # is the same computation for all.
+        def followed() -> bool:
+            for node in cluster.nodes:
+                shown, live = cluster.delivery(node).get("recordsPerSecond") or 0, cluster.live_rate(node)
+                if not (live / 1.5 <= shown <= live * 1.5 and shown >= 1.3 * before[node]):
+                    return False
+            return True
+
+        wait_for(followed, 65, "the doubled rate in every Flow's status", interval=1)
+        shown = {n: cluster.delivery(n)["recordsPerSecond"] for n in cluster.nodes}
+        figure(
+            f"{flow_type} traffic doubled -> every Flow's rate followed within {time.monotonic() - doubled_at:.1f} s: "
+            + ", ".join(f"{n} {shown[n]:g}/s" for n in cluster.nodes)
+        )
     cluster.tb.set_traffic(1)
 
 
@@ -190,7 +203,9 @@ def test_a_firewalled_collector_is_not_received_on_that_node_only(cluster: Deliv
                 f"node-2 while dropped ({lost:.0f} s): OVS sent {during['sent']:.0f} IPFIX records, "
                 f"the collector got {during['got']:.0f}"
             )
-            assert during["sent"] > 0 and during["got"] <= during["sent"] * 0.1  # in flight when the drop began
+            # What the collector still got had left before the drop, or was counted after the agent's
+            # last reading before it (one scrape).
+            assert during["sent"] > 0 and during["got"] < during["sent"] / 3
         finally:
             cluster.tb.drop_collector_traffic("node-2", drop=False)
         back = cluster.wait_delivery({"node-2": "Confirmed"}, generation, FAST_BOUND)
@@ -263,14 +278,14 @@ def test_static_targets_with_a_metrics_target_confirm_every_node_at_one_collecto
 def test_steady_state_writes_stay_below_one_per_node_per_minute(cluster: Deliveries) -> None:
     generation = cluster.start_export("IPFIX")
     cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
-    time.sleep(35)  # the rate window filled: past the first, short-window rate
+    time.sleep(RATE_WINDOW + 2)  # the rate window filled: past the first, short-window rate
     watch = cluster.tb.kubectl_process(
         "get", "flows", "--watch-only", "--output-watch-events", "-o",
         'jsonpath={.type} {.object.metadata.name} {.object.metadata.resourceVersion}{"\\n"}',
     )  # fmt: skip
     writes_before = {n: cluster.agent_metric(n, "flowgate_agent_status_writes_total") or 0 for n in cluster.nodes}
     scrapes_before = {n: cluster.agent_metric(n, "flowgate_agent_collector_scrapes_total") or 0 for n in cluster.nodes}
-    window = 150.0
+    window = 90.0  # a write per scrape would be 90 of them
     events: list[str] = []
     reader = threading.Thread(target=lambda: events.extend(line.strip() for line in watch.stdout), daemon=True)
     reader.start()

@@ -184,7 +184,9 @@ def test_steady_traffic_writes_once_per_five_minutes_and_a_doubling_within_a_min
 
 def test_bursty_default_netflow_rate_is_smoothed_over_four_timeouts() -> None:
     cfg = config(FlowType.NETFLOW)  # a burst of 120 records every 60 s: 2 a second on average
-    assert cfg.rate_window() == 240
+    assert cfg.rate_window(SCRAPE) == 240
+    assert config(FlowType.SFLOW).rate_window(SCRAPE) == 100  # ten scrapes
+    assert config(FlowType.IPFIX, timeout=1).rate_window(1.0) == 10
     feed = Feed(cfg)
     rates = []
     for step in range(1, 180):  # 30 minutes
