@@ -59,15 +59,27 @@ class Deliveries(Cluster):
         return {node: dict(status.get("delivery") or {}) for node, status in self.flows().items()}
 
     def wait_delivery(self, states: dict[str, str], generation: int, timeout: float) -> float:
+        last: dict[str, Any] = {}
+
         def reached() -> bool:
             flows = self.flows()
+            last.update({n: (s.get("state"), s.get("observedGeneration"), s.get("delivery")) for n, s in flows.items()})
             return all(
                 flows.get(node, {}).get("observedGeneration") == generation
                 and (flows[node].get("delivery") or {}).get("state") == state
                 for node, state in states.items()
             )
 
-        return wait_for(reached, timeout, f"delivery {states} at generation {generation}", interval=0.2)
+        try:
+            return wait_for(reached, timeout, f"delivery {states} at generation {generation}", interval=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the Flows said {last}") from None
+
+    def confirmed(self, generation: int) -> float:
+        """Seconds until every node is Confirmed: Emitting first (the agents applied the change),
+        then Confirmed within the bound, which counts from there."""
+        emitting = self.wait_all("Emitting", generation)
+        return emitting + self.wait_delivery(dict.fromkeys(self.nodes, "Confirmed"), generation, FAST_BOUND)
 
     def live_rate(self, node: str) -> float:
         """The agent's own, unrounded rate (its /metrics), as of its last scrape."""
@@ -110,7 +122,7 @@ def test_each_type_is_confirmed_on_every_node_at_a_rate_that_tracks_the_traffic(
 ) -> None:
     cluster.tb.set_traffic(BASE_FLOWS)
     generation = cluster.start_export(flow_type)
-    confirmed = cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
+    confirmed = cluster.confirmed(generation)
     figure(f"start {flow_type} (active timeout 1 s, sampling 1) -> Confirmed on all 3 nodes: {confirmed:.1f} s")
     first = cluster.deliveries()
     for node in cluster.nodes:
@@ -152,7 +164,7 @@ def test_each_type_is_confirmed_on_every_node_at_a_rate_that_tracks_the_traffic(
 
 def test_status_shows_delivery_in_the_cli_and_graphql(cluster: Deliveries) -> None:
     generation = cluster.start_export("IPFIX")
-    cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
+    cluster.confirmed(generation)
     result = cluster.gateway.post(NODES, user="viewer")
     assert not result.get("errors"), result
     for row in result["data"]["flows"]["nodes"]:
@@ -171,7 +183,7 @@ def test_status_shows_delivery_in_the_cli_and_graphql(cluster: Deliveries) -> No
 
 def test_a_firewalled_collector_is_not_received_on_that_node_only(cluster: Deliveries) -> None:
     generation = cluster.start_export("IPFIX")
-    cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
+    cluster.confirmed(generation)
     seen: dict[str, set[str]] = {node: set() for node in cluster.nodes}
     watching = threading.Event()
     watching.set()
@@ -220,7 +232,7 @@ def test_a_firewalled_collector_is_not_received_on_that_node_only(cluster: Deliv
 def test_the_default_active_timeout_waits_and_one_second_confirms_within_seconds(cluster: Deliveries) -> None:
     cluster.wait_all("Disabled", cluster.stop())
     generation = cluster.start_export("NETFLOW", timeout=1)
-    fast = cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, 10)
+    fast = cluster.confirmed(generation)
     figure(f"stopped -> NetFlow with activeTimeoutSeconds 1: Confirmed on all nodes after {fast:.1f} s")
 
     cluster.wait_all("Disabled", cluster.stop())
@@ -271,13 +283,13 @@ def test_static_targets_with_a_metrics_target_confirm_every_node_at_one_collecto
         "metricsTarget": f"{cluster.ip('node-1')}:{METRICS_NODE_PORT}",
     }
     generation = cluster.start_export("NETFLOW", collector=collector)
-    confirmed = cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
+    confirmed = cluster.confirmed(generation)
     figure(f"static target node-1 with metricsTarget -> every node Confirmed there: {confirmed:.1f} s")
 
 
 def test_steady_state_writes_stay_below_one_per_node_per_minute(cluster: Deliveries) -> None:
     generation = cluster.start_export("IPFIX")
-    cluster.wait_delivery(dict.fromkeys(cluster.nodes, "Confirmed"), generation, FAST_BOUND)
+    cluster.confirmed(generation)
     time.sleep(RATE_WINDOW + 2)  # the rate window filled: past the first, short-window rate
     watch = cluster.tb.kubectl_process(
         "get", "flows", "--watch-only", "--output-watch-events", "-o",
