@@ -372,6 +372,8 @@ class NodeAgent:
             try:
                 counts = await self.bridge.ipfix_stats()
                 self._stats_trouble.resolved("OVS's IPFIX counters can be read again.")
+                if self.tracker.config is not config:
+                    return  # the settings changed meanwhile: this reading belongs to the old ones
                 self.tracker.exporter(counts)
                 self.ovs_sent_records = counts.sent_records if counts else None
             except OvsError as exc:
@@ -383,7 +385,8 @@ class NodeAgent:
             counts_by_type = await self.collector.counts(config.metrics, config.source or "")
         except ScrapeError as exc:
             self.scrape_failures += 1
-            self.tracker.failed(time.time(), str(exc))
+            if self.tracker.config is config:
+                self.tracker.failed(time.time(), str(exc))
             self._scrape_trouble.log(
                 logging.WARNING,
                 f"cannot read the collector's counters at http://{config.metrics}/metrics ({exc}); retrying every "
@@ -392,7 +395,8 @@ class NodeAgent:
             return
         self._scrape_trouble.resolved(f"the collector's counters at http://{config.metrics}/metrics can be read again.")
         self.received_records = {t: c.records for t, c in counts_by_type.items()}
-        self.tracker.observe(time.time(), counts_by_type[config.type])
+        if self.tracker.config is config:  # else the settings changed during the scrape: a stale reading
+            self.tracker.observe(time.time(), counts_by_type[config.type])
 
     def _log_delivery(self, report: DeliveryReport | None) -> None:
         previous = self._delivery
