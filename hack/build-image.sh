@@ -257,7 +257,7 @@ fi
 ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
 [ -z "$IIDFILE" ] || echo "$ID" >"$IIDFILE"
 SIZE=$("${B[@]}" images --format '{{.Size}}' "$IMAGE" | head -n 1)
-say "image $IMAGE, ID ${ID:0:12}, size $SIZE"
+say "image $IMAGE, ID ${ID:0:12}, size $SIZE, source hash $SOURCE_HASH"
 if [ -n "$OCI_ARCHIVE" ]; then
   say "writing $IMAGE to the OCI archive $OCI_ARCHIVE ..."
   rm -f "$OCI_ARCHIVE"
