@@ -159,14 +159,17 @@ lock_store() {
   LOCKED=true
 }
 
-if $REFRESH_BASE || ! "${B[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
+base_id() { "${B[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE" 2>/dev/null || true; }
+BASE_ID=$(base_id)
+if $REFRESH_BASE || [ -z "$BASE_ID" ]; then
   lock_store
-  if $REFRESH_BASE || ! "${B[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
+  BASE_ID=$(base_id)
+  if $REFRESH_BASE || [ -z "$BASE_ID" ]; then
     $REFRESH_BASE && rm -f "$CACHE"/debootstrap/debian-$SUITE-minbase-*.tar
     make_base
+    BASE_ID=$(base_id)
   fi
 fi
-BASE_ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE")
 
 # --- the flowgate image -----------------------------------------------------------------------
 
@@ -208,16 +211,17 @@ built_image() {
   done
 }
 
-current=$("${B[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "dev.flowgate.source-hash"}}' "$IMAGE" 2>/dev/null || true)
-if [ "$current" != "$SOURCE_HASH" ] && [ -z "$(built_image)" ]; then
+ID=$(built_image)
+if [ -z "$ID" ]; then
   lock_store
+  ID=$(built_image)  # another checkout may have built it while this one waited
 fi
+BUILT=false
 current=$("${B[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "dev.flowgate.source-hash"}}' "$IMAGE" 2>/dev/null || true)
-found=$(built_image)
-if [ "$current" = "$SOURCE_HASH" ]; then
+if [ -n "$ID" ] && [ "$current" = "$SOURCE_HASH" ]; then
   say "image $IMAGE is up to date with the sources (source hash $SOURCE_HASH); nothing to build"
-elif [ -n "$found" ]; then
-  "${B[@]}" tag "$found" "$IMAGE"
+elif [ -n "$ID" ]; then
+  "${B[@]}" tag "$ID" "$IMAGE"
   say "image $IMAGE is up to date with the sources (source hash $SOURCE_HASH; built earlier, tagged again); nothing to build"
 else
   REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -252,22 +256,26 @@ else
     exit 1
   fi
   say "built $IMAGE in $(( $(date +%s) - start ))s"
+  BUILT=true
 fi
 
-ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
+# By ID from here on: another checkout sharing the store may move the tag at any time.
+[ -n "$ID" ] || ID=$(built_image)
+ID=${ID#sha256:}
+[ -n "$ID" ] || fail "the image store holds no image labelled with source hash $SOURCE_HASH after the build; see $CACHE/logs/image-build.log."
 [ -z "$IIDFILE" ] || echo "$ID" >"$IIDFILE"
-SIZE=$("${B[@]}" images --format '{{.Size}}' "$IMAGE" | head -n 1)
+SIZE=$("${B[@]}" images --format '{{.Size}}' "$ID" | head -n 1)
 say "image $IMAGE, ID ${ID:0:12}, size $SIZE, source hash $SOURCE_HASH"
 if [ -n "$OCI_ARCHIVE" ]; then
   say "writing $IMAGE to the OCI archive $OCI_ARCHIVE ..."
   rm -f "$OCI_ARCHIVE"
-  "${B[@]}" push --quiet "$IMAGE" "oci-archive:$OCI_ARCHIVE:$IMAGE"
+  "${B[@]}" push --quiet "$ID" "oci-archive:$OCI_ARCHIVE:$IMAGE"
   say "wrote $OCI_ARCHIVE ($(du -h "$OCI_ARCHIVE" | cut -f1)); load it with: podman load -i $OCI_ARCHIVE"
 fi
 if $PRUNE; then
   before=$(du -sh "$STORAGE" | cut -f1)
   "${B[@]}" rmi --prune >/dev/null
   say "pruned cached layers: the image store went from $before to $(du -sh "$STORAGE" | cut -f1)"
-else
+elif $BUILT; then
   say "the image store $STORAGE ($DRIVER) holds $(du -sh "$STORAGE" | cut -f1); hack/build-image.sh --prune frees what only the layer cache uses"
 fi
