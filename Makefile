@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps image-deps venv binaries ui image chart-sync check lint test demo clean
+.PHONY: all setup system-deps image-deps venv binaries ui image chart-sync check lint test bench demo clean
 
 all: setup
 
@@ -57,10 +57,17 @@ check: lint
 
 # The whole suite, as CI runs it: the web UI's lint, types, tests and build, then unit,
 # integration (real API server, the manifests in deploy/ with kubectl and helm) and end-to-end
-# (real OVS, real browser, the container image built and run with buildah).
+# (real OVS, real browser, the container image built and run with buildah), then the benchmark's
+# one-minute smoke (figures printed, not asserted).
 test: setup image-deps lint
 	@hack/build-ui.sh --check
 	$(VENV)/bin/pytest -q -ra tests
+	$(VENV)/bin/python -m bench --quick
+
+# Figures at cluster scale against a naive baseline measured in the same run; writes
+# bench/RESULTS.md. BENCH=--quick runs the one-minute smoke instead (and writes nothing).
+bench: setup
+	$(VENV)/bin/python -m bench $(BENCH)
 
 # A local cluster with three OVS nodes, node agents and the gateway; Ctrl-C tears it down.
 demo: setup ui

@@ -5,7 +5,7 @@ figures are read from the informers and the hub at scrape time rather than mirro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,13 +18,14 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Live(Collector):
-    def __init__(self, hub: StatusHub, authorizer: Authorizer) -> None:
+    def __init__(self, hub: StatusHub, authorizer: Authorizer, subscribers: Callable[[], int]) -> None:
         self.hub = hub
         self.authorizer = authorizer
+        self.subscribers = subscribers
 
     def collect(self) -> Iterator[Metric]:
         yield GaugeMetricFamily(
-            "flowgate_subscribers", "Open nodeFlowStatus subscriptions.", value=self.hub.subscriber_count
+            "flowgate_subscribers", "Open subscriptions (nodeFlowStatus and flowsTable).", value=self.subscribers()
         )
         watches = GaugeMetricFamily(
             "flowgate_watch_connected", "1 when the watch of this kind is synced and connected.", labels=["resource"]
@@ -76,9 +77,9 @@ class Metrics:
             registry=self.registry,
         )
 
-    def track(self, hub: StatusHub, authorizer: Authorizer) -> None:
-        """Report the hub's subscribers, its watches and the authorizer's reviews at scrape time."""
-        self.registry.register(_Live(hub, authorizer))
+    def track(self, hub: StatusHub, authorizer: Authorizer, subscribers: Callable[[], int] | None = None) -> None:
+        """Report subscribers, the hub's watches and the authorizer's reviews at scrape time."""
+        self.registry.register(_Live(hub, authorizer, subscribers or (lambda: hub.subscriber_count)))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

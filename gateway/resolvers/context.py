@@ -40,6 +40,8 @@ class Services:
     authorizer: Authorizer
     metrics: Metrics
     api_for: Callable[[Caller], KubeApi]
+    # False: the naive baseline benchmarks measure against (see GatewaySettings.sharing).
+    sharing: bool = True
 
 
 @dataclass

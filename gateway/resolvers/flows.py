@@ -3,19 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 
-from gateway.access import StandingAccess, SwitchAccess, switch_access
+from gateway.access import ANONYMOUS_GATEWAY, StandingAccess, SwitchAccess, switch_access
 from gateway.domain.model import FlowsState, NodeFlowStatus
 from gateway.domain.validation import StartRequest
 from gateway.resolvers.context import Context
-from gateway.service.hub import TableUpdate
+from gateway.service.hub import StatusHub, TableUpdate, flow_informers
 
 
 async def flows(ctx: Context) -> FlowsState:
     with ctx.errors():
         await ctx.reader()
+        if not ctx.services.sharing:
+            async with _own_listing(ctx) as hub:
+                return hub.state()
         return ctx.services.hub.state()
+
+
+@contextlib.asynccontextmanager
+async def _own_listing(ctx: Context, *, watch: bool = False) -> AsyncIterator[StatusHub]:
+    """The naive baseline: this request's own LIST of every kind (and its own watches)."""
+    async with ctx.services.api_for(ANONYMOUS_GATEWAY) as api:
+        informers = flow_informers(api)
+        hub = StatusHub(informers)
+        await informers.list_once()
+        if watch:
+            informers.start()
+        try:
+            yield hub
+        finally:
+            hub.close()
+            await informers.stop()
 
 
 async def viewer(ctx: Context) -> SwitchAccess:
@@ -40,9 +60,20 @@ async def stop_flows(ctx: Context) -> FlowsState:
 
 
 async def node_flow_status(ctx: Context, node: str | None = None) -> AsyncGenerator[NodeFlowStatus, None]:
+    async with contextlib.AsyncExitStack() as stack:
+        hub = ctx.services.hub
+        if not ctx.services.sharing:
+            hub = await stack.enter_async_context(_own_listing(ctx, watch=True))
+        # aclosing: the inner generator's cleanup (closing its mailbox) runs when the client goes.
+        statuses = await stack.enter_async_context(contextlib.aclosing(_node_flow_status(ctx, hub, node)))
+        async for status in statuses:
+            yield status
+
+
+async def _node_flow_status(ctx: Context, hub: StatusHub, node: str | None) -> AsyncGenerator[NodeFlowStatus, None]:
     with ctx.errors():
         await ctx.reader()
-        mailbox = ctx.services.hub.subscribe(node)
+        mailbox = hub.subscribe(node)
     # A subscription outlives any one access decision: a revoked permission ends it (FORBIDDEN)
     # instead of streaming on for days.
     access = StandingAccess(ctx.services.authorizer, ctx.token())
@@ -66,9 +97,19 @@ async def node_flow_status(ctx: Context, node: str | None = None) -> AsyncGenera
 
 
 async def flows_table(ctx: Context) -> AsyncGenerator[TableUpdate, None]:
+    async with contextlib.AsyncExitStack() as stack:
+        hub = ctx.services.hub
+        if not ctx.services.sharing:
+            hub = await stack.enter_async_context(_own_listing(ctx, watch=True))
+        updates = await stack.enter_async_context(contextlib.aclosing(_flows_table(ctx, hub)))
+        async for update in updates:
+            yield update
+
+
+async def _flows_table(ctx: Context, hub: StatusHub) -> AsyncGenerator[TableUpdate, None]:
     with ctx.errors():
         await ctx.reader()
-        mailbox = ctx.services.hub.subscribe_table()
+        mailbox = hub.subscribe_table()
     access = StandingAccess(ctx.services.authorizer, ctx.token())
     try:
         while True:

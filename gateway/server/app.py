@@ -5,10 +5,13 @@ Flows page at /, the console plugin's files at /plugin/, and /healthz, /readyz a
 from __future__ import annotations
 
 import contextlib
+import gc
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from typing import Any
 
 from graphql import GraphQLError
 from starlette.applications import Starlette
@@ -19,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http.websocket_origin import normalize_allowed_origins
 
 from gateway import web
 from gateway.access import Authorizer, Caller
@@ -28,6 +32,8 @@ from gateway.kube.config import ClusterAccess
 from gateway.metrics import CONTENT_TYPE, Metrics
 from gateway.resolvers.context import Context, Services, caller_api
 from gateway.schema.root import schema
+from gateway.server.answers import QueryAnswers
+from gateway.server.live import RAW_SEND, LiveConnection, LiveOperations, origin_allowed, wants_live
 from gateway.server.settings import GatewaySettings
 from gateway.service.hub import StatusHub, flow_informers
 from gateway.service.switch import FlowSwitch
@@ -70,15 +76,18 @@ class RequestMetrics:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        status = {"code": "101" if scope["type"] == "websocket" else "500"}
+        status = {"code": "101" if scope["type"] == "websocket" else "500", "accepted": ""}
+        if scope["type"] == "websocket":
+            # The live operations write through the server's own send (see live.py).
+            scope = {**scope, RAW_SEND: send}
 
         async def send_counting(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = str(message["status"])
-            elif message["type"] == "websocket.close" and status["code"] == "101":
-                status["code"] = "403"  # closed before accepting: refused handshake
             elif message["type"] == "websocket.accept":
-                status["code"] = "101"
+                status["code"], status["accepted"] = "101", "yes"
+            elif message["type"] == "websocket.close" and not status["accepted"]:
+                status["code"] = "403"  # closed before accepting: refused handshake
             await send(message)
 
         try:
@@ -122,16 +131,53 @@ def create_app(
     metrics = Metrics()
     hub = StatusHub(informers, on_lag=metrics.event_lag.observe)
     authorizer = Authorizer(api if settings.authenticate else None, ttl=settings.auth_cache)
-    metrics.track(hub, authorizer)
     services = Services(
         hub=hub,
         switch=FlowSwitch(hub),
         authorizer=authorizer,
         metrics=metrics,
         api_for=api_for or caller_api(access),
+        sharing=settings.sharing == "on",
     )
     graphql_app = GatewayGraphQL(services, settings)
+    live = LiveOperations(hub)
+    metrics.track(hub, authorizer, subscribers=lambda: live.subscriber_count + graphql_app_subscribers(hub, live))
     started = time.time()
+    allowed_origins = normalize_allowed_origins(settings.allowed_origins)
+
+    async def execute_other(context: Context, payload: dict[str, Any]) -> str:
+        """A query or mutation sent over the socket, executed as over HTTP."""
+        result = await schema.execute(
+            payload["query"],
+            variable_values=payload.get("variables"),
+            context_value=context,
+            operation_name=payload.get("operationName"),
+        )
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [e.formatted for e in result.errors]
+        return json.dumps(body)
+
+    async def graphql_socket(scope: Scope, receive: Receive, send: Send) -> None:
+        if not wants_live(scope) or not services.sharing:
+            # The legacy graphql-ws protocol (and the naive baseline): Strawberry, per subscriber.
+            await graphql_app(scope, receive, send)
+            return
+        if not origin_allowed(scope, allowed_origins):
+            logging.getLogger(__name__).warning("refused a WebSocket from a page on another origin")
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        connection = LiveConnection(
+            scope,
+            receive,
+            send,
+            services,
+            live,
+            init_timeout=settings.connection_init_timeout,
+            max_subscriptions=settings.max_subscriptions_per_connection,
+            execute_other=execute_other,
+        )
+        await connection.serve()
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -153,9 +199,13 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         informers.start()
+        live.start()
+        # What start-up built stays for the life of the process: out of the collector's sight.
+        gc.freeze()
         try:
             yield
         finally:
+            await live.stop()
             hub.close()
             await informers.stop()
             await api.close()
@@ -163,8 +213,8 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", index),
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql_app),
+            Route("/graphql", QueryAnswers(services, graphql_app), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", AsgiEndpoint(graphql_socket)),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics_endpoint),
@@ -178,4 +228,21 @@ def create_app(
     )
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.state.services = services
+    app.state.live = live
     return app
+
+
+def graphql_app_subscribers(hub: StatusHub, live: LiveOperations) -> int:
+    """Subscriptions Strawberry serves itself (the legacy graphql-ws protocol): the hub's
+    mailboxes, less the one each live group holds."""
+    return max(0, hub.subscriber_count - len(live.groups))
+
+
+class AsgiEndpoint:
+    """A plain ASGI callable as a route endpoint (Starlette wraps bare functions as sessions)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)

@@ -61,6 +61,13 @@ class GatewaySettings:
         parse=duration,
         metavar="DURATION",
     )
+    sharing: str = setting(
+        "on: one watch per kind for everyone, answers served from derived state, each change executed "
+        "once per distinct subscription; off: the naive baseline benchmarks compare against (a watch per "
+        "subscriber, a LIST per query, an execution per message)",
+        default="on",
+        choices=("on", "off"),
+    )
     log_level: str = setting("how much to log", default="info", choices=LOG_LEVELS)
 
     @property

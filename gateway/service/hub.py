@@ -194,6 +194,9 @@ class StatusHub:
         self._published: dict[str, NodeFlowStatus] = {}
         self._ordered: tuple[NodeFlowStatus, ...] | None = None  # _published sorted by name, built on demand
         self._counts: Counter[NodeFlowState] = Counter()
+        # Moves with every change a reader could see (a row, a removal, the cluster-level state):
+        # what cached answers are keyed on.
+        self.version = 0
         self._mailboxes: set[Mailbox] = set()
         self._tables: set[TableMailbox] = set()
         # Set, and replaced by a fresh one, on every FlowExport event: what wait_for_export sleeps on.
@@ -269,12 +272,13 @@ class StatusHub:
     def subscriber_count(self) -> int:
         return len(self._mailboxes) + len(self._tables)
 
-    def subscribe(self, node: str | None = None) -> Mailbox:
-        """A mailbox primed with the snapshot (every node, or the one asked), then every change."""
+    def subscribe(self, node: str | None = None, *, snapshot: bool = True) -> Mailbox:
+        """A mailbox primed with the snapshot (every node, or the one asked) unless told not to,
+        then every change."""
         now = time.monotonic()
-        snapshot = self.statuses(node)
+        current = self.statuses(node)
         mailbox = Mailbox(self, node)
-        for status in snapshot:
+        for status in current if snapshot else ():
             mailbox.put(status, now)
         self._mailboxes.add(mailbox)
         return mailbox
@@ -312,6 +316,7 @@ class StatusHub:
             self._export_changed.set()
             self._export_changed = asyncio.Event()
         if event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS):
+            self.version += 1
             for table in self._tables:
                 table.touch()
         if event.resource == FLOWS:
@@ -355,6 +360,7 @@ class StatusHub:
 
     def _count(self, previous: NodeFlowStatus | None, status: NodeFlowStatus | None) -> None:
         """Keep the summary counts, and drop the sorted rows (rebuilt on the next read)."""
+        self.version += 1
         if previous is not None:
             self._counts[previous.state] -= 1
         if status is not None:

@@ -29,16 +29,25 @@ OVS_SCHEMA_CANDIDATES = ("/usr/share/openvswitch/vswitch.ovsschema", "/usr/local
 
 
 def node_ip(index: int) -> str:
-    return f"{NODE_SUBNET}.{index}"
+    """10.89.0.1-250 for the first 250 nodes (the OVS nodes' shared /24); API-only testbeds of
+    thousands of nodes go on in 10.89.1.x, 10.89.2.x, …"""
+    block, host = divmod(index - 1, 250)
+    return f"10.89.{block}.{host + 1}" if block else f"{NODE_SUBNET}.{index}"
 
 
 def pod_subnet(index: int) -> str:
-    return f"10.128.{index}.0/24"
+    return f"{_pod_prefix(index)}.0/24"
 
 
 def pod_ip(index: int, host: int) -> str:
     """.2 is ovn-k8s-mp0 (as in OVN-Kubernetes), .3 and .4 the traffic pods, .5 the collector pod."""
-    return f"10.128.{index}.{host}"
+    return f"{_pod_prefix(index)}.{host}"
+
+
+def _pod_prefix(index: int) -> str:
+    """10.128.<n> for the first 255 nodes, then on through 10.129.x, 10.130.x, …"""
+    high, low = divmod(index, 256)
+    return f"10.{128 + high}.{low}"
 
 
 def run(argv: list[str], what: str, env: dict[str, str] | None = None, timeout: float = 30) -> str:

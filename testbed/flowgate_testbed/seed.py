@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -274,9 +275,14 @@ def node_status(name: str, index: int) -> JSON:
 
 
 def seed_nodes(client: ClusterApi, names: list[str], network_type: str) -> None:
-    for index, name in enumerate(names, start=1):
+    def seed(index: int, name: str) -> None:
         create(client, "/api/v1/nodes", node_object(name, index, network_type))
         client.merge_patch(f"/api/v1/nodes/{name}/status", node_status(name, index))
+
+    # Thousands of nodes for scale tests: a few requests in flight at once.
+    with ThreadPoolExecutor(max_workers=min(8, len(names) or 1)) as pool:
+        for future in [pool.submit(seed, index, name) for index, name in enumerate(names, start=1)]:
+            future.result()
 
 
 def endpoint(name: str, index: int, ready: bool) -> JSON:
@@ -319,21 +325,27 @@ def seed_collector(client: ClusterApi, names: list[str]) -> None:
     write_endpointslice(client, names, {name: True for name in names})
 
 
+ENDPOINTS_PER_SLICE = 1000  # the API's limit per EndpointSlice
+
+
 def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool]) -> None:
-    """There is no controller-manager, so the testbed keeps the collector's EndpointSlice itself."""
-    slice_: dict[str, Any] = {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": COLLECTOR_SERVICE,
-            "namespace": COLLECTOR_NAMESPACE,
-            "labels": {
-                "kubernetes.io/service-name": COLLECTOR_SERVICE,
-                "endpointslice.kubernetes.io/managed-by": "testbed.flowgate.dev",
+    """There is no controller-manager, so the testbed keeps the collector's EndpointSlices itself
+    (one per thousand nodes, as the EndpointSlice controller splits them)."""
+    endpoints = [endpoint(name, index, ready.get(name, True)) for index, name in enumerate(names, start=1)]
+    for part, start in enumerate(range(0, len(endpoints), ENDPOINTS_PER_SLICE)):
+        slice_: dict[str, Any] = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": COLLECTOR_SERVICE if part == 0 else f"{COLLECTOR_SERVICE}-{part}",
+                "namespace": COLLECTOR_NAMESPACE,
+                "labels": {
+                    "kubernetes.io/service-name": COLLECTOR_SERVICE,
+                    "endpointslice.kubernetes.io/managed-by": "testbed.flowgate.dev",
+                },
             },
-        },
-        "addressType": "IPv4",
-        "endpoints": [endpoint(name, index, ready.get(name, True)) for index, name in enumerate(names, start=1)],
-        "ports": [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}],
-    }
-    create(client, f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices", slice_)
+            "addressType": "IPv4",
+            "endpoints": endpoints[start : start + ENDPOINTS_PER_SLICE],
+            "ports": [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}],
+        }
+        create(client, f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices", slice_)

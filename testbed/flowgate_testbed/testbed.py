@@ -46,7 +46,8 @@ from flowgate_testbed.state import (
 
 NETWORK_TYPES = ("OVNKubernetes", "OpenShiftSDN")
 USERS = ("admin", "viewer", "nobody", "gateway", "agent")
-MAX_NODES = 250  # node IPs are 10.89.0.1-250 in one /24
+MAX_NODES = 5000  # API-only; nodes with an OVS data plane share one /24 (10.89.0.1-250)
+MAX_OVS_NODES = 250
 SERVICE_CIDR = "10.0.0.0/24"
 
 Progress = Callable[[str], None]
@@ -83,6 +84,11 @@ def check_config(nodes: int, network_type: str, ovs: bool) -> None:
     """Refuse bad input before anything starts (one sentence each)."""
     if not 1 <= nodes <= MAX_NODES:
         raise TestbedError(f"--nodes must be between 1 and {MAX_NODES}, not {nodes}.")
+    if ovs and nodes > MAX_OVS_NODES:
+        raise TestbedError(
+            f"--nodes must be at most {MAX_OVS_NODES} with the Open vSwitch data plane; "
+            "pass --no-ovs for an API-only testbed of up to 5000 nodes."
+        )
     if network_type not in NETWORK_TYPES:
         raise TestbedError(f"unknown network type {network_type!r}; choose one of {', '.join(NETWORK_TYPES)}.")
     for name in GO_BINARIES:

@@ -81,8 +81,13 @@ def reap_orphans() -> None:
 @pytest.mark.parametrize(
     ("args", "sentence"),
     [
-        (["--nodes", "0"], "--nodes must be between 1 and 250, not 0."),
-        (["--nodes", "251"], "--nodes must be between 1 and 250, not 251."),
+        (["--nodes", "0"], "--nodes must be between 1 and 5000, not 0."),
+        (
+            ["--nodes", "251"],
+            "--nodes must be at most 250 with the Open vSwitch data plane; pass --no-ovs for an API-only testbed "
+            "of up to 5000 nodes.",
+        ),
+        (["--nodes", "5001", "--no-ovs"], "--nodes must be between 1 and 5000, not 5001."),
         (["--network-type", "Calico"], "unknown network type 'Calico'; choose one of OVNKubernetes, OpenShiftSDN."),
     ],
 )

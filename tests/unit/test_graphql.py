@@ -183,3 +183,26 @@ def test_websocket_subscription_sees_a_change_from_the_watch(app_client: tuple[T
         kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": {"type": "sFlow"}})
         change = json.loads(ws.receive_text())
         assert change["payload"]["data"]["nodeFlowStatus"] == {"node": "node-b", "state": "PENDING"}
+
+
+def test_flows_answers_are_kept_until_the_cluster_changes(app_client: tuple[TestClient, FakeKube]) -> None:
+    client, kube = app_client
+    wait_ready(client)
+    answers = next(
+        r.endpoint for r in client.app.routes if getattr(r, "path", "") == "/graphql" and hasattr(r, "methods")
+    )  # type: ignore[attr-defined]
+    query = {"query": "{ flows { summary { total pending } nodes { node state } } }"}
+    first = client.post("/graphql", json=query).json()
+    assert client.post("/graphql", json=query).json() == first and answers.hits == 1
+    kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": {"type": "NetFlow"}})
+    for _ in range(200):  # the watch brings the change
+        changed = client.post("/graphql", json=query).json()
+        if changed != first:
+            break
+        time.sleep(0.01)
+    assert changed["data"]["flows"]["summary"] == {"total": 2, "pending": 2}
+    # Not kept: anything but reads of the shared state.
+    viewer = {"query": "{ viewer { canSwitch } flows { enabled } }"}
+    hits = answers.hits
+    client.post("/graphql", json=viewer), client.post("/graphql", json=viewer)
+    assert answers.hits == hits

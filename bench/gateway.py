@@ -1,0 +1,286 @@
+"""Gateway figures at cluster scale, each measured with sharing on and against the naive baseline
+(`flowgate serve --sharing off`: a watch per subscriber, a LIST per query, an execution per
+message) in the same run, on one API-only testbed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowgate_testbed.testbed import Testbed, free_port
+
+from gateway.kube.api import KubeApi
+from gateway.kube.config import load_kubeconfig
+from gateway.kube.resources import FLOW_EXPORTS, FLOWS
+
+GATEWAY_CORE = 0  # the gateway on one core, the load on the other (the API server floats)
+LOAD_CORE = 1
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@dataclass
+class Row:
+    figure: str
+    target: str
+    measured: str
+    baseline: str = ""
+    ratio: str = ""
+    notes: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        print(
+            f"bench: {row.figure}: {row.measured}"
+            + (f" (baseline {row.baseline}, {row.ratio})" if row.baseline else ""),
+            flush=True,
+        )
+
+
+class Gateway:
+    def __init__(self, testbed: Testbed, log_dir: Path, sharing: bool) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}/graphql"
+        argv = [
+            sys.executable, "-m", "gateway.main", "serve", "--kubeconfig", str(testbed.kubeconfig("admin")),
+            "--auth", "none", "--port", str(self.port), "--log-level", "warning",
+            "--sharing", "on" if sharing else "off", "--max-subscriptions-per-connection", "20",
+        ]  # fmt: skip
+        self.log = log_dir / f"gateway-{'shared' if sharing else 'naive'}-{self.port}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=lambda: os.sched_setaffinity(0, {GATEWAY_CORE})
+            )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=2) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited: {self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        raise RuntimeError("the gateway did not become ready within 120 s")
+
+    def rss(self) -> int:
+        return rss_kib(self.process.pid)
+
+    def query(self, text: str) -> tuple[float, int]:
+        body = json.dumps({"query": text}).encode()
+        request = urllib.request.Request(self.url + "/graphql", body, {"Content-Type": "application/json"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            data = answer.read()
+        return time.perf_counter() - started, len(data)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@contextmanager
+def gateway(testbed: Testbed, log_dir: Path, sharing: bool) -> Iterator[Gateway]:
+    running = Gateway(testbed, log_dir, sharing)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+class LoadProcess:
+    def __init__(self, url: str, clients: int, query: str, expect: str, *, snapshot: int = 1, **extra: Any) -> None:
+        argv = [sys.executable, "-m", "bench.load", "--url", url, "--clients", str(clients), "--query", query,
+                "--expect", expect, "--snapshot", str(snapshot)]  # fmt: skip
+        for name, value in extra.items():
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            preexec_fn=lambda: os.sched_setaffinity(0, {LOAD_CORE}),
+        )
+
+    def ready(self) -> tuple[float, int]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().split()
+        if not line or line[0] != "ready":
+            raise RuntimeError(f"the load process failed: {line}")
+        return float(line[1]), int(line[2])
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def result(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        self.process.wait(60)
+        return json.loads(line) if line else {"hits": [], "failure_count": -1, "failures": ["no result"]}
+
+
+class Cluster:
+    """The driver's own hands on the API server: writing Flows as agents would."""
+
+    def __init__(self, testbed: Testbed) -> None:
+        self.testbed = testbed
+        self.generation = 0
+
+    async def api(self) -> KubeApi:
+        return KubeApi(await load_kubeconfig(self.testbed.kubeconfig("admin")), timeout=60)
+
+    async def start_export(self) -> int:
+        async with await self.api() as api:
+            current = await api.get_or_none(FLOW_EXPORTS, "cluster")
+            body = {"apiVersion": "flowgate.dev/v1alpha1", "kind": "FlowExport", "metadata": {"name": "cluster"},
+                    "spec": {"type": "NetFlow", "collector": {"nodePort": 30001}}}  # fmt: skip
+            if current is None:
+                written = await api.create(FLOW_EXPORTS, body)
+            else:
+                current["spec"] = body["spec"]
+                written = await api.replace(FLOW_EXPORTS, current)
+        self.generation = int(written["metadata"]["generation"])
+        return self.generation
+
+    async def report(self, nodes: list[str], state: str, *, concurrency: int = 32) -> float:
+        """Write these nodes' Flows (created if missing) as their agents would; the time the last
+        write was acknowledged."""
+        semaphore = asyncio.Semaphore(concurrency)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+        async with await self.api() as api:
+
+            async def one(node: str) -> None:
+                async with semaphore:
+                    status = {"status": {"state": state, "type": "NetFlow", "observedGeneration": self.generation,
+                                         "endpoint": "10.89.0.1:30001", "lastTransitionTime": stamp}}  # fmt: skip
+                    try:
+                        await api.merge_patch(FLOWS, node, status, subresource="status")
+                    except Exception:
+                        body = {"apiVersion": "flowgate.dev/v1alpha1", "kind": "Flow", "metadata": {"name": node},
+                                "spec": {"nodeName": node}}  # fmt: skip
+                        await api.create(FLOWS, body)
+                        await api.merge_patch(FLOWS, node, status, subresource="status")
+
+            await asyncio.gather(*(one(n) for n in nodes))
+        return time.time()
+
+
+SUBSCRIBE_ONE = 'subscription { nodeFlowStatus(node: "node-1") { node state } }'
+TABLE = "subscription { flowsTable { snapshot removed changed { node state type endpoint message updatedAt } state { enabled type supported summary { total disabled pending emitting error } } } }"
+FLOWS_FULL = "{ flows { enabled type generation summary { total emitting } nodes { node state type endpoint message updatedAt observedGeneration } } }"
+
+
+def fanout(testbed: Testbed, log_dir: Path, cluster: Cluster, sharing: bool, subscribers: int) -> dict[str, Any]:
+    """One Flow status change -> every subscriber; and the gateway's memory per idle subscriber."""
+    asyncio.run(cluster.report(["node-1"], "Pending"))
+    with gateway(testbed, log_dir, sharing) as gw:
+        before = gw.rss()
+        loads = [LoadProcess(gw.ws, part, SUBSCRIBE_ONE, '"EMITTING"', rate=500) for part in _split(subscribers)]
+        ready = [load.ready() for load in loads]
+        time.sleep(2)  # let the gateway settle (and freeze) after the wave
+        after = gw.rss()
+        for load in loads:
+            load.go()
+        changed_at = asyncio.run(cluster.report(["node-1"], "Emitting"))
+        results = [load.result() for load in loads]
+    hits = [h - changed_at for r in results for h in r["hits"]]
+    failures = sum(max(0, r["failure_count"]) for r in results) + sum(f for _, f in ready)
+    asyncio.run(cluster.report(["node-1"], "Pending"))
+    return {
+        "p50": percentile(hits, 0.5),
+        "p99": percentile(hits, 0.99),
+        "received": len(hits),
+        "failures": failures,
+        "kib_per_subscriber": (after - before) / max(1, subscribers),
+        "ramp_seconds": max(r for r, _ in ready),
+    }
+
+
+def _split(clients: int, per_process: int = 5000) -> list[int]:
+    parts = []
+    while clients > 0:
+        parts.append(min(per_process, clients))
+        clients -= parts[-1]
+    return parts
+
+
+def flows_query(testbed: Testbed, log_dir: Path, sharing: bool, repeat: int) -> dict[str, float]:
+    with gateway(testbed, log_dir, sharing) as gw:
+        gw.query(FLOWS_FULL)  # warm
+        times = [gw.query(FLOWS_FULL)[0] for _ in range(repeat)]
+    return {"p50": statistics.median(times), "p99": percentile(times, 0.99)}
+
+
+def tabs(testbed: Testbed, log_dir: Path, sharing: bool, count: int, nodes: int) -> dict[str, float]:
+    """`count` console tabs opening at once: the time until each holds the whole table."""
+    with gateway(testbed, log_dir, sharing) as gw:
+        started = time.monotonic()
+        load = LoadProcess(gw.ws, count, TABLE, "", snapshot=1, rate=100000, timeout=120)
+        seconds, failures = load.ready()
+        load.go()
+        load.result()
+        wall = time.monotonic() - started
+    return {"all_served": seconds, "failures": failures, "wall": wall}
+
+
+def storm(
+    testbed: Testbed, log_dir: Path, cluster: Cluster, sharing: bool, subscribers: int, nodes: int
+) -> dict[str, Any]:
+    """`nodes` Flows change at once with `subscribers` table subscribers."""
+    names = [f"node-{i}" for i in range(1, nodes + 1)]
+    asyncio.run(cluster.report(names, "Pending"))
+    with gateway(testbed, log_dir, sharing) as gw:
+        load = LoadProcess(gw.ws, subscribers, TABLE, f'"node-{nodes}","state":"ERROR"', snapshot=1, rate=500,
+                           count_rows=f"node-1,node-{nodes // 2}", timeout=120)  # fmt: skip
+        load.ready()
+        load.go()
+        burst_start = time.time()
+        burst_end = asyncio.run(cluster.report(names, "Error", concurrency=64))
+        result = load.result()
+    final = [h - burst_end for h in result["hits"]]
+    return {
+        "burst_seconds": burst_end - burst_start,
+        "p99_after_burst": percentile(final, 0.99),
+        "received": len(final),
+        "max_row_messages": result.get("max_row_messages", 0),
+        "failures": result["failure_count"],
+    }

@@ -1,0 +1,249 @@
+"""A live operation's results as JSON text, computed once and shared by every subscriber of it.
+
+The subscription result for an event is what graphql-core's execution of the operation gives; a
+plan computes the same JSON without running graphql-core over every row where the selection
+allows it: NodeFlowStatus rows whose selected fields are plain scalars and enums are serialised
+straight from the objects (and cached per row until the row changes), and only the remainder of
+a flowsTable update is executed by graphql-core. Anything else falls back to executing the whole
+operation. Tests hold both ways to the same answers."""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    execute,
+    get_named_type,
+    get_operation_ast,
+    is_leaf_type,
+)
+
+from gateway.domain import model
+from gateway.schema.types import FlowsState, FlowsTableUpdate, NodeFlowStatus
+
+JSON = dict[str, Any]
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _plain(value: Any) -> Any:
+    """A leaf value as GraphQL serialises it: enums by name, lists element by element."""
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class RowProjection:
+    """The selected fields of a NodeFlowStatus: (response key, attribute), in response order."""
+
+    fields: tuple[tuple[str, str | None], ...]  # attribute None: __typename
+
+    def json(self, row: NodeFlowStatus) -> str:
+        return _dumps(
+            {key: ("NodeFlowStatus" if attr is None else _plain(getattr(row, attr))) for key, attr in self.fields}
+        )
+
+
+class LivePlan:
+    """How one (document, variables, operation name) turns events into the JSON of its `next`
+    payloads. `row_json` caches each row by the domain object it came from."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> None:
+        self.schema = schema
+        self.document = document
+        self.operation = operation
+        self.variables = dict(variables or {})
+        self.operation_name = operation_name
+        fields = self._collect([operation.selection_set])
+        ((self.response_key, nodes),) = fields.items()  # a subscription has exactly one root field
+        self.root_field = nodes[0].name.value
+        self.arguments = {a.name.value: a.value for a in nodes[0].arguments or ()}
+        self._row_cache: dict[str, tuple[model.NodeFlowStatus, str]] = {}
+        self.rows: RowProjection | None = None
+        self.changed_keys: tuple[str, ...] = ()
+        self.compiled = self._compile(nodes)
+
+    # -- compiling ---------------------------------------------------------------------------
+
+    def _collect(self, selection_sets: Sequence[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
+        """The fields these selection sets select, by response key, fragments expanded and
+        @skip/@include applied (the operation is validated: fragments are on the same type)."""
+        fragments = {d.name.value: d for d in self.document.definitions if isinstance(d, FragmentDefinitionNode)}
+        out: dict[str, list[FieldNode]] = {}
+        seen: set[str] = set()
+
+        def visit(selection_set: SelectionSetNode | None) -> None:
+            for selection in selection_set.selections if selection_set else ():
+                if not self._included(selection):
+                    continue
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    out.setdefault(key, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    visit(selection.selection_set)
+                elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                    seen.add(selection.name.value)
+                    visit(fragments[selection.name.value].selection_set)
+
+        for selection_set in selection_sets:
+            visit(selection_set)
+        return out
+
+    def _included(self, node: Any) -> bool:
+        """@skip(if:) and @include(if:), their argument a literal or a variable."""
+        for directive in node.directives or ():
+            name = directive.name.value
+            if name not in ("skip", "include"):
+                continue
+            (argument,) = directive.arguments
+            value = argument.value
+            condition = bool(self.variables.get(value.name.value)) if isinstance(value, VariableNode) else value.value
+            if (name == "skip") == bool(condition):
+                return False
+        return True
+
+    def _row_projection(self, field_nodes: Sequence[FieldNode]) -> RowProjection | None:
+        row_type = self.schema.get_type("NodeFlowStatus")
+        assert isinstance(row_type, GraphQLObjectType)
+        selected = self._collect([n.selection_set for n in field_nodes])
+        attributes = _attribute_names(NodeFlowStatus)
+        fields: list[tuple[str, str | None]] = []
+        for key, nodes in selected.items():
+            names = {n.name.value for n in nodes}
+            if len(names) != 1 or any(n.arguments for n in nodes):
+                return None
+            name = names.pop()
+            if name == "__typename":
+                fields.append((key, None))
+                continue
+            definition = row_type.fields.get(name)
+            if definition is None or not is_leaf_type(get_named_type(definition.type)) or name not in attributes:
+                return None
+            fields.append((key, attributes[name]))
+        return RowProjection(tuple(fields))
+
+    def _compile(self, root_nodes: Sequence[FieldNode]) -> bool:
+        """True when rows can be serialised directly; the rest is executed as usual."""
+        if self.root_field == "nodeFlowStatus":
+            self.rows = self._row_projection(root_nodes)
+            return self.rows is not None
+        if self.root_field == "flowsTable":
+            selected = self._collect([n.selection_set for n in root_nodes])
+            changed = [key for key, nodes in selected.items() if nodes[0].name.value == "changed"]
+            projections = {self._row_projection(selected[key]) for key in changed}
+            if len(projections) > 1 or None in projections:
+                return False  # aliases of `changed` selecting different fields: execute as usual
+            self.rows = projections.pop() if projections else None
+            self.changed_keys = tuple(changed)
+            return True
+        return False
+
+    # -- running -----------------------------------------------------------------------------
+
+    def _execute(self, root: Any) -> JSON:
+        result = execute(
+            self.schema,
+            self.document,
+            root_value=root,
+            variable_values=self.variables,
+            operation_name=self.operation_name,
+        )
+        assert isinstance(result, ExecutionResult), "live operations resolve synchronously"
+        payload: JSON = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [e.formatted for e in result.errors]
+        return payload
+
+    def row_json(self, status: model.NodeFlowStatus) -> str:
+        assert self.rows is not None
+        cached = self._row_cache.get(status.node)
+        if cached is not None and cached[0] is status:
+            return cached[1]
+        text = self.rows.json(NodeFlowStatus.from_domain(status))
+        self._row_cache[status.node] = (status, text)
+        return text
+
+    def forget_row(self, node: str) -> None:
+        self._row_cache.pop(node, None)
+
+    def node_payload(self, status: model.NodeFlowStatus) -> str:
+        """The `next` payload (JSON text) of a nodeFlowStatus event."""
+        if self.compiled:
+            return '{"data":{' + _dumps(self.response_key) + ":" + self.row_json(status) + "}}"
+        return _dumps(self._execute(NodeFlowStatus.from_domain(status)))
+
+    def table_payload(
+        self, snapshot: bool, changed: Sequence[model.NodeFlowStatus], removed: Sequence[str], state: model.FlowsState
+    ) -> str:
+        """The `next` payload (JSON text) of a flowsTable update."""
+        if not self.compiled:
+            update = FlowsTableUpdate(
+                snapshot=snapshot,
+                state=FlowsState.from_domain(state),
+                changed=[NodeFlowStatus.from_domain(s) for s in changed],
+                removed=list(removed),
+            )
+            return _dumps(self._execute(update))
+        # Everything but the rows by graphql-core (changed left empty), then the cached rows spliced
+        # in where graphql-core put the empty list.
+        update = FlowsTableUpdate(
+            snapshot=snapshot, state=FlowsState.from_domain(state), changed=[], removed=list(removed)
+        )
+        payload = self._execute(update)
+        data = (payload.get("data") or {}).get(self.response_key)
+        if not self.changed_keys or not isinstance(data, dict):
+            return _dumps(payload)
+        marker = f"@@rows-{secrets.token_hex(8)}@@"
+        for key in self.changed_keys:
+            data[key] = marker
+        rows = "[" + ",".join(self.row_json(s) for s in changed) + "]"
+        return _dumps(payload).replace(_dumps(marker), rows)
+
+
+def _attribute_names(strawberry_type: type) -> dict[str, str]:
+    """GraphQL field name -> the attribute holding it, for fields that are plain attributes."""
+    definition = strawberry_type.__strawberry_definition__  # type: ignore[attr-defined]
+    return {
+        f.graphql_name or _camel(f.python_name): f.python_name for f in definition.fields if f.base_resolver is None
+    }
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def live_operation(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+) -> OperationDefinitionNode | None:
+    """The document's operation when it is a subscription flowgate serves live, else None."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    return operation

@@ -1,0 +1,622 @@
+"""graphql-transport-ws, with every live operation executed once per change and its text shared by
+all who subscribed to it.
+
+Strawberry runs each subscription on its own: every change is executed and serialised again for
+every subscriber, which at thousands of subscribers is most of the gateway's time and memory. Here
+subscribers of the same operation (document, variables and operation name: everyone who may read
+flow state sees the same data) join one group; the group takes the hub's changes once, turns each
+into JSON text once (gateway/schema/projection.py) and hands the same text to every member. A
+member keeps at most one pending message per node (nodeFlowStatus) or a short queue of updates it
+replaces by a fresh snapshot when it falls behind (flowsTable), so a slow reader costs a bounded
+amount and never delays anyone else. One flusher writes to every connection that can take data
+without waiting; a connection whose peer is slow gets a writer of its own.
+
+Queries and mutations sent over the socket, and the legacy graphql-ws protocol, go to Strawberry
+as before. Close codes and messages follow the graphql-transport-ws specification."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    NullValueNode,
+    StringValueNode,
+    VariableNode,
+    parse,
+    specified_rules,
+    validate,
+)
+from starlette.requests import HTTPConnection
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.http.websocket_origin import is_same_origin, normalize_origin
+
+from gateway.access import StandingAccess
+from gateway.resolvers.context import Context, Services
+from gateway.schema.projection import LivePlan, live_operation
+from gateway.schema.root import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, schema
+from gateway.service.hub import Mailbox, StatusHub, TableMailbox
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "graphql-transport-ws"
+FREEZE_AFTER = 200  # new connections since the last freeze that make the next one worth it
+DOCUMENT_CACHE = 256  # distinct subscription documents remembered, parsed and validated
+TABLE_BACKLOG = 16  # updates a flowsTable member may owe before it is sent a fresh snapshot instead
+RAW_SEND = "flowgate.raw_send"  # the transport's own send, kept in the scope by the request metrics
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+VALIDATION_RULES = [
+    *specified_rules,
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
+class Closed(Exception):
+    """The connection is to be closed with this code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def error_payload(errors: list[GraphQLError]) -> str:
+    formatted = []
+    for error in errors:
+        entry = error.formatted
+        entry.setdefault("extensions", {})
+        entry["extensions"].setdefault("code", "INVALID_QUERY")
+        formatted.append(entry)
+    return _dumps(formatted)
+
+
+# -- members and groups -----------------------------------------------------------------------------
+
+
+class Member:
+    """One subscription of one connection."""
+
+    def __init__(self, connection: LiveConnection, operation_id: str) -> None:
+        self.connection = connection
+        self.id = operation_id
+        self.next_prefix = '{"id":' + _dumps(operation_id) + ',"type":"next","payload":'
+        self.group: Group | None = None
+
+    def take(self) -> list[str]:
+        """The messages owed, as text, emptying the outbox."""
+        raise NotImplementedError
+
+    def next_message(self, payload: str) -> str:
+        return self.next_prefix + payload + "}"
+
+
+class NodeMember(Member):
+    def __init__(self, connection: LiveConnection, operation_id: str) -> None:
+        super().__init__(connection, operation_id)
+        self.outbox: dict[str, str] = {}
+
+    def push(self, node: str, payload: str) -> None:
+        self.outbox[node] = payload  # a newer status of the same node replaces the older
+        self.connection.owed(self)
+
+    def take(self) -> list[str]:
+        messages = [self.next_message(p) for p in self.outbox.values()]
+        self.outbox.clear()
+        return messages
+
+
+class TableMember(Member):
+    def __init__(self, connection: LiveConnection, operation_id: str) -> None:
+        super().__init__(connection, operation_id)
+        self.queue: list[str] = []
+        self.resync = False
+
+    def push(self, payload: str) -> None:
+        if self.resync:
+            return
+        self.queue.append(payload)
+        if len(self.queue) > TABLE_BACKLOG:
+            self.queue.clear()
+            self.resync = True  # what it missed is replaced by the table as it is then
+        self.connection.owed(self)
+
+    def take(self) -> list[str]:
+        if self.resync:
+            assert isinstance(self.group, TableGroup)
+            self.resync = False
+            return [self.next_message(self.group.snapshot())]
+        messages = [self.next_message(p) for p in self.queue]
+        self.queue.clear()
+        return messages
+
+
+class Group:
+    """One distinct live operation and its members."""
+
+    def __init__(self, live: LiveOperations, key: str, plan: LivePlan) -> None:
+        self.live = live
+        self.key = key
+        self.plan = plan
+        self.members: dict[Member, None] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=f"live {self.plan.root_field}")
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    def add(self, member: Member) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+class NodeGroup(Group):
+    """nodeFlowStatus(node): every node's (or one node's) status, then each change."""
+
+    def __init__(self, live: LiveOperations, key: str, plan: LivePlan, node: str | None) -> None:
+        super().__init__(live, key, plan)
+        self.node = node
+        self.mailbox: Mailbox = live.hub.subscribe(node, snapshot=False)
+
+    def add(self, member: Member) -> None:
+        assert isinstance(member, NodeMember)
+        member.group = self
+        for status in self.live.hub.statuses(self.node):
+            member.push(status.node, self.plan.node_payload(status))
+        self.members[member] = None
+
+    async def run(self) -> None:
+        try:
+            while True:
+                status = await self.mailbox.get()
+                changes = [status]
+                while (more := self.mailbox.get_nowait()) is not None:
+                    changes.append(more)
+                for change in changes:
+                    payload = self.plan.node_payload(change)
+                    for member in self.members:
+                        member.push(change.node, payload)  # type: ignore[attr-defined]
+        finally:
+            self.mailbox.close()
+
+
+class TableGroup(Group):
+    """flowsTable: one snapshot, then batched changes and removals."""
+
+    def __init__(self, live: LiveOperations, key: str, plan: LivePlan) -> None:
+        super().__init__(live, key, plan)
+        self.mailbox: TableMailbox = live.hub.subscribe_table(live.table_batch)
+        self.mailbox.get_nowait()  # the group's own snapshot: members get theirs when they join
+        self._snapshot: tuple[int, str] | None = None
+
+    def snapshot(self) -> str:
+        """The whole table as one update, computed once per hub version for every tab that opens."""
+        hub = self.live.hub
+        if self._snapshot is None or self._snapshot[0] != hub.version:
+            self._snapshot = (hub.version, self.plan.table_payload(True, hub.statuses(), (), hub.overview()))
+        return self._snapshot[1]
+
+    def add(self, member: Member) -> None:
+        assert isinstance(member, TableMember)
+        member.group = self
+        member.push(self.snapshot())
+        self.members[member] = None
+
+    async def run(self) -> None:
+        try:
+            while True:
+                update = await self.mailbox.get()
+                for node in update.removed:
+                    self.plan.forget_row(node)
+                payload = self.plan.table_payload(update.snapshot, update.changed, update.removed, update.state)
+                for member in self.members:
+                    member.push(payload)  # type: ignore[attr-defined]
+        finally:
+            self.mailbox.close()
+
+
+class LiveOperations:
+    """Every live group of one gateway, the connections they write to, and the one flusher."""
+
+    def __init__(self, hub: StatusHub, *, table_batch: float = 0.02) -> None:
+        self.hub = hub
+        self.table_batch = table_batch
+        self.groups: dict[str, Group] = {}
+        self.connections: set[LiveConnection] = set()
+        self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
+        self._owed: dict[LiveConnection, None] = {}
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(g.members) for g in self.groups.values())
+
+    def checked(self, query: str) -> tuple[DocumentNode, list[GraphQLError]]:
+        """The document and its validation errors, remembered for the documents clients keep
+        sending (a wave of tabs opening sends the same text a thousand times). A syntax error
+        closes the connection, as the protocol asks."""
+        found = self._documents.get(query)
+        if found is None:
+            try:
+                document = parse(query, max_tokens=MAX_TOKENS)
+            except GraphQLSyntaxError as exc:
+                raise Closed(4400, exc.message) from None
+            found = (document, validate(schema._schema, document, VALIDATION_RULES))
+            if len(self._documents) >= DOCUMENT_CACHE:
+                self._documents.pop(next(iter(self._documents)))
+            self._documents[query] = found
+        return found
+
+    def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_forever(), name="live flusher")
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="live access sweeper")
+
+    async def stop(self) -> None:
+        for task in (self._flusher, self._sweeper, *(g.task for g in self.groups.values())):
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(
+            *(t for t in (self._flusher, self._sweeper, *(g.task for g in self.groups.values())) if t),
+            return_exceptions=True,
+        )
+
+    def join(self, member: Member, key: str, plan: LivePlan, node: str | None) -> None:
+        group = self.groups.get(key)
+        if group is None:
+            group = (
+                NodeGroup(self, key, plan, node) if plan.root_field == "nodeFlowStatus" else TableGroup(self, key, plan)
+            )
+            self.groups[key] = group
+            group.start()
+        group.add(member)
+
+    def leave(self, member: Member) -> None:
+        group = member.group
+        if group is None:
+            return
+        group.members.pop(member, None)
+        member.group = None
+        if not group.members:
+            group.close()
+            self.groups.pop(group.key, None)
+
+    def owe(self, connection: LiveConnection) -> None:
+        self._owed[connection] = None
+        self._wake.set()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            owed, self._owed = self._owed, {}
+            for connection in owed:
+                await connection.flush()
+
+    async def _sweep_forever(self) -> None:
+        """Access of running subscriptions is checked again when due, one connection at a time;
+        and after a wave of connections their objects are frozen out of the garbage collector's
+        way (a full collection over ten thousand connections otherwise stalls every subscriber
+        for a second or more)."""
+        loop = asyncio.get_running_loop()
+        frozen_at = 0
+        while True:
+            await asyncio.sleep(1.0)
+            if len(self.connections) - frozen_at >= FREEZE_AFTER:
+                gc.freeze()
+                frozen_at = len(self.connections)
+            elif len(self.connections) < frozen_at:
+                frozen_at = len(self.connections)  # gone again: the next wave counts from here
+            now = loop.time()
+            for connection in list(self.connections):
+                if connection.access is not None and connection.access.due <= now and connection.checking is None:
+                    connection.checking = asyncio.create_task(connection.check_access())
+
+
+# -- one connection -------------------------------------------------------------------------------
+
+
+class LiveConnection:
+    """One graphql-transport-ws WebSocket."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        services: Services,
+        live: LiveOperations,
+        *,
+        init_timeout: float,
+        max_subscriptions: int,
+        execute_other: Callable[[Context, dict[str, Any]], Awaitable[str]],
+    ) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.raw_send: Send = scope.get(RAW_SEND, send)
+        self.services = services
+        self.live = live
+        self.init_timeout = init_timeout
+        self.max_subscriptions = max_subscriptions
+        self.execute_other = execute_other
+        self.context: Context | None = None
+        self.members: dict[str, Member] = {}
+        self.others: dict[str, asyncio.Task[None]] = {}
+        self.access: StandingAccess | None = None
+        self.checking: asyncio.Task[None] | None = None
+        self._owed: dict[Member, None] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = False
+        self._writable = _writability(self.raw_send)
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await self.send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        self.live.connections.add(self)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(self.init_timeout, lambda: asyncio.ensure_future(self._init_timed_out()))
+        try:
+            while True:
+                message = await self.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                if message["type"] != "websocket.receive":
+                    continue
+                try:
+                    await self._handle(message)
+                except Closed as closing:
+                    await self.close(closing.code, closing.reason)
+                    return
+                if self.context is not None:
+                    timer.cancel()
+        finally:
+            timer.cancel()
+            self._closed = True
+            self.live.connections.discard(self)
+            for member in self.members.values():
+                self.live.leave(member)
+            self.members.clear()
+            for task in (*self.others.values(), self._writer, self.checking):
+                if task is not None:
+                    task.cancel()
+
+    async def _init_timed_out(self) -> None:
+        if self.context is None and not self._closed:
+            await self.close(4408, "Connection initialisation timeout")
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self._closed:
+            self._closed = True
+            try:
+                await self.send({"type": "websocket.close", "code": code, "reason": reason})
+            except Exception:  # the peer is already gone
+                log.debug("closing a WebSocket that was already gone", exc_info=True)
+
+    async def _handle(self, message: Message) -> None:
+        text = message.get("text")
+        if text is None and message.get("bytes") is not None:
+            text = message["bytes"].decode(errors="replace")
+        try:
+            body = json.loads(text or "")
+        except ValueError:
+            raise Closed(4400, "Failed to parse message") from None
+        if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+            raise Closed(4400, "Failed to parse message")
+        kind = body["type"]
+        if kind == "connection_init":
+            await self._init(body)
+        elif kind == "ping":
+            await self.raw_send({"type": "websocket.send", "text": '{"type":"pong"}'})
+        elif kind == "pong":
+            pass
+        elif kind == "subscribe":
+            await self._subscribe(body)
+        elif kind == "complete":
+            self._complete(str(body.get("id", "")))
+        else:
+            raise Closed(4400, f"Unknown message type: {kind}")
+
+    async def _init(self, body: dict[str, Any]) -> None:
+        payload = body.get("payload") or {}
+        if not isinstance(payload, dict):
+            raise Closed(4400, "Invalid connection init payload")
+        if self.context is not None:
+            raise Closed(4429, "Too many initialisation requests")
+        self.context = Context(services=self.services, request=HTTPConnection(self.scope), connection_params=payload)
+        await self.raw_send({"type": "websocket.send", "text": '{"type":"connection_ack"}'})
+
+    async def _subscribe(self, body: dict[str, Any]) -> None:
+        if self.context is None:
+            raise Closed(4401, "Unauthorized")
+        operation_id = body.get("id")
+        payload = body.get("payload")
+        if not isinstance(operation_id, str) or not operation_id or not isinstance(payload, dict):
+            raise Closed(4400, "Invalid subscribe message")
+        if operation_id in self.members or operation_id in self.others:
+            raise Closed(4409, f"Subscriber for {operation_id} already exists")
+        if len(self.members) + len(self.others) >= self.max_subscriptions:
+            await self._error(operation_id, [GraphQLError("Subscription limit reached")])
+            return
+        query = payload.get("query")
+        variables = payload.get("variables") or {}
+        operation_name = payload.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict):
+            raise Closed(4400, "Invalid subscribe message")
+        key = _dumps([query, operation_name, variables])
+        group = self.live.groups.get(key)
+        if group is not None:  # the same operation as others run: parsed and checked already
+            self.services.metrics.operations.labels("subscription").inc()
+            await self._join(operation_id, key, group.plan)
+            return
+        document, errors = self.live.checked(query)
+        operation = live_operation(schema._schema, document, operation_name)
+        if operation is None:
+            # A query or mutation over the socket: executed as over HTTP, in its own task.
+            self.others[operation_id] = asyncio.create_task(self._other(operation_id, payload))
+            return
+        if errors:
+            self.services.metrics.errors.labels("INVALID_QUERY").inc()
+            await self._error(operation_id, errors)
+            return
+        self.services.metrics.operations.labels("subscription").inc()
+        await self._join(operation_id, key, LivePlan(schema._schema, document, operation, variables, operation_name))
+
+    async def _join(self, operation_id: str, key: str, plan: LivePlan) -> None:
+        assert self.context is not None
+        node = _argument(plan.arguments.get("node"), plan.variables)
+        try:
+            with self.context.errors():
+                await self.context.reader()
+                if node is not None:
+                    self.services.hub.statuses(node)  # refuses a node that does not exist
+        except GraphQLError as error:
+            await self._error(operation_id, [error])
+            return
+        if self.access is None:
+            self.access = StandingAccess(self.services.authorizer, self.context.token())
+        member: Member = (
+            NodeMember(self, operation_id) if plan.root_field == "nodeFlowStatus" else TableMember(self, operation_id)
+        )
+        self.members[operation_id] = member
+        self.live.join(member, key, plan, node)
+
+    async def _other(self, operation_id: str, payload: dict[str, Any]) -> None:
+        assert self.context is not None
+        try:
+            result = await self.execute_other(self.context, payload)
+            await self.raw_send({"type": "websocket.send", "text": self._next(operation_id, result)})
+            await self.raw_send({"type": "websocket.send", "text": _complete(operation_id)})
+        finally:
+            self.others.pop(operation_id, None)
+
+    def _complete(self, operation_id: str) -> None:
+        member = self.members.pop(operation_id, None)
+        if member is not None:
+            self.live.leave(member)
+            self._owed.pop(member, None)
+        task = self.others.pop(operation_id, None)
+        if task is not None:
+            task.cancel()
+
+    async def _error(self, operation_id: str, errors: list[GraphQLError]) -> None:
+        text = '{"id":' + _dumps(operation_id) + ',"type":"error","payload":' + error_payload(errors) + "}"
+        await self.raw_send({"type": "websocket.send", "text": text})
+
+    @staticmethod
+    def _next(operation_id: str, payload: str) -> str:
+        return '{"id":' + _dumps(operation_id) + ',"type":"next","payload":' + payload + "}"
+
+    # -- access ----------------------------------------------------------------------------------
+
+    async def check_access(self) -> None:
+        """A revoked permission ends every subscription of this connection (FORBIDDEN)."""
+        assert self.access is not None and self.context is not None
+        try:
+            with self.context.errors():
+                await self.access.recheck_if_due()
+        except GraphQLError as error:
+            for operation_id in list(self.members):
+                self._complete(operation_id)
+                await self._error(operation_id, [error])
+        finally:
+            self.checking = None
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def owed(self, member: Member) -> None:
+        if self._closed:
+            return
+        self._owed[member] = None
+        if self._writer is None:
+            self.live.owe(self)
+
+    async def flush(self) -> None:
+        """Called by the flusher: write at once if the peer keeps up, else hand over to a writer of
+        this connection's own (so one slow peer never holds up the others)."""
+        if self._writer is not None or self._closed:
+            return
+        if self._writable():
+            await self._write_owed()
+        else:
+            self._writer = asyncio.create_task(self._write_when_able())
+
+    async def _write_when_able(self) -> None:
+        try:
+            while self._owed and not self._closed:
+                await self._write_owed()
+        finally:
+            self._writer = None
+
+    async def _write_owed(self) -> None:
+        owed, self._owed = self._owed, {}
+        try:
+            for member in owed:
+                if member.group is None:
+                    continue  # completed meanwhile
+                for text in member.take():
+                    await self.raw_send({"type": "websocket.send", "text": text})
+        except Exception:
+            # The peer went away mid-write: the receive loop sees the disconnect and cleans up.
+            self._closed = True
+
+
+def _complete(operation_id: str) -> str:
+    return '{"id":' + _dumps(operation_id) + ',"type":"complete"}'
+
+
+def _argument(value: Any, variables: dict[str, Any]) -> str | None:
+    if value is None or isinstance(value, NullValueNode):
+        return None
+    if isinstance(value, VariableNode):
+        found = variables.get(value.name.value)
+        return None if found is None else str(found)
+    if isinstance(value, StringValueNode):
+        return value.value
+    return None
+
+
+def _writability(send: Send) -> Callable[[], bool]:
+    """Whether a send would complete without waiting for the peer. uvicorn's WebSocket protocols
+    keep this in a `writable` event; with any other server every write goes through a writer."""
+    event = getattr(getattr(send, "__self__", None), "writable", None)
+    if isinstance(event, asyncio.Event):
+        return event.is_set
+    return lambda: False
+
+
+def wants_live(scope: Scope) -> bool:
+    """A WebSocket offering graphql-transport-ws (the legacy graphql-ws goes to Strawberry)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"sec-websocket-protocol":
+            offered = [p.strip() for p in value.decode("latin-1").split(",")]
+            return PROTOCOL in offered
+    return False
+
+
+def origin_allowed(scope: Scope, allowed: frozenset[str]) -> bool:
+    """As Strawberry decides it: no Origin (not a browser, or the console's proxy, which strips
+    it), the same origin, or one the gateway was told to trust."""
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or ()}
+    origin = headers.get("origin")
+    if origin is None or headers.get("sec-fetch-site") == "same-origin":
+        return True
+    if is_same_origin(origin, headers.get("host")) or "*" in allowed:
+        return True
+    return normalize_origin(origin) in allowed
