@@ -5,5 +5,6 @@ pytest_plugins = (
     "tests.fixtures.gateway",
     "tests.fixtures.agents",
     "tests.fixtures.kubectl",
+    "tests.fixtures.browser",
     "tests.fixtures.image",
 )

@@ -208,7 +208,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         <Stack hasGutter>
           {unsupported && (
             <StackItem>
-              <Alert isInline variant="danger" title={t('Flow export is not available on this cluster')} data-test="unsupported-alert">
+              <Alert
+                isInline
+                component="h2"
+                variant="danger"
+                title={t('Flow export is not available on this cluster')}
+                data-test="unsupported-alert"
+              >
                 {state.unsupportedReason ??
                   t('The network type {{networkType}} does not support flow export.', {
                     networkType: state.networkType ?? t('of this cluster'),
@@ -220,6 +226,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="warning"
                 title={t('The live table is not updating')}
                 actionLinks={
@@ -239,7 +246,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
           )}
           {viewerError && viewerError.code !== 'UNAUTHENTICATED' && (
             <StackItem>
-              <Alert isInline variant="warning" title={t('Could not read your permissions')} data-test="viewer-error">
+              <Alert
+                isInline
+                component="h2"
+                variant="warning"
+                title={t('Could not read your permissions')}
+                data-test="viewer-error"
+              >
                 {viewerError.message}
               </Alert>
             </StackItem>
@@ -248,6 +261,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="danger"
                 title={t('Flow export was not switched')}
                 actionClose={
