@@ -107,8 +107,14 @@ def install_crds(client: ClusterApi, timeout: float = 30.0) -> list[str]:
             raise TestbedError(f"CRDs {', '.join(sorted(pending))} were not Established within {timeout:.0f} s.")
         if pending:
             time.sleep(0.05)
-    # Established is not yet servable: the first lists answer 429 "storage is (re)initializing"
-    # until the watch cache of the new kind is built. Clients must find the kind ready.
+    wait_listable(client, deadline)
+    return names
+
+
+def wait_listable(client: ClusterApi, deadline: float) -> None:
+    """Until every CRD's kind can be listed. Established (or a healthy API server just restarted)
+    is not yet servable: lists answer 429 "storage is (re)initializing" until the kind's watch
+    cache is built, and clients must find the cluster ready."""
     for crd in crd_documents():
         spec = crd["spec"]
         version = next(v["name"] for v in spec["versions"] if v.get("served", True))
@@ -121,7 +127,6 @@ def install_crds(client: ClusterApi, timeout: float = 30.0) -> list[str]:
                 if exc.status not in (429, 503) or time.monotonic() > deadline:
                     raise TestbedError(f"{spec['names']['plural']}.{spec['group']} cannot be listed: {exc}") from exc
                 time.sleep(0.05)
-    return names
 
 
 def ensure_namespace(client: ClusterApi, namespace: str) -> None:

@@ -334,6 +334,8 @@ class Testbed:
 
         if not wait_until(ready, timeout, 0.1):
             raise TestbedError(f"kube-apiserver did not become ready within {timeout:.0f} s; see {apiserver.log}.")
+        if self.started:  # a restart: the kinds are there, and must be servable again
+            seed.wait_listable(admin, time.monotonic() + timeout)
 
     def stop_apiserver(self) -> None:
         """Stop kube-apiserver (etcd keeps the data) to simulate an API outage."""
