@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps venv binaries ui image chart-sync check lint test bench demo clean
+.PHONY: all setup system-deps image-deps venv binaries ui image chart-sync check lint test bench demo clean
 
 all: setup
 
@@ -17,6 +17,10 @@ setup: system-deps venv binaries
 system-deps:
 	@hack/install-system-deps.sh
 	@hack/install-system-deps.sh browser
+
+# What building the image needs (root, apt): buildah, and debootstrap for the Debian base image.
+image-deps:
+	@hack/install-system-deps.sh image
 
 # The product (gateway/) and, for development, the testbed (testbed/) and the tools.
 venv: $(STAMP)
@@ -53,9 +57,10 @@ check: lint
 	$(VENV)/bin/pytest -q tests/unit -m "not slow"
 
 # The whole suite, as CI runs it: the web UI's lint, types, tests and build, then unit,
-# integration (real API server) and end-to-end (real OVS, real browser), then the benchmark's
+# integration (real API server, the manifests in deploy/ with kubectl and helm) and end-to-end
+# (real OVS, real browser, the container image built and run with buildah), then the benchmark's
 # one-minute smoke (figures printed, not asserted).
-test: setup lint
+test: setup image-deps lint
 	@hack/build-ui.sh --check
 	$(VENV)/bin/pytest -q -ra tests
 	$(VENV)/bin/python -m bench --quick

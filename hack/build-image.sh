@@ -2,20 +2,21 @@
 # Builds the container image localhost/flowgate:<version> from the Containerfile with buildah: no
 # container daemon and no registry needed.
 #
-#   hack/build-image.sh [--oci-archive FILE] [--refresh-base] [--prune]
+#   hack/build-image.sh [--oci-archive FILE] [--iidfile FILE] [--refresh-base] [--prune]
 #
 #   --oci-archive FILE  also write the image to FILE as an OCI archive (`podman load -i FILE`,
 #                       `skopeo copy oci-archive:FILE docker://REGISTRY/flowgate:TAG`);
 #                       or set FLOWGATE_OCI_ARCHIVE=FILE
+#   --iidfile FILE      write the image's ID to FILE (to run exactly this image, whatever the tag
+#                       names later)
 #   --refresh-base      make the Debian base image again (today's packages) before building
-#   --prune             afterwards, delete the build's cached layers and older images: the vfs
-#                       store keeps a full copy of the file system per layer (gigabytes), and
-#                       the next build starts from scratch
+#   --prune             afterwards, delete the build's cached layers and older images (with the
+#                       vfs driver, a full copy of the file system per layer: gigabytes); the
+#                       next build starts from scratch
 #
-# Images live in their own store, ~/.cache/flowgate/containers (FLOWGATE_IMAGE_STORE), with the vfs
-# driver, so they never mix with another tool's images or storage driver. To look at them:
-#   buildah --root ~/.cache/flowgate/containers/storage --runroot ~/.cache/flowgate/containers/run \
-#           --storage-driver vfs images
+# Images live in their own store, ~/.cache/flowgate/containers (FLOWGATE_IMAGE_STORE), so they
+# never mix with another tool's images; hack/buildah.sh runs buildah on it and says why its driver
+# is overlay or vfs. To look at the images: hack/buildah.sh images
 #
 # pip and npm in the build stages trust this machine's CA bundle (/etc/ssl/certs/ca-certificates.crt,
 # or FLOWGATE_BUILD_CA_BUNDLE), so the build also works behind a TLS-inspecting proxy; the bundle is
@@ -23,8 +24,10 @@
 #
 # The base image localhost/debian:bookworm is made once with debootstrap from this machine's Debian
 # mirror (its root file system is cached by date under ~/.cache/flowgate/debootstrap). A second
-# run with the same inputs (Containerfile, pyproject.toml, README.md, gateway/, plugin-ui/, the
-# pinned goflow2) finds the image labelled with their hash and returns at once.
+# run with the same inputs (Containerfile, pyproject.toml, gateway/, plugin-ui/, the pinned
+# goflow2) finds the image labelled with their hash and returns at once, even when another
+# checkout sharing the store has moved the tag since. Checkouts sharing a store build one at a
+# time.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
@@ -32,6 +35,7 @@ CACHE=${FLOWGATE_CACHE:-$HOME/.cache/flowgate}
 STORE=${FLOWGATE_IMAGE_STORE:-$CACHE/containers}
 BASE_IMAGE=localhost/debian:bookworm
 OCI_ARCHIVE=${FLOWGATE_OCI_ARCHIVE:-}
+IIDFILE=
 REFRESH_BASE=false
 PRUNE=false
 CA_BUNDLE=${FLOWGATE_BUILD_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
@@ -44,6 +48,8 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --oci-archive) [ $# -ge 2 ] || fail "--oci-archive needs a file name, e.g. --oci-archive flowgate.tar."; OCI_ARCHIVE=$2; shift 2 ;;
     --oci-archive=*) OCI_ARCHIVE=${1#*=}; shift ;;
+    --iidfile) [ $# -ge 2 ] || fail "--iidfile needs a file name."; IIDFILE=$2; shift 2 ;;
+    --iidfile=*) IIDFILE=${1#*=}; shift ;;
     --refresh-base) REFRESH_BASE=true; shift ;;
     --prune) PRUNE=true; shift ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -60,14 +66,15 @@ cd "$ROOT"
   || fail "plugin-ui/package.json is missing: the image serves the console plugin built from plugin-ui/, so build the image from a checkout that has it."
 [ -f plugin-ui/package-lock.json ] \
   || fail "plugin-ui/package-lock.json is missing: the image installs the plugin's exact dependencies with 'npm ci'; run 'npm install' in plugin-ui/ and commit the lock file."
-[ "$(id -u)" = 0 ] || fail "building the image with buildah's vfs store and chroot isolation needs root; run it as root (or sudo make image)."
+[ "$(id -u)" = 0 ] || fail "building the image with buildah (its own store, chroot isolation) needs root; run it as root (or sudo make image)."
 
 "$HERE/install-system-deps.sh" image
 "$HERE/build-binaries.sh" goflow2
 GOFLOW2_DIR=$(dirname "$(readlink -f "$ROOT/.bin/goflow2")")
 
 mkdir -p "$STORE" "$CACHE/logs" "$CACHE/debootstrap"
-B=(buildah --root "$STORE/storage" --runroot "$STORE/run" --storage-driver vfs)
+B=("$HERE/buildah.sh")
+read -r STORAGE DRIVER < <("$HERE/buildah.sh" --print-store)
 
 # --- the Debian base image --------------------------------------------------------------------
 
@@ -139,38 +146,83 @@ make_base() {
   say "base image $BASE_IMAGE committed"
 }
 
-if $REFRESH_BASE || ! "${B[@]}" inspect --type image "$BASE_IMAGE" >/dev/null 2>&1; then
-  $REFRESH_BASE && rm -f "$CACHE"/debootstrap/debian-$SUITE-minbase-*.tar
-  make_base
+# Checkouts sharing the store make the base and build the image one at a time; the next one then
+# finds what the first made. Waiting is said, since a build takes minutes.
+LOCKED=false
+lock_store() {
+  $LOCKED && return
+  exec 8>"$STORE/build.lock"
+  if ! flock --nonblock 8; then
+    say "another build is using the image store $STORE; waiting for it to finish ..."
+    flock 8
+  fi
+  LOCKED=true
+}
+
+base_id() { "${B[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE" 2>/dev/null || true; }
+BASE_ID=$(base_id)
+if $REFRESH_BASE || [ -z "$BASE_ID" ]; then
+  lock_store
+  BASE_ID=$(base_id)
+  if $REFRESH_BASE || [ -z "$BASE_ID" ]; then
+    $REFRESH_BASE && rm -f "$CACHE"/debootstrap/debian-$SUITE-minbase-*.tar
+    make_base
+    BASE_ID=$(base_id)
+  fi
 fi
-BASE_ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$BASE_IMAGE")
 
 # --- the flowgate image -----------------------------------------------------------------------
 
 VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml | head -n 1)
 [ -n "$VERSION" ] || fail "pyproject.toml names no version (version = \"...\" under [project])."
 IMAGE=localhost/flowgate:$VERSION
-INPUTS=(Containerfile .containerignore pyproject.toml README.md gateway plugin-ui hack/goflow2/go.mod hack/goflow2/go.sum)
+INPUTS=(Containerfile .containerignore pyproject.toml gateway plugin-ui hack/goflow2/go.mod hack/goflow2/go.sum)
 EXCLUDES=(':!plugin-ui/node_modules' ':!plugin-ui/dist' ':!plugin-ui/dist-standalone' ':!plugin-ui/dist-graphiql'
   ':!gateway/web/plugin' ':!gateway/web/ui' ':!gateway/web/graphiql')
 
 # The git object ids of every input file as it is in the work tree (committed or not), the base
 # image and this script: the same hash means the same image.
 source_hash() {
+  local inputs
+  inputs=$(mktemp)
   git ls-files -z --cached --others --exclude-standard --deduplicate -- "${INPUTS[@]}" "${EXCLUDES[@]}" \
     | while IFS= read -r -d '' file; do [ -f "$file" ] && printf '%s\n' "$file"; done \
-    | LC_ALL=C sort >"$STORE/inputs.txt"
+    | LC_ALL=C sort >"$inputs"
   {
-    paste -d ' ' <(git hash-object --stdin-paths <"$STORE/inputs.txt") "$STORE/inputs.txt"
+    paste -d ' ' <(git hash-object --stdin-paths <"$inputs") "$inputs"
     echo "base $BASE_ID"
     git hash-object "$HERE/build-image.sh"
   } | sha256sum | cut -c1-16
+  rm -f "$inputs"
 }
 SOURCE_HASH=$(source_hash)
 
+# built_image: the ID of the newest flowgate image built from these sources, tagged or not (another
+# checkout sharing the store may have moved the tag since). buildah puts --label on every stage's
+# image; only the last stage's carries the Containerfile's title.
+built_image() {
+  local id
+  for id in $("${B[@]}" images --noheading --no-trunc --filter "label=dev.flowgate.source-hash=$SOURCE_HASH" \
+    --format '{{.CreatedAtRaw}}|{{.ID}}' 2>/dev/null | sort -r | cut -d '|' -f 2); do
+    if [ "$("${B[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "org.opencontainers.image.title"}}' "$id" 2>/dev/null)" = flowgate ]; then
+      echo "$id"
+      return
+    fi
+  done
+}
+
+ID=$(built_image)
+if [ -z "$ID" ]; then
+  lock_store
+  ID=$(built_image)  # another checkout may have built it while this one waited
+fi
+BUILT=false
 current=$("${B[@]}" inspect --type image --format '{{index .OCIv1.Config.Labels "dev.flowgate.source-hash"}}' "$IMAGE" 2>/dev/null || true)
-if [ "$current" = "$SOURCE_HASH" ]; then
+if [ -n "$ID" ] && [ "$current" = "$SOURCE_HASH" ]; then
   say "image $IMAGE is up to date with the sources (source hash $SOURCE_HASH); nothing to build"
+elif [ -n "$ID" ]; then
+  "${B[@]}" tag "$ID" "$IMAGE"
+  say "image $IMAGE is up to date with the sources (source hash $SOURCE_HASH; built earlier, tagged again); nothing to build"
 else
   REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
   [ -z "$(git status --porcelain -- "${INPUTS[@]}" "${EXCLUDES[@]}" 2>/dev/null)" ] || REVISION=$REVISION-dirty
@@ -204,21 +256,26 @@ else
     exit 1
   fi
   say "built $IMAGE in $(( $(date +%s) - start ))s"
+  BUILT=true
 fi
 
-ID=$("${B[@]}" inspect --type image --format '{{.FromImageID}}' "$IMAGE")
-SIZE=$("${B[@]}" images --format '{{.Size}}' "$IMAGE" | head -n 1)
-say "image $IMAGE, ID ${ID:0:12}, size $SIZE"
+# By ID from here on: another checkout sharing the store may move the tag at any time.
+[ -n "$ID" ] || ID=$(built_image)
+ID=${ID#sha256:}
+[ -n "$ID" ] || fail "the image store holds no image labelled with source hash $SOURCE_HASH after the build; see $CACHE/logs/image-build.log."
+[ -z "$IIDFILE" ] || echo "$ID" >"$IIDFILE"
+SIZE=$("${B[@]}" images --format '{{.Size}}' "$ID" | head -n 1)
+say "image $IMAGE, ID ${ID:0:12}, size $SIZE, source hash $SOURCE_HASH"
 if [ -n "$OCI_ARCHIVE" ]; then
   say "writing $IMAGE to the OCI archive $OCI_ARCHIVE ..."
   rm -f "$OCI_ARCHIVE"
-  "${B[@]}" push --quiet "$IMAGE" "oci-archive:$OCI_ARCHIVE:$IMAGE"
+  "${B[@]}" push --quiet "$ID" "oci-archive:$OCI_ARCHIVE:$IMAGE"
   say "wrote $OCI_ARCHIVE ($(du -h "$OCI_ARCHIVE" | cut -f1)); load it with: podman load -i $OCI_ARCHIVE"
 fi
 if $PRUNE; then
-  before=$(du -sh "$STORE/storage" | cut -f1)
+  before=$(du -sh "$STORAGE" | cut -f1)
   "${B[@]}" rmi --prune >/dev/null
-  say "pruned cached layers: the image store went from $before to $(du -sh "$STORE/storage" | cut -f1)"
-else
-  say "the image store $STORE holds $(du -sh "$STORE/storage" | cut -f1); hack/build-image.sh --prune frees what only the layer cache uses"
+  say "pruned cached layers: the image store went from $before to $(du -sh "$STORAGE" | cut -f1)"
+elif $BUILT; then
+  say "the image store $STORAGE ($DRIVER) holds $(du -sh "$STORAGE" | cut -f1); hack/build-image.sh --prune frees what only the layer cache uses"
 fi

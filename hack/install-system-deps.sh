@@ -2,7 +2,8 @@
 # Installs the Debian packages flowgate needs, once, skipping what is already there.
 #   hack/install-system-deps.sh          the testbed's: Open vSwitch (a real data plane per
 #                                        simulated node), ethtool and iproute2 (network
-#                                        namespaces), openssl (the testbed's certificates)
+#                                        namespaces), openssl (the testbed's certificates),
+#                                        iptables (tests that firewall a node's collector)
 #   hack/install-system-deps.sh browser  the browser tests': Debian's chromium (driven by
 #                                        Playwright from PyPI; no browser is downloaded)
 #   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
@@ -16,6 +17,7 @@ case "${1:-testbed}" in
     command -v ethtool >/dev/null || need+=(ethtool)
     command -v ip >/dev/null || need+=(iproute2)
     command -v openssl >/dev/null || need+=(openssl)
+    PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || need+=(iptables)
     ;;
   browser)
     [ -x /usr/bin/chromium ] || need+=(chromium)

@@ -14,8 +14,9 @@ case "${1:-}" in
 esac
 
 pairs=()
+# deploy/crds/kustomization.yaml is kustomize's, not a CRD: Helm would try to install it.
 for crd in "$ROOT"/deploy/crds/*.yaml; do
-  [ "$(basename "$crd")" = kustomization.yaml ] && continue  # kustomize's index, not a CRD
+  [ "$(basename "$crd")" != kustomization.yaml ] || continue
   pairs+=("$crd" "$CHART/crds/$(basename "$crd")")
 done
 pairs+=("$ROOT/deploy/rbac/clusterroles.yaml" "$CHART/files/clusterroles.yaml")
@@ -27,13 +28,17 @@ for ((i = 0; i < ${#pairs[@]}; i += 2)); do
   cmp -s "$src" "$dst" || stale+=("${dst#"$ROOT"/}")
   $check || { mkdir -p "$(dirname "$dst")"; cp "$src" "$dst"; }
 done
-# A CRD removed from deploy/crds must leave the chart too.
+# A CRD removed from deploy/crds must leave the chart too, and only CRDs belong in its crds/.
 for copy in "$CHART"/crds/*.yaml; do
   [ -e "$copy" ] || continue
-  if [ ! -e "$ROOT/deploy/crds/$(basename "$copy")" ]; then
+  if [ "$(basename "$copy")" = kustomization.yaml ]; then
+    stale+=("${copy#"$ROOT"/} (not a CRD)")
+  elif [ ! -e "$ROOT/deploy/crds/$(basename "$copy")" ]; then
     stale+=("${copy#"$ROOT"/} (no longer in deploy/crds)")
-    $check || rm -f "$copy"
+  else
+    continue
   fi
+  $check || rm -f "$copy"
 done
 
 if $check; then

@@ -7,4 +7,5 @@ pytest_plugins = (
     "tests.fixtures.agents",
     "tests.fixtures.kubectl",
     "tests.fixtures.browser",
+    "tests.fixtures.image",
 )

@@ -1,26 +1,37 @@
 """The reconcile loop: one node, one bridge. Desired state comes from informers (gateway/watch/:
-FlowExport/cluster, this Node, collector Services and EndpointSlices); every relevant
+FlowExport/cluster, this Node, collector Services and EndpointSlices, and OpenShift's operator
+Network, which may hand br-int to the Cluster Network Operator); every relevant
 change, every change OVS reports on the bridge and every resync runs one reconcile. Nothing here
-ever exits on an error: it reports, backs off and tries again."""
+ever exits on an error: it reports, backs off and tries again.
+
+Beside it, the delivery loop reads the collector's counters (and OVS's own, for IPFIX) every
+scrape interval and feeds them to the domain's DeliveryTracker; when the report the tracker hands
+out changes, it wakes the reconcile loop, which stays the one writer of Flow/<node>."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.agent.collector import CollectorMetrics, ScrapeError
 from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed
 from gateway.agent.reconcile import OvsAction, next_report, ovs_action, ovs_failure, plan, status_patch
 from gateway.domain.audit import NODE_ERROR_ACTION, NODE_ERROR_REASON
+from gateway.domain.delivery import DeliveryConfig, DeliveryTracker, DeliveryView
 from gateway.domain.model import (
     API_VERSION,
     FLOW_EXPORT_NAME,
     FLOW_KIND,
     OPERATOR,
+    Delivery,
+    DeliveryReport,
     FlowExport,
     FlowReport,
+    FlowType,
     NodeFlowState,
     NodeInfo,
 )
@@ -82,6 +93,8 @@ class NodeAgent:
         sflow_agent: str,
         resync: float = 30.0,
         backoff: Backoff | None = None,
+        scrape_interval: float = 10.0,
+        collector: CollectorMetrics | None = None,
     ) -> None:
         self.api = api
         self.node = node
@@ -114,7 +127,24 @@ class NodeAgent:
         # A Warning Event whenever the node turns to Error; a flapping node makes one Event
         # with a count, not one per flap.
         self.events = SeriesRecorder(EventRecorder(api, AGENT_REPORTER, instance=node))
+        self._scrape_trouble = _Complaint()
+        self._stats_trouble = _Complaint()
+        # Delivery: the tracker is fed by the delivery loop; the reconcile loop writes its report.
+        self.scrape_interval = scrape_interval
+        self.collector = collector or CollectorMetrics(timeout=max(1.0, min(5.0, scrape_interval)))
+        self.tracker = DeliveryTracker(scrape_interval=scrape_interval)
+        self._scrape_now = asyncio.Event()
+        self._delivery: DeliveryReport | None = None  # the tracker's report as the reconcile loop last took it
+        self.delivery_view: DeliveryView | None = None  # as of the last scrape, for /metrics
+        # What happened, for /metrics.
         self.reconciles = 0
+        self.repairs = 0
+        self.ovs_errors = 0
+        self.status_writes = 0
+        self.scrapes = 0
+        self.scrape_failures = 0
+        self.received_records: dict[FlowType, float] = {}
+        self.ovs_sent_records: float | None = None
 
     @property
     def _ovs_ok(self) -> str:
@@ -156,6 +186,7 @@ class NodeAgent:
         self.operator.add_listener(self._on_operator_change)
         self.informers.start()
         monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
+        deliveries = asyncio.create_task(self._deliveries(), name="delivery")
         try:
             await self._wait_synced()
             await self._introduce()
@@ -183,7 +214,9 @@ class NodeAgent:
                     pass
         finally:
             monitor.cancel()
-            await asyncio.gather(monitor, return_exceptions=True)
+            deliveries.cancel()
+            await asyncio.gather(monitor, deliveries, return_exceptions=True)
+            await self.collector.close()
             await self.informers.stop()
 
     async def _introduce(self) -> None:
@@ -246,17 +279,37 @@ class NodeAgent:
                 # Whatever this agent put on the bridge is no longer known to be there: when the
                 # operator lets go, flowgate's setting is applied afresh, not "repaired".
                 self._applied, self._applied_once = None, False
-            return await self._write(wanted.report, node)
-        if self._hands_off:
-            log.info(
-                "the %s no longer manages flow export; flowgate drives OVS bridge %s again",
-                OPERATOR,
-                self.bridge.bridge,
-            )
-            self._hands_off = False
-        report, ovs_ok = await self._drive_ovs(wanted.settings, wanted.report)
-        written = await self._write(report, node)
+            report, ovs_ok = wanted.report, True
+        else:
+            if self._hands_off:
+                log.info(
+                    "the %s no longer manages flow export; flowgate drives OVS bridge %s again",
+                    OPERATOR,
+                    self.bridge.bridge,
+                )
+                self._hands_off = False
+            report, ovs_ok = await self._drive_ovs(wanted.settings, wanted.report)
+        flow_read = await self._read_flow()  # first: a restarted agent carries its Flow's verdict over
+        self._follow_delivery(report, wanted.delivery)
+        if not flow_read:
+            return False
+        written = await self._write(replace(report, delivery=self._delivery), node)
         return ovs_ok and written
+
+    def _follow_delivery(self, report: FlowReport, config: DeliveryConfig | None) -> None:
+        """Point the tracker at what OVS now exports (nothing unless emitting) and take its report."""
+        emitting = report.state is NodeFlowState.EMITTING
+        previous = self._reported
+        carried = (
+            previous.delivery
+            if previous is not None and (previous.type, previous.endpoint) == (report.type, report.endpoint)
+            else None
+        )
+        if self.tracker.configure(time.time(), config if emitting else None, carried):
+            self._scrape_now.set()  # a baseline at once, so the first records are counted
+        delivery = self.tracker.report(time.time())
+        self._log_delivery(delivery)
+        self._delivery = delivery
 
     async def _drive_ovs(self, desired: ExportSettings | None, wanted: FlowReport) -> tuple[FlowReport, bool]:
         try:
@@ -271,12 +324,14 @@ class NodeAgent:
             await self.bridge.apply(desired)
             after = await self.bridge.read()
         except OvsError as exc:
+            self.ovs_errors += 1
             self._ovs_trouble.log(logging.ERROR, f"{exc} Retrying with backoff.")
             return ovs_failure(wanted, str(exc)), False
         self._ovs_trouble.resolved(self._ovs_ok)
         self._applied, self._applied_once = desired, True
         target = f"{desired.describe()}" if desired else "no flow export"
         if action is OvsAction.REPAIR:
+            self.repairs += 1
             log.warning(
                 "OVS bridge %s had %s, changed outside flowgate; restored %s",
                 self.bridge.bridge,
@@ -296,15 +351,28 @@ class NodeAgent:
             return ovs_failure(wanted, message), False
         return wanted, True
 
+    async def _read_flow(self) -> bool:
+        """Read Flow/<node> back when the last read is older than a resync."""
+        now = time.monotonic()
+        if self._flow_read_at is not None and now - self._flow_read_at < self.resync:
+            return True
+        try:
+            current = await self.api.get_or_none(FLOWS, self.node)
+        except (ApiError, ApiUnreachable) as exc:
+            self._api_trouble.log(
+                logging.WARNING,
+                f"could not read or write Flow/{self.node} ({exc}); OVS keeps its settings and the report is retried.",
+            )
+            self._flow_read_at = None
+            return False
+        self._flow_exists = current is not None
+        self._reported = FlowReport.from_object(current) if current else None
+        self._flow_ref = object_reference(current) if current else None
+        self._flow_read_at = now
+        return True
+
     async def _write(self, report: FlowReport, node: NodeInfo) -> bool:
         try:
-            now = time.monotonic()
-            if self._flow_read_at is None or now - self._flow_read_at >= self.resync:
-                current = await self.api.get_or_none(FLOWS, self.node)
-                self._flow_exists = current is not None
-                self._reported = FlowReport.from_object(current) if current else None
-                self._flow_ref = object_reference(current) if current else None
-                self._flow_read_at = now
             update = next_report(self._reported, report, _now())
             if update is None:
                 self._api_trouble.resolved(f"Flow/{self.node} can be read and written again.")
@@ -354,8 +422,77 @@ class NodeAgent:
 
     async def _patch_status(self, report: FlowReport) -> None:
         written = await self.api.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
+        self.status_writes += 1
         if written:
             self._flow_ref = object_reference(written)
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    async def _deliveries(self) -> None:
+        """Read the collector's counters every scrape interval (at once after new settings) and
+        wake the reconcile loop when the delivery report changes."""
+        loop = asyncio.get_running_loop()
+        while True:
+            self._scrape_now.clear()
+            next_at = loop.time() + self.scrape_interval  # a steady cadence, however long a scrape takes
+            config = self.tracker.config
+            if config is not None and config.metrics is not None:
+                await self._scrape(config)
+            now = time.time()
+            self.delivery_view = self.tracker.view(now)
+            if self.tracker.report(now) != self._delivery:
+                self._wake.set()
+            try:
+                async with asyncio.timeout_at(next_at):
+                    await self._scrape_now.wait()
+            except TimeoutError:
+                pass
+
+    async def _scrape(self, config: DeliveryConfig) -> None:
+        assert config.metrics is not None
+        if config.type is FlowType.IPFIX:
+            try:
+                counts = await self.bridge.ipfix_stats()
+                self._stats_trouble.resolved("OVS's IPFIX counters can be read again.")
+                if self.tracker.config is not config:
+                    return  # the settings changed meanwhile: this reading belongs to the old ones
+                self.tracker.exporter(counts)
+                self.ovs_sent_records = counts.sent_records if counts else None
+            except OvsError as exc:
+                self._stats_trouble.log(logging.WARNING, f"{exc} Delivery is judged from the collector alone.")
+        else:
+            self.ovs_sent_records = None
+        self.scrapes += 1
+        try:
+            counts_by_type = await self.collector.counts(config.metrics, config.source or "")
+        except ScrapeError as exc:
+            self.scrape_failures += 1
+            if self.tracker.config is config:
+                self.tracker.failed(time.time(), str(exc))
+            self._scrape_trouble.log(
+                logging.WARNING,
+                f"cannot read the collector's counters at http://{config.metrics}/metrics ({exc}); retrying every "
+                f"{self.scrape_interval:g}s.",
+            )
+            return
+        self._scrape_trouble.resolved(f"the collector's counters at http://{config.metrics}/metrics can be read again.")
+        self.received_records = {t: c.records for t, c in counts_by_type.items()}
+        if self.tracker.config is config:  # else the settings changed during the scrape: a stale reading
+            self.tracker.observe(time.time(), counts_by_type[config.type])
+
+    def _log_delivery(self, report: DeliveryReport | None) -> None:
+        previous = self._delivery
+        if report is None or (previous is not None and previous.state is report.state):
+            return
+        if report.state is Delivery.NOT_RECEIVED:
+            log.warning("flow records are not reaching the collector: %s", report.message)
+        elif report.state is Delivery.CONFIRMED:
+            rate = f" ({report.records_per_second:g} records/s)" if report.records_per_second is not None else ""
+            log.info("the collector receives this node's flow records%s", rate)
+        elif report.state is Delivery.WAITING:
+            log.info("%s", report.message)
+        else:
+            log.info("whether the collector receives this node's records is unknown: %s", report.message)
 
     async def _create_flow(self, node: NodeInfo) -> None:
         body: dict[str, Any] = {

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from gateway.agent.agent import NodeAgent
+from gateway.agent.metrics import parse_address, serve
 from gateway.agent.ovs import OvsBridge
 from gateway.agent.settings import AgentSettings
 from gateway.kube.api import KubeApi
@@ -39,6 +40,12 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"flowgate agent: {exc}", file=sys.stderr)
         return 2
+    if settings.metrics_address is not None:
+        try:
+            parse_address(settings.metrics_address)
+        except ValueError as exc:
+            print(f"flowgate agent: --metrics-address: {exc}.", file=sys.stderr)
+            return 2
     logging.basicConfig(
         level=settings.log_level,
         format=f"%(asctime)s %(levelname)s agent[{node}] %(message)s",
@@ -68,10 +75,28 @@ async def _serve(settings: AgentSettings, node: str, bridge: OvsBridge) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)
     async with KubeApi(access) as api:
-        agent = NodeAgent(api, node, bridge, sflow_agent=settings.sflow_agent, resync=settings.resync)
+        agent = NodeAgent(
+            api,
+            node,
+            bridge,
+            sflow_agent=settings.sflow_agent,
+            resync=settings.resync,
+            scrape_interval=settings.scrape_interval,
+        )
+        server: Any = None
+        if settings.metrics_address is not None:
+            try:
+                server = serve(agent, settings.metrics_address)
+            except OSError as exc:
+                log.error("cannot serve metrics on %s: %s", settings.metrics_address, exc.strerror or exc)
+                return 2
+            log.info("serving the agent's metrics on http://%s/metrics", settings.metrics_address)
         try:
             await agent.run()
         except asyncio.CancelledError:
             if not stopping.is_set():
                 raise
+        finally:
+            if server is not None:
+                server.shutdown()
     return 0

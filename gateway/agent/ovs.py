@@ -9,12 +9,14 @@ import asyncio
 import json
 import logging
 import os
+import re
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.domain.delivery import ExporterCounts
 from gateway.domain.model import DEFAULT_ACTIVE_TIMEOUT_SECONDS, DEFAULT_IPFIX_SAMPLING, FlowExportSpec, FlowType
 
 log = logging.getLogger("flowgate.agent")
@@ -215,6 +217,36 @@ def describe_observed(observed: Sequence[ExportSettings]) -> str:
     return "; ".join(s.describe() for s in observed) if observed else "no flow export"
 
 
+# -- OVS's own exporter counters ---------------------------------------------------------------
+#
+# Only IPFIX has any in OVS 3.1: `ovs-ofctl dump-ipfix-bridge BRIDGE` (an NXST_IPFIX_BRIDGE
+# request) answers `flows` (cache entries created, each becoming one data record), `current
+# flows` (still in the cache), `sampled pkts`, `tx pkts` (messages sent, templates included) and
+# `tx errs`. NetFlow and sFlow keep no counters OVS shows: ofproto/netflow.c and
+# ofproto-dpif-sflow.c register no unixctl command, OpenFlow has no statistics request for them
+# and no coverage counter counts their datagrams.
+
+# Any OpenFlow version: OVN-Kubernetes' br-int may refuse OpenFlow 1.0, ovs-ofctl's default.
+OFCTL_VERSIONS = "OpenFlow10,OpenFlow11,OpenFlow12,OpenFlow13,OpenFlow14,OpenFlow15"
+_IPFIX_STAT = re.compile(r"([a-z0-9 ]+?)=(\d+)")
+
+
+def parse_ipfix_stats(output: str) -> ExporterCounts | None:
+    """`ovs-ofctl dump-ipfix-bridge`'s answer; None when the bridge runs no IPFIX exporter."""
+    if "bridge ipfix:" not in output:
+        return None
+    stats = {name.strip().strip(",").strip(): int(value) for name, value in _IPFIX_STAT.findall(output)}
+    try:
+        return ExporterCounts(
+            sampled_packets=stats["sampled pkts"],
+            sent_records=max(0, stats["flows"] - stats["current flows"]),
+            sent_packets=stats["tx pkts"],
+            send_errors=stats["tx errs"],
+        )
+    except KeyError as exc:
+        raise ValueError(f"ovs-ofctl dump-ipfix-bridge printed no {exc.args[0]!r}") from None
+
+
 # -- running -----------------------------------------------------------------------------------
 
 
@@ -236,6 +268,7 @@ class OvsBridge:
         timeout: float = 10.0,
         no_wait: bool = False,
         executable: str = "ovs-vsctl",
+        ofctl: str = "ovs-ofctl",
     ) -> None:
         self.bridge = bridge
         self.rundir = rundir or os.environ.get("OVS_RUNDIR") or DEFAULT_OVS_RUNDIR
@@ -243,6 +276,7 @@ class OvsBridge:
         self.timeout = timeout
         self.no_wait = no_wait
         self.executable = executable
+        self.ofctl = ofctl
 
     async def _run(self, args: Sequence[str]) -> str:
         command = [self.executable, f"--db={self.db}", f"--timeout={max(1, int(self.timeout))}"]
@@ -344,6 +378,42 @@ class OvsBridge:
         finally:
             if writer is not None:
                 writer.close()
+
+    async def ipfix_stats(self) -> ExporterCounts | None:
+        """OVS's own IPFIX counters for the bridge (None when it exports no IPFIX)."""
+        target = f"unix:{os.path.join(self.rundir, self.bridge + '.mgmt')}"
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.ofctl,
+                "-O",
+                OFCTL_VERSIONS,
+                f"--timeout={max(1, int(self.timeout))}",
+                "dump-ipfix-bridge",
+                target,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise OvsError(f"cannot run {self.ofctl} to read OVS's IPFIX counters ({exc.strerror}).") from exc
+        try:
+            async with asyncio.timeout(self.timeout + 2):
+                stdout, stderr = await proc.communicate()
+        except TimeoutError:
+            raise OvsError(
+                f"{self.ofctl} dump-ipfix-bridge {target} gave no answer within {self.timeout:.0f}s."
+            ) from None
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        if proc.returncode != 0:
+            last = stderr.decode(errors="replace").strip().splitlines()
+            raise OvsError(f"{self.ofctl} dump-ipfix-bridge {target} failed: {last[-1] if last else proc.returncode}.")
+        try:
+            return parse_ipfix_stats(stdout.decode(errors="replace"))
+        except ValueError as exc:
+            raise OvsError(f"OVS answered dump-ipfix-bridge in a form flowgate does not understand: {exc}.") from exc
 
     async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
         """Call on_change whenever the bridge's exporter columns change (and whenever the

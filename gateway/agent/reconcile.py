@@ -9,17 +9,20 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.agent.ovs import ExportSettings, desired_settings, matches
+from gateway.domain.delivery import DeliveryConfig
 from gateway.domain.discovery import resolve_collector
 from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo, OperatorExport
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What the bridge should hold, and the report that is true once it does. `hands_off`: the
-    bridge is someone else's (the Cluster Network Operator's) and must not be touched at all."""
+    """What the bridge should hold, the report that is true once it does, and what to watch at
+    the collector to confirm the records arrive (None while nothing is exported). `hands_off`:
+    the bridge is someone else's (the Cluster Network Operator's) and must not be touched at all."""
 
     settings: ExportSettings | None
     report: FlowReport
+    delivery: DeliveryConfig | None = None
     hands_off: bool = False
 
 
@@ -59,7 +62,10 @@ def plan(
         endpoint=",".join(resolution.endpoints),
         observed_generation=generation,
     )
-    return Plan(settings, report)
+    # The collector sees this node's records come from its InternalIP: OVS sends from the node's
+    # own address, to its own address (node-local) or through its default route (static targets).
+    delivery = DeliveryConfig.of(spec, resolution.endpoints, node.internal_ip, resolution.metrics)
+    return Plan(settings, report, delivery)
 
 
 class OvsAction(enum.Enum):
@@ -107,7 +113,7 @@ def next_report(previous: FlowReport | None, observed: FlowReport, now: str) -> 
 
 def status_patch(report: FlowReport) -> dict[str, Any]:
     """A merge patch for the status subresource; explicit nulls clear fields the new state lacks
-    (an old error message must not survive into Emitting)."""
-    status: dict[str, Any] = {"type": None, "endpoint": None, "message": None}
+    (an old error message must not survive into Emitting, nor a delivery verdict into Error)."""
+    status: dict[str, Any] = {"type": None, "endpoint": None, "message": None, "delivery": None}
     status.update(report.to_status())
     return {"status": status}

@@ -37,6 +37,18 @@ class AgentSettings:
     ovs_timeout: float = setting(
         "how long one ovs-vsctl run may take", default=10.0, parse=duration, metavar="DURATION"
     )
+    scrape_interval: float = setting(
+        "read the collector's counters (and OVS's IPFIX counters) this often, to confirm the node's records arrive",
+        default=10.0,
+        parse=duration,
+        metavar="DURATION",
+    )
+    metrics_address: str | None = setting(
+        "serve the agent's own Prometheus metrics (reconciles, repairs, OVS errors, scrapes, the delivery verdict) "
+        "on HOST:PORT, :PORT or [IPv6]:PORT; off unless set",
+        default=None,
+        metavar="ADDRESS",
+    )
     log_level: str = setting("how much to log", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
 
     @property

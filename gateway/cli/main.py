@@ -44,6 +44,8 @@ FLAG_FOR_FIELD = {
     "collector.nodePort": "--node-port",
     "collector.selector": "--selector",
     "collector.targets": "--target",
+    "collector.metricsPort": "--metrics-port",
+    "collector.metricsTarget": "--metrics-target",
     "sampling": "--sampling",
     "activeTimeoutSeconds": "--active-timeout",
     "cacheMaxFlows": "--cache-max-flows",
@@ -180,8 +182,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "Start exporting flows of TYPE on every node, or switch to TYPE; only one type runs at a time.\n"
         "Without a collector flag each node sends to the NodePort Service labelled role=flows-collector,\n"
         "on its own address.",
-        "TYPE [--node-port N | --selector k=v[,k=v] | --target IP:PORT ...] [--sampling N] [--active-timeout S] "
-        "[--cache-max-flows N] ",
+        "TYPE [--node-port N | --selector k=v[,k=v] | --target IP:PORT ...] [--metrics-port N | --metrics-target "
+        "IP:PORT] [--sampling N] [--active-timeout S] [--cache-max-flows N] ",
     )
     completion.complete_with(
         start.add_argument("flow_type", metavar="TYPE", type=_flow_type, help="netflow, ipfix or sflow"),
@@ -200,6 +202,18 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         type=_targets,
         action="append",
         help="a static collector address (repeat, or comma-separate, up to 10)",
+    )
+    start.add_argument(
+        "--metrics-port",
+        metavar="N",
+        type=_bounded_int(1, 65535),
+        help="read the collector's Prometheus metrics on each node's own InternalIP at this port "
+        "(default: the collector Service's port named metrics)",
+    )
+    start.add_argument(
+        "--metrics-target",
+        metavar="IP:PORT",
+        help="with --target: read the collector's Prometheus metrics at this address",
     )
     start.add_argument(
         "--sampling", metavar="N", type=_bounded_int(1, 2**32 - 1), help="sample 1 in N packets (IPFIX, sFlow)"
@@ -245,6 +259,8 @@ def start_request(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         node_port=args.node_port,
         selector=None if args.selector is None else list(args.selector.items()),
         targets=targets,
+        metrics_port=args.metrics_port,
+        metrics_target=args.metrics_target,
         sampling=args.sampling,
         active_timeout_seconds=args.active_timeout,
         cache_max_flows=args.cache_max_flows,

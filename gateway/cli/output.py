@@ -14,7 +14,8 @@ import yaml
 JSON = dict[str, Any]
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 COLUMNS = ("NAME", "STATUS", "TYPE", "ENDPOINT")
-WIDE_COLUMNS = (*COLUMNS, "MESSAGE", "AGE")
+WIDE_COLUMNS = (*COLUMNS, "RECEIVED", "RATE", "MESSAGE", "AGE")
+DELIVERY_NOTES = ("WAITING", "NOT_RECEIVED")  # deliveries whose sentence the MESSAGE column shows
 EMPTY = ""  # as `kubectl get flows` prints an empty printer column
 GAP = "  "  # the seed's table: left-aligned columns, two spaces apart
 
@@ -76,9 +77,25 @@ def row(node: Mapping[str, Any], *, wide: bool = False, now: datetime | None = N
         str(node.get("endpoint") or EMPTY),
     )
     if wide:
-        message = " ".join(str(node.get("message") or "").split()) or EMPTY
-        cells = (*cells, message, age(node.get("updatedAt"), now))
+        note = node.get("deliveryMessage") if node.get("delivery") in DELIVERY_NOTES else None
+        message = " ".join(str(node.get("message") or note or "").split()) or EMPTY
+        cells = (*cells, received(node), rate(node.get("recordsPerSecond")), message, age(node.get("updatedAt"), now))
     return cells
+
+
+def received(node: Mapping[str, Any]) -> str:
+    """The delivery verdict as the CLI spells values (lower case, `not-received`); empty for a
+    node that is not emitting, where there is nothing to receive."""
+    delivery = node.get("delivery")
+    if not delivery or (delivery == "UNKNOWN" and node.get("state") != "EMITTING"):
+        return EMPTY
+    return str(delivery).lower().replace("_", "-")
+
+
+def rate(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return EMPTY
+    return f"{value:.3g}/s"
 
 
 def column_widths(rows: Iterable[Sequence[str]], header: Sequence[str]) -> list[int]:
@@ -167,7 +184,9 @@ class WatchPrinter:
         else:
             header = WIDE_COLUMNS if self.wide else COLUMNS
             # Later lines reuse these widths, so leave room for any state, type and IPv4 endpoint.
-            widest = ("", "disabled", "netflow", "255.255.255.255:65535", "", "")[: len(header)]
+            widest = ("", "disabled", "netflow", "255.255.255.255:65535", "not-received", "1e+03/s", "", "")[
+                : len(header)
+            ]
             self.widths = column_widths([row(n, wide=self.wide) for n in nodes] + [widest], header)
             self._write("\n".join([format_line(header, self.widths), *self._lines(nodes)]) + "\n")
 
@@ -191,7 +210,7 @@ class WatchPrinter:
         an agent's first, empty Flow). AGE and updatedAt only move with real changes."""
         if self.output in ("json", "yaml"):
             return {k: v for k, v in node.items() if k != "updatedAt"}
-        return row(node, wide=self.wide)[:5]  # every column but AGE
+        return row(node, wide=self.wide)[:-1] if self.wide else row(node)  # every column but AGE
 
     def _lines(self, nodes: Iterable[Mapping[str, Any]]) -> list[str]:
         assert self.widths is not None

@@ -20,6 +20,11 @@ def node_json(status: NodeFlowStatus) -> JSON:
         "message": status.message,
         "updatedAt": status.updated_at,
         "observedGeneration": status.observed_generation,
+        "delivery": status.delivery.name,
+        "recordsPerSecond": status.records_per_second,
+        "lastRecordAt": status.last_record_at,
+        "deliverySince": status.delivery_since,
+        "deliveryMessage": status.delivery_message,
     }
 
 
@@ -29,6 +34,8 @@ def collector_json(collector: CollectorTarget) -> JSON:
         "nodePort": collector.node_port,
         "selector": None if collector.selector is None else [{"key": k, "value": v} for k, v in collector.selector],
         "targets": None if collector.targets is None else list(collector.targets),
+        "metricsPort": collector.metrics_port,
+        "metricsTarget": collector.metrics_target,
         "description": collector.describe(),
     }
 

@@ -67,6 +67,10 @@ def start_variables(request: StartRequest) -> JSON:
         collector = {"targets": list(request.targets)}
     elif request.selector is not None:
         collector = {"selector": [{"key": k, "value": v} for k, v in request.selector]}
+    if request.metrics_port is not None:
+        collector = {**(collector or {}), "metricsPort": request.metrics_port}
+    if request.metrics_target is not None:
+        collector = {**(collector or {}), "metricsTarget": request.metrics_target}
     return {
         "type": request.type.name,
         "collector": collector,

@@ -1,6 +1,7 @@
 """Find the collector a node should send to. nodePort and selector targets resolve to the node's
 own InternalIP, and only when a ready collector endpoint runs on that very node: flow records
-then never cross the network (the seed's node-local rule)."""
+then never cross the network (the seed's node-local rule). The collector's own counters are found
+the same node-local way: the Service's port named `metrics`, on the node's InternalIP."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from gateway.domain.model import CollectorTarget, NodeInfo
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+METRICS_PORT_NAME = "metrics"  # the collector Service's port serving its Prometheus metrics
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class CollectorResolution:
 
     endpoints: tuple[str, ...] = ()
     error: str | None = None
+    metrics: str | None = None  # host:port of the collector's Prometheus metrics, when known
 
 
 def _host(ip: str) -> str:
@@ -26,14 +29,28 @@ def _host(ip: str) -> str:
 
 
 def _node_ports(service: Mapping[str, Any]) -> list[int]:
-    """The Service's node ports, UDP ones first: flow records travel over UDP, and a collector
-    Service may also publish a TCP port (its metrics, say)."""
+    """The Service's node ports for flow records, UDP ones first: flow records travel over UDP,
+    and a collector Service may also publish a TCP port (its metrics, named `metrics`)."""
     spec = service.get("spec") or {}
     if spec.get("type") not in ("NodePort", "LoadBalancer"):
         return []
-    ports = [p for p in spec.get("ports") or [] if p.get("nodePort")]
+    ports = [p for p in spec.get("ports") or [] if p.get("nodePort") and p.get("name") != METRICS_PORT_NAME]
     ports.sort(key=lambda p: (p.get("protocol") or "TCP") != "UDP")
     return [int(p["nodePort"]) for p in ports]
+
+
+def _metrics_node_port(service: Mapping[str, Any]) -> int | None:
+    for port in (service.get("spec") or {}).get("ports") or []:
+        if port.get("name") == METRICS_PORT_NAME and port.get("nodePort"):
+            return int(port["nodePort"])
+    return None
+
+
+def _metrics(collector: CollectorTarget, host: str, service: Mapping[str, Any]) -> str | None:
+    """Where the node-local collector's counters are: an explicit metricsPort, else the Service's
+    `metrics` node port, both on the node's own address."""
+    port = collector.metrics_port if collector.metrics_port is not None else _metrics_node_port(service)
+    return f"{host}:{port}" if port is not None else None
 
 
 def _has_local_endpoint(service: Mapping[str, Any], node: str, slices: Iterable[Mapping[str, Any]]) -> bool:
@@ -63,9 +80,10 @@ def resolve_collector(
     endpoint_slices: Iterable[Mapping[str, Any]],
 ) -> CollectorResolution:
     if collector.targets is not None:
-        return CollectorResolution(endpoints=collector.targets)
+        return CollectorResolution(endpoints=collector.targets, metrics=collector.metrics_target)
     if not node.internal_ip:
         return CollectorResolution(error=f"node {node.name} has no InternalIP address to reach its collector on")
+    host = _host(node.internal_ip)
     services = sorted(services, key=_sort_key)
     slices = list(endpoint_slices)
     if collector.node_port is not None:
@@ -73,9 +91,10 @@ def resolve_collector(
         exposing = [s for s in services if port in _node_ports(s)]
         if not exposing:
             return CollectorResolution(error=f"no Service exposes nodePort {port}")
-        if not any(_has_local_endpoint(s, node.name, slices) for s in exposing):
+        local = [s for s in exposing if _has_local_endpoint(s, node.name, slices)]
+        if not local:
             return CollectorResolution(error=f"no flows collector on {node.name} behind nodePort {port}")
-        return CollectorResolution(endpoints=(f"{_host(node.internal_ip)}:{port}",))
+        return CollectorResolution(endpoints=(f"{host}:{port}",), metrics=_metrics(collector, host, local[0]))
     wanted = dict(collector.selector or ())
     matching = [
         s
@@ -87,7 +106,7 @@ def resolve_collector(
     for service in matching:
         if _has_local_endpoint(service, node.name, slices):
             port = _node_ports(service)[0]
-            return CollectorResolution(endpoints=(f"{_host(node.internal_ip)}:{port}",))
+            return CollectorResolution(endpoints=(f"{host}:{port}",), metrics=_metrics(collector, host, service))
     name = "/".join(_sort_key(matching[0]))
     return CollectorResolution(
         error=f"no flows collector on {node.name} behind Service {name} (selector {collector.selector_text})"

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 GROUP = "flowgate.dev"
@@ -64,13 +65,82 @@ class NodeFlowState(enum.Enum):
     ERROR = "Error"
 
 
+class Delivery(enum.Enum):
+    CONFIRMED = "Confirmed"  # the collector counted records from this node since the current settings
+    WAITING = "Waiting"  # configured, nothing counted yet, still within the expected first-record time
+    NOT_RECEIVED = "NotReceived"  # nothing counted for longer than that: a warning, with likely causes
+    UNKNOWN = "Unknown"  # no collector counters to read (none configured, or they cannot be read)
+
+    @property
+    def cli_name(self) -> str:
+        return "not-received" if self is Delivery.NOT_RECEIVED else self.value.lower()
+
+
+def format_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> float | None:
+    if not text:
+        return None
+    try:
+        then = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=UTC)
+    return then.timestamp()
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """Flow/<node>.status.delivery: the verdict as last written, with the rate and the last record."""
+
+    state: Delivery
+    records_per_second: float | None = None
+    last_record_time: str | None = None
+    last_transition_time: str | None = None
+    message: str | None = None
+
+    def to_status(self) -> dict[str, Any]:
+        """Every field, unset ones as null, so a merge patch also clears what the new report lacks."""
+        return {
+            "state": self.state.value,
+            "recordsPerSecond": self.records_per_second,
+            "lastRecordTime": self.last_record_time,
+            "lastTransitionTime": self.last_transition_time,
+            "message": self.message,
+        }
+
+    @staticmethod
+    def from_status(status: Mapping[str, Any] | None) -> DeliveryReport | None:
+        if not status or not status.get("state"):
+            return None
+        try:
+            state = Delivery(status["state"])
+        except ValueError:
+            return None
+        rate = status.get("recordsPerSecond")
+        return DeliveryReport(
+            state=state,
+            records_per_second=float(rate) if isinstance(rate, int | float) else None,
+            last_record_time=status.get("lastRecordTime") or None,
+            last_transition_time=status.get("lastTransitionTime") or None,
+            message=status.get("message") or None,
+        )
+
+
 @dataclass(frozen=True)
 class CollectorTarget:
-    """Where a node sends its records. Exactly one of the three is set."""
+    """Where a node sends its records. Exactly one of the first three is set; the metrics fields
+    say where the collector's own counters are read when its Service does not tell (a port named
+    `metrics`)."""
 
     node_port: int | None = None  # the node's own InternalIP + this port
     selector: tuple[tuple[str, str], ...] | None = None  # a NodePort Service with these labels
     targets: tuple[str, ...] | None = None  # static ip:port list, the same for every node
+    metrics_port: int | None = None  # nodePort/selector: the collector's metrics on the node's own IP + this port
+    metrics_target: str | None = None  # targets: the collector's metrics at this ip:port
 
     @staticmethod
     def default() -> CollectorTarget:
@@ -90,29 +160,45 @@ class CollectorTarget:
 
     def describe(self) -> str:
         if self.node_port is not None:
-            return f"nodePort {self.node_port}"
-        if self.targets is not None:
-            return "targets " + ",".join(self.targets)
-        return f"selector {self.selector_text}"
+            text = f"nodePort {self.node_port}"
+        elif self.targets is not None:
+            text = "targets " + ",".join(self.targets)
+        else:
+            text = f"selector {self.selector_text}"
+        if self.metrics_port is not None:
+            text += f" (metrics on port {self.metrics_port})"
+        if self.metrics_target is not None:
+            text += f" (metrics at {self.metrics_target})"
+        return text
 
     def to_spec(self) -> JSON:
         if self.node_port is not None:
-            return {"nodePort": self.node_port}
-        if self.targets is not None:
-            return {"targets": list(self.targets)}
-        return {"selector": dict(self.selector or ())}
+            spec: JSON = {"nodePort": self.node_port}
+        elif self.targets is not None:
+            spec = {"targets": list(self.targets)}
+        else:
+            spec = {"selector": dict(self.selector or ())}
+        if self.metrics_port is not None:
+            spec["metricsPort"] = self.metrics_port
+        if self.metrics_target is not None:
+            spec["metricsTarget"] = self.metrics_target
+        return spec
 
     @staticmethod
     def from_spec(spec: Mapping[str, Any] | None) -> CollectorTarget:
         if not spec:
             return CollectorTarget.default()
+        metrics_port = int(spec["metricsPort"]) if spec.get("metricsPort") is not None else None
+        metrics_target = str(spec["metricsTarget"]) if spec.get("metricsTarget") else None
         if spec.get("nodePort") is not None:
-            return CollectorTarget(node_port=int(spec["nodePort"]))
-        if spec.get("targets") is not None:
-            return CollectorTarget(targets=tuple(str(t) for t in spec["targets"]))
-        if spec.get("selector"):
-            return CollectorTarget(selector=tuple(sorted((str(k), str(v)) for k, v in spec["selector"].items())))
-        return CollectorTarget.default()
+            target = CollectorTarget(node_port=int(spec["nodePort"]))
+        elif spec.get("targets") is not None:
+            target = CollectorTarget(targets=tuple(str(t) for t in spec["targets"]))
+        elif spec.get("selector"):
+            target = CollectorTarget(selector=tuple(sorted((str(k), str(v)) for k, v in spec["selector"].items())))
+        else:
+            target = CollectorTarget.default()
+        return replace(target, metrics_port=metrics_port, metrics_target=metrics_target)
 
 
 @dataclass(frozen=True)
@@ -183,6 +269,7 @@ class FlowReport:
     message: str | None = None
     observed_generation: int = 0
     last_transition_time: str | None = None
+    delivery: DeliveryReport | None = None  # while emitting: does the collector receive the records?
 
     @staticmethod
     def from_object(obj: Mapping[str, Any]) -> FlowReport:
@@ -197,6 +284,7 @@ class FlowReport:
             message=status.get("message") or None,
             observed_generation=int(status.get("observedGeneration") or 0),
             last_transition_time=status.get("lastTransitionTime"),
+            delivery=DeliveryReport.from_status(status.get("delivery")),
         )
 
     def to_status(self) -> JSON:
@@ -209,6 +297,8 @@ class FlowReport:
             status["message"] = self.message
         if self.last_transition_time:
             status["lastTransitionTime"] = self.last_transition_time
+        if self.delivery is not None:
+            status["delivery"] = self.delivery.to_status()
         return status
 
     def same_observation(self, other: FlowReport | None) -> bool:
@@ -219,7 +309,8 @@ class FlowReport:
             self.endpoint,
             self.message,
             self.observed_generation,
-        ) == (other.state, other.type, other.endpoint, other.message, other.observed_generation)
+            self.delivery,
+        ) == (other.state, other.type, other.endpoint, other.message, other.observed_generation, other.delivery)
 
 
 @dataclass(frozen=True)
@@ -256,6 +347,11 @@ class NodeFlowStatus:
     message: str | None = None
     updated_at: str | None = None
     observed_generation: int | None = None
+    delivery: Delivery = Delivery.UNKNOWN
+    records_per_second: float | None = None
+    last_record_at: str | None = None
+    delivery_since: str | None = None
+    delivery_message: str | None = None
 
 
 # networks.operator.openshift.io/cluster: when spec.exportNetworkFlows is set, OpenShift's Cluster

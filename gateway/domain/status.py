@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from gateway.domain.model import (
+    Delivery,
     FlowExport,
     FlowReport,
     FlowsState,
@@ -48,6 +49,8 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
             updated_at=report.last_transition_time if report else None,
             observed_generation=report.observed_generation if report else None,
         )
+    # Delivery is judged only while the node emits: an error or a stop has its own message.
+    delivery = report.delivery if report.state is NodeFlowState.EMITTING else None
     return NodeFlowStatus(
         node=node,
         state=report.state,
@@ -56,6 +59,11 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
         message=report.message,
         updated_at=report.last_transition_time,
         observed_generation=report.observed_generation,
+        delivery=delivery.state if delivery else Delivery.UNKNOWN,
+        records_per_second=delivery.records_per_second if delivery else None,
+        last_record_at=delivery.last_record_time if delivery else None,
+        delivery_since=delivery.last_transition_time if delivery else None,
+        delivery_message=delivery.message if delivery else None,
     )
 
 

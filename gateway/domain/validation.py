@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.model import MAX_STATIC_TARGETS, CollectorTarget, FlowExportSpec, FlowType
@@ -84,6 +84,8 @@ def validate_collector(
     node_port: int | None = None,
     selector: Mapping[str, str] | None = None,
     targets: Sequence[str] | None = None,
+    metrics_port: int | None = None,
+    metrics_target: str | None = None,
 ) -> CollectorTarget:
     given = [
         name for name, v in (("nodePort", node_port), ("selector", selector), ("targets", targets)) if v is not None
@@ -92,6 +94,32 @@ def validate_collector(
         raise InvalidArgument(
             "collector", f"collector: give only one of nodePort, selector or targets, not {' and '.join(given)}."
         )
+    collector = _target(node_port, selector, targets)
+    if metrics_port is not None:
+        if collector.targets is not None:
+            raise InvalidArgument(
+                "collector.metricsPort",
+                "collector.metricsPort applies to a collector on every node (nodePort or selector); "
+                "for static targets give collector.metricsTarget.",
+            )
+        if not 1 <= metrics_port <= 65535:
+            raise InvalidArgument(
+                "collector.metricsPort", f"collector.metricsPort must be 1-65535, not {metrics_port}."
+            )
+    if metrics_target is not None:
+        if collector.targets is None:
+            raise InvalidArgument(
+                "collector.metricsTarget",
+                "collector.metricsTarget applies to static targets; a collector on every node (nodePort or "
+                "selector) takes collector.metricsPort.",
+            )
+        validate_target(metrics_target, "collector.metricsTarget")
+    return replace(collector, metrics_port=metrics_port, metrics_target=metrics_target)
+
+
+def _target(
+    node_port: int | None, selector: Mapping[str, str] | None, targets: Sequence[str] | None
+) -> CollectorTarget:
     if node_port is not None:
         if not 1 <= node_port <= 65535:
             raise InvalidArgument("collector.nodePort", f"collector.nodePort must be 1-65535, not {node_port}.")
@@ -152,10 +180,14 @@ class StartRequest:
     sampling: int | None = None
     active_timeout_seconds: int | None = None
     cache_max_flows: int | None = None
+    metrics_port: int | None = None
+    metrics_target: str | None = None
 
     @property
     def collector_given(self) -> bool:
-        return self.node_port is not None or self.selector is not None or self.targets is not None
+        return any(
+            v is not None for v in (self.node_port, self.selector, self.targets, self.metrics_port, self.metrics_target)
+        )
 
     def spec(self) -> FlowExportSpec:
         """The validated spec; InvalidArgument names the first field that is wrong."""
@@ -168,5 +200,5 @@ class StartRequest:
                         "collector.selector", f"collector.selector: label key {_shown(key)} is given twice."
                     )
                 selector[key] = value
-        collector = validate_collector(self.node_port, selector, self.targets)
+        collector = validate_collector(self.node_port, selector, self.targets, self.metrics_port, self.metrics_target)
         return validate_start(self.type, collector, self.sampling, self.active_timeout_seconds, self.cache_max_flows)

@@ -14,6 +14,11 @@ from gateway.service.hub import TableUpdate
 # The domain enums are the GraphQL enums: their member names (NETFLOW, EMITTING) are the wire values.
 FlowType = strawberry.enum(model.FlowType, name="FlowType")
 NodeFlowStateType = strawberry.enum(NodeFlowState, name="NodeFlowState")
+DeliveryType = strawberry.enum(
+    model.Delivery,
+    name="FlowDelivery",
+    description="Whether a node's collector receives its flow records.",
+)
 
 
 @strawberry.type
@@ -38,6 +43,13 @@ class CollectorTarget:
     targets: list[str] | None = strawberry.field(
         description="Static ip:port collector addresses, the same for every node."
     )
+    metrics_port: int | None = strawberry.field(
+        description="nodePort and selector: the collector's Prometheus metrics on each node's own InternalIP at "
+        "this port. Unset: the collector Service's port named `metrics`."
+    )
+    metrics_target: str | None = strawberry.field(
+        description="Static targets: the collector's Prometheus metrics at this ip:port."
+    )
     description: str = strawberry.field(description="Human-readable form, e.g. `selector role=flows-collector`.")
 
     @staticmethod
@@ -47,6 +59,8 @@ class CollectorTarget:
             node_port=target.node_port,
             selector=None if target.selector is None else [Label(key=k, value=v) for k, v in target.selector],
             targets=None if target.targets is None else list(target.targets),
+            metrics_port=target.metrics_port,
+            metrics_target=target.metrics_target,
             description=target.describe(),
         )
 
@@ -58,6 +72,14 @@ class CollectorInput:
     node_port: int | None = None
     selector: list[LabelInput] | None = None
     targets: list[str] | None = None
+    metrics_port: int | None = strawberry.field(
+        default=None,
+        description="With nodePort or a selector: where each node reads its collector's Prometheus metrics (the "
+        "node's own InternalIP at this port), when the collector Service has no port named `metrics`.",
+    )
+    metrics_target: str | None = strawberry.field(
+        default=None, description="With targets: the ip:port of the collector's Prometheus metrics."
+    )
 
     def start_request(
         self,
@@ -71,6 +93,8 @@ class CollectorInput:
             node_port=self.node_port,
             selector=None if self.selector is None else [(label.key, label.value) for label in self.selector],
             targets=self.targets,
+            metrics_port=self.metrics_port,
+            metrics_target=self.metrics_target,
             sampling=sampling,
             active_timeout_seconds=active_timeout_seconds,
             cache_max_flows=cache_max_flows,
@@ -86,6 +110,24 @@ class NodeFlowStatus:
     message: str | None
     updated_at: str | None = strawberry.field(description="When the node's state last changed (RFC 3339).")
     observed_generation: int | None
+    delivery: model.Delivery = strawberry.field(
+        description="Whether the collector receives this node's records, from the collector's own counters for the "
+        "node's address: CONFIRMED (records counted since the current settings), WAITING (none yet, within the "
+        "time the active timeout and sampling allow for a first record), NOT_RECEIVED (none for longer: see "
+        "deliveryMessage), UNKNOWN (no collector metrics to read, or the node is not emitting)."
+    )
+    records_per_second: float | None = strawberry.field(
+        description="Records a second the collector counted from this node, averaged over ten scrapes or four "
+        "active timeouts (NetFlow, IPFIX), the longer. Refreshed when it moves by half, and every 5 minutes."
+    )
+    last_record_at: str | None = strawberry.field(
+        description="When the agent last saw the collector's count for this node grow (RFC 3339; within one "
+        "scrape interval of the record, refreshed at least every 5 minutes while records arrive)."
+    )
+    delivery_since: str | None = strawberry.field(description="When `delivery` last changed (RFC 3339).")
+    delivery_message: str | None = strawberry.field(
+        description="Why delivery is WAITING, NOT_RECEIVED (with the likely causes) or UNKNOWN, as a sentence."
+    )
 
     @staticmethod
     def from_domain(status: model.NodeFlowStatus) -> NodeFlowStatus:
@@ -97,6 +139,11 @@ class NodeFlowStatus:
             message=status.message,
             updated_at=status.updated_at,
             observed_generation=status.observed_generation,
+            delivery=status.delivery,
+            records_per_second=status.records_per_second,
+            last_record_at=status.last_record_at,
+            delivery_since=status.delivery_since,
+            delivery_message=status.delivery_message,
         )
 
 

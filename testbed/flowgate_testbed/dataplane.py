@@ -23,7 +23,8 @@ MGMT_PORT = "ovn-k8s-mp0"  # OVN-Kubernetes' management port, the sFlow agent in
 NODE_SUBNET = "10.89.0"  # node InternalIPs 10.89.0.<n>/24; the bridge namespace is .254
 COLLECTOR_NODE_PORT = 30001
 COLLECTOR_PORT = 2055  # the collector pod's port behind the NodePort
-GOFLOW2_HTTP_PORT = 9180  # goflow2 metrics, on the node namespace's own loopback
+COLLECTOR_METRICS_NODE_PORT = 30002  # goflow2's Prometheus metrics, the Service's port named `metrics`
+COLLECTOR_METRICS_PORT = 8080  # the collector pod's metrics port behind that NodePort
 TRAFFIC_PORT = 5000
 OVS_EXIT_SECONDS = 15.0  # `ovs-appctl exit --cleanup`; past it the daemon is terminated by pid
 OVS_SCHEMA_CANDIDATES = ("/usr/share/openvswitch/vswitch.ovsschema", "/usr/local/share/openvswitch/vswitch.ovsschema")
@@ -140,6 +141,8 @@ class OvsNode:
         self.rundir = self.directory / "ovs"
         self.pod_netns = (f"{self.netns}-p1", f"{self.netns}-p2")
         self.daemons: dict[str, Daemon] = {}
+        self.traffic_flows = 0
+        self.collector_dropped = False
         # the OVS control sockets live in the rundir; unix socket paths are limited to 107 bytes
         if len(str(self.rundir)) + len("/ovs-vswitchd.4194304.ctl") > 107:
             raise TestbedError(
@@ -213,7 +216,9 @@ class OvsNode:
             )
 
     def start_collector(self) -> Daemon:
-        """goflow2 on <node IP>:30001; `flow://` decodes NetFlow v5, IPFIX and sFlow on one port."""
+        """goflow2 on <node IP>:30001; `flow://` decodes NetFlow v5, IPFIX and sFlow on one port.
+        Its metrics listen on <node IP>:30002, where the collector Service's `metrics` node port
+        leads on a real node."""
         argv = [
             find_tool("ip", "iproute2"),
             "netns",
@@ -229,7 +234,7 @@ class OvsNode:
             "-format",
             "json",
             "-addr",
-            f"127.0.0.1:{GOFLOW2_HTTP_PORT}",
+            f"{self.ip}:{COLLECTOR_METRICS_NODE_PORT}",
         ]
         daemon = Daemon(f"{self.name} goflow2", argv, self.directory / "goflow2.log", kind="collector")
         daemon.start()
@@ -392,7 +397,8 @@ class OvsNode:
         vswitchd.check_running()
         self._program_bridge()
 
-    def start_traffic(self) -> None:
+    def start_traffic(self, flows: int = 1) -> None:
+        """`flows` UDP flows between the node's two pods, each ~10 packets a second each way."""
         argv = [
             sys.executable,
             "-m",
@@ -402,10 +408,41 @@ class OvsNode:
             self.pod_netns[1],
             pod_ip(self.index, 4),
             str(TRAFFIC_PORT),
+            str(flows),
         ]
         daemon = Daemon(f"{self.name} traffic", argv, self.directory / "traffic.log", kind="traffic")
         daemon.start()
         self.daemons["traffic"] = daemon
+        self.traffic_flows = flows
+
+    def stop_traffic(self) -> None:
+        daemon = self.daemons.pop("traffic", None)
+        if daemon:
+            daemon.stop()
+
+    def drop_collector_traffic(self, drop: bool) -> None:
+        """Drop (or stop dropping) the UDP export datagrams leaving this node for its collector
+        port, as a firewall on the node would; iptables in the node's own namespace."""
+        rule = ["OUTPUT", "-p", "udp", "--dport", str(COLLECTOR_NODE_PORT), "-j", "DROP"]
+        iptables = [find_tool("ip", "iproute2"), "netns", "exec", self.netns, find_tool("iptables", "iptables")]
+        present = subprocess.run([*iptables, "-C", *rule], capture_output=True).returncode == 0
+        if drop and not present:
+            run([*iptables, "-I", *rule], f"dropping collector traffic on {self.name}")
+        elif not drop and present:
+            run([*iptables, "-D", *rule], f"letting collector traffic through again on {self.name}")
+        self.collector_dropped = drop
+
+    def http_get(self, url: str, timeout: float = 5.0) -> str:
+        """GET `url` from inside the node's namespace (where node IPs and the node's loopback are)."""
+        script = (
+            "import sys, urllib.request; "
+            "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])).read().decode())"
+        )
+        return run(
+            [find_tool("ip", "iproute2"), "netns", "exec", self.netns, sys.executable, "-c", script, url, str(timeout)],
+            f"GET {url} on {self.name}",
+            timeout=timeout + 10,
+        )
 
     def vsctl(self, *args: str) -> str:
         return run([find_tool("ovs-vsctl", "openvswitch-switch"), *args], f"ovs-vsctl on {self.name}", env=self.ovs_env)

@@ -15,7 +15,15 @@ from typing import Any
 import yaml
 
 from flowgate_testbed.cluster_api import JSON, ClusterApi, ClusterApiError
-from flowgate_testbed.dataplane import COLLECTOR_NODE_PORT, COLLECTOR_PORT, node_ip, pod_ip, pod_subnet
+from flowgate_testbed.dataplane import (
+    COLLECTOR_METRICS_NODE_PORT,
+    COLLECTOR_METRICS_PORT,
+    COLLECTOR_NODE_PORT,
+    COLLECTOR_PORT,
+    node_ip,
+    pod_ip,
+    pod_subnet,
+)
 from flowgate_testbed.errors import TestbedError
 
 PACKAGE_MANIFESTS = Path(__file__).parent / "manifests"
@@ -26,6 +34,7 @@ COLLECTOR_NAMESPACE = "flows-collector"
 COLLECTOR_SERVICE = "flows-collector"
 COLLECTOR_LABELS = {"role": "flows-collector"}
 COLLECTOR_PORT_NAME = "flows"
+COLLECTOR_METRICS_PORT_NAME = "metrics"  # where node agents read the collector's counters
 ENDPOINTSLICE_PATH = f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices/{COLLECTOR_SERVICE}"
 
 # test user -> the ClusterRole the testbed binds it to (admin is in system:masters instead)
@@ -105,8 +114,14 @@ def install_crds(client: ClusterApi, timeout: float = 30.0) -> list[str]:
             raise TestbedError(f"CRDs {', '.join(sorted(pending))} were not Established within {timeout:.0f} s.")
         if pending:
             time.sleep(0.05)
-    # Established is not yet servable: the first lists answer 429 "storage is (re)initializing"
-    # until the watch cache of the new kind is built. Clients must find the kind ready.
+    wait_listable(client, deadline)
+    return names
+
+
+def wait_listable(client: ClusterApi, deadline: float) -> None:
+    """Until every CRD's kind can be listed. Established (or a healthy API server just restarted)
+    is not yet servable: lists answer 429 "storage is (re)initializing" until the kind's watch
+    cache is built, and clients must find the cluster ready."""
     for crd in crd_documents():
         spec = crd["spec"]
         version = next(v["name"] for v in spec["versions"] if v.get("served", True))
@@ -119,7 +134,6 @@ def install_crds(client: ClusterApi, timeout: float = 30.0) -> list[str]:
                 if exc.status not in (429, 503) or time.monotonic() > deadline:
                     raise TestbedError(f"{spec['names']['plural']}.{spec['group']} cannot be listed: {exc}") from exc
                 time.sleep(0.05)
-    return names
 
 
 def ensure_namespace(client: ClusterApi, namespace: str) -> None:
@@ -348,12 +362,33 @@ def endpoint(name: str, index: int, ready: bool) -> JSON:
     }
 
 
-def seed_collector(client: ClusterApi, names: list[str]) -> None:
+def seed_collector(client: ClusterApi, names: list[str], metrics: bool = False) -> None:
+    """The collector Service; with `metrics` (a real goflow2 on every node) also its port named
+    `metrics`, where node agents read the collector's counters."""
     create(
         client,
         "/api/v1/namespaces",
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": COLLECTOR_NAMESPACE}},
     )
+    ports: list[JSON] = [
+        {
+            "name": COLLECTOR_PORT_NAME,
+            "protocol": "UDP",
+            "port": COLLECTOR_PORT,
+            "targetPort": COLLECTOR_PORT,
+            "nodePort": COLLECTOR_NODE_PORT,
+        }
+    ]
+    if metrics:
+        ports.append(
+            {
+                "name": COLLECTOR_METRICS_PORT_NAME,
+                "protocol": "TCP",
+                "port": COLLECTOR_METRICS_PORT,
+                "targetPort": COLLECTOR_METRICS_PORT,
+                "nodePort": COLLECTOR_METRICS_NODE_PORT,
+            }
+        )
     create(
         client,
         f"/api/v1/namespaces/{COLLECTOR_NAMESPACE}/services",
@@ -361,30 +396,21 @@ def seed_collector(client: ClusterApi, names: list[str]) -> None:
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": COLLECTOR_SERVICE, "namespace": COLLECTOR_NAMESPACE, "labels": dict(COLLECTOR_LABELS)},
-            "spec": {
-                "type": "NodePort",
-                "selector": {"app": "flows-collector"},
-                "ports": [
-                    {
-                        "name": COLLECTOR_PORT_NAME,
-                        "protocol": "UDP",
-                        "port": COLLECTOR_PORT,
-                        "targetPort": COLLECTOR_PORT,
-                        "nodePort": COLLECTOR_NODE_PORT,
-                    }
-                ],
-            },
+            "spec": {"type": "NodePort", "selector": {"app": "flows-collector"}, "ports": ports},
         },
     )
-    write_endpointslice(client, names, {name: True for name in names})
+    write_endpointslice(client, names, {name: True for name in names}, metrics)
 
 
 ENDPOINTS_PER_SLICE = 1000  # the API's limit per EndpointSlice
 
 
-def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool]) -> None:
+def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, bool], metrics: bool = False) -> None:
     """There is no controller-manager, so the testbed keeps the collector's EndpointSlices itself
     (one per thousand nodes, as the EndpointSlice controller splits them)."""
+    ports: list[JSON] = [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}]
+    if metrics:
+        ports.append({"name": COLLECTOR_METRICS_PORT_NAME, "protocol": "TCP", "port": COLLECTOR_METRICS_PORT})
     endpoints = [endpoint(name, index, ready.get(name, True)) for index, name in enumerate(names, start=1)]
     for part, start in enumerate(range(0, len(endpoints), ENDPOINTS_PER_SLICE)):
         slice_: dict[str, Any] = {
@@ -400,6 +426,6 @@ def write_endpointslice(client: ClusterApi, names: list[str], ready: dict[str, b
             },
             "addressType": "IPv4",
             "endpoints": endpoints[start : start + ENDPOINTS_PER_SLICE],
-            "ports": [{"name": COLLECTOR_PORT_NAME, "protocol": "UDP", "port": COLLECTOR_PORT}],
+            "ports": ports,
         }
         create(client, f"/apis/discovery.k8s.io/v1/namespaces/{COLLECTOR_NAMESPACE}/endpointslices", slice_)

@@ -148,6 +148,7 @@ class Testbed:
         self._nodes: dict[str, OvsNode] = {}
         self._agents: dict[str, Daemon] = {}
         self._extra: list[Daemon] = []
+        self._relay: Daemon | None = None
         self._stopped_collectors: set[str] = set()
         self._pki: Pki | None = None
         self.etcd_port = 0
@@ -212,7 +213,7 @@ class Testbed:
                 seed.install_rbac(admin)
                 seed.install_admission(admin)
                 seed.seed_nodes(admin, self.node_names, self.network_type)
-                seed.seed_collector(admin, self.node_names)
+                seed.seed_collector(admin, self.node_names, metrics=self.ovs)
                 network.result()
                 seed.await_admission(admin)
             self._step(f"cluster seeded ({len(self.node_names)} nodes, {self.network_type})")
@@ -222,6 +223,7 @@ class Testbed:
             raise
         if data_plane is not None:
             data_plane.result()  # re-raises a data-plane failure
+            self._start_relay()
         if self.garbage_collector:
             self._start_controller_manager()
             self._step("garbage collector up")
@@ -243,6 +245,9 @@ class Testbed:
             for daemon in reversed(self._extra):
                 daemon.stop()
             self._extra.clear()
+            if self._relay is not None:
+                self._relay.stop()
+                self._relay = None
             if self._nodes:
                 with ThreadPoolExecutor(max_workers=min(8, len(self._nodes))) as pool:
                     list(pool.map(lambda node: node.stop(), self._nodes.values()))
@@ -346,6 +351,8 @@ class Testbed:
 
         if not wait_until(ready, timeout, 0.1):
             raise TestbedError(f"kube-apiserver did not become ready within {timeout:.0f} s; see {apiserver.log}.")
+        if self.started:  # a restart: the kinds are there, and must be servable again
+            seed.wait_listable(admin, time.monotonic() + timeout)
 
     def _start_controller_manager(self) -> None:
         """kube-controller-manager with its garbage collector only: what deletes a Flow whose Node
@@ -458,6 +465,47 @@ class Testbed:
             for future in [pool.submit(bring_up, node) for node in nodes]:
                 future.result()
 
+    def _start_relay(self) -> None:
+        """127.0.0.1:<apiserver port> inside every node namespace leads to the API server, so a
+        process run in a node's namespace (an agent, as a hostNetwork pod) reaches it as here."""
+        namespaces = [node.netns for node in self._nodes.values()]
+        argv = [sys.executable, "-m", "flowgate_testbed.relay", str(self.apiserver_port), *namespaces]
+        relay = Daemon("api relay", argv, self.dir / "logs" / "relay.log", kind="relay")
+        relay.start()
+        self._relay = relay
+        if not wait_until(lambda: "relaying" in relay.log_tail() or not relay.running(), 10):
+            raise TestbedError(f"the API relay into the node namespaces did not start within 10 s: {relay.log_tail()}")
+        relay.check_running()
+        self._step("API server reachable from the node namespaces")
+
+    def in_node(self, node: str, argv: Sequence[str]) -> list[str]:
+        """`argv` run inside the node's network namespace, where its InternalIP, its collector's
+        node ports and (through the relay) the API server are, as for a hostNetwork pod; as it is
+        without OVS, where there are no node namespaces."""
+        if not self.ovs:
+            return list(argv)
+        return [find_tool("ip", "iproute2"), "netns", "exec", self._node(node).netns, *argv]
+
+    def set_traffic(self, flows: int, nodes: Sequence[str] | None = None) -> None:
+        """Run `flows` UDP flows between each node's pods (~10 packets a second each way each)."""
+        if flows < 1:
+            raise TestbedError(f"traffic needs at least one flow, not {flows}.")
+        for name in nodes or self.node_names:
+            node = self._node(name)
+            if node.traffic_flows != flows:
+                node.stop_traffic()
+                node.start_traffic(flows)
+        self._write_state()
+
+    def drop_collector_traffic(self, node: str, drop: bool = True) -> None:
+        """Drop the export datagrams leaving `node` for its collector's UDP port (iptables in the
+        node's namespace), or with drop=False let them through again."""
+        self._node(node).drop_collector_traffic(drop)
+
+    def node_http_get(self, node: str, url: str, timeout: float = 5.0) -> str:
+        """GET `url` from inside the node's namespace (its collector metrics, its agent's metrics)."""
+        return self._node(node).http_get(url, timeout)
+
     def _node(self, node: str) -> OvsNode:
         if node not in self.node_names:
             raise TestbedError(f"there is no node {node!r}; this testbed has {', '.join(self.node_names)}.")
@@ -564,7 +612,7 @@ class Testbed:
 
     def _write_endpoints(self) -> None:
         ready = {name: name not in self._stopped_collectors for name in self.node_names}
-        seed.write_endpointslice(self.client(), self.node_names, ready)
+        seed.write_endpointslice(self.client(), self.node_names, ready, metrics=self.ovs)
 
     # -- agents and other flowgate processes ------------------------------------------------------
 
@@ -573,16 +621,19 @@ class Testbed:
         for node in self.node_names:
             if node in self._agents and self._agents[node].running():
                 continue
-            argv = [
-                *flowgate_command(),
-                "agent",
-                "--node",
+            argv = self.in_node(
                 node,
-                "--kubeconfig",
-                str(self.agent_kubeconfig(node)),
-                "--ovs-rundir",
-                str(self.ovs_rundir(node)),
-            ]
+                [
+                    *flowgate_command(),
+                    "agent",
+                    "--node",
+                    node,
+                    "--kubeconfig",
+                    str(self.agent_kubeconfig(node)),
+                    "--ovs-rundir",
+                    str(self.ovs_rundir(node)),
+                ],
+            )
             daemon = Daemon(f"{node} agent", argv, self.dir / "nodes" / node / "agent.log", kind="agent")
             daemon.start()
             self._agents[node] = daemon
@@ -689,6 +740,16 @@ class Testbed:
             timeout=60,
         )
 
+    def kubectl_process(self, *args: str, user: str = "admin") -> subprocess.Popen[str]:
+        """Start the testbed's kubectl as `user` (say, a --watch) with its output on a pipe; the
+        caller stops it."""
+        return subprocess.Popen(
+            [find_binary("kubectl"), "--kubeconfig", str(self.kubeconfig(user)), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
     def reset(self, timeout: float = 30.0) -> None:
         """Back to the seeded state between tests: no FlowExport, no Flow objects, every collector up,
         no exporter left on any br-int. Stop node agents first: they would write their Flows again."""
@@ -710,6 +771,10 @@ class Testbed:
             time.sleep(0.05)
         for ovs_node in self._nodes.values():
             ovs_node.vsctl("--timeout=10", "clear", "bridge", "br-int", "netflow", "sflow", "ipfix")
+            if ovs_node.collector_dropped:
+                ovs_node.drop_collector_traffic(False)
+        if any(node.traffic_flows != 1 for node in self._nodes.values()):
+            self.set_traffic(1)
 
     @staticmethod
     def _check_user(user: str) -> None:
@@ -723,7 +788,7 @@ class Testbed:
 
     def daemons(self) -> list[Daemon]:
         with self._state_lock:
-            found = [d for d in (self._etcd, self._apiserver, self._controller_manager) if d is not None]
+            found = [d for d in (self._etcd, self._apiserver, self._controller_manager, self._relay) if d is not None]
             for node in self._nodes.values():
                 found.extend(node.daemons.values())
             found.extend(self._agents.values())

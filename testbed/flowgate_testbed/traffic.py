@@ -1,6 +1,8 @@
-"""Continuous UDP between the two pods of a node (about 10 packets per second each way): one
-process, one socket in each pod namespace, so the node's flow exporters always have something to
-report. Usage: python -m flowgate_testbed.traffic NETNS_A IP_A NETNS_B IP_B PORT"""
+"""Continuous UDP between the two pods of a node: FLOWS flows (default 1), each about 10 packets a
+second each way, so the node's flow exporters always have something to report and doubling FLOWS
+doubles both the flows and the packets they report. Flow i runs from IP_A:PORT+i to IP_B:PORT+i.
+One process, one socket per flow end, each made in its pod's namespace.
+Usage: python -m flowgate_testbed.traffic NETNS_A IP_A NETNS_B IP_B PORT [FLOWS]"""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import sys
 import time
 
 CLONE_NEWNET = 0x40000000
+INTERVAL = 0.1  # one packet per flow and direction per interval
 
 
 def socket_in_netns(netns: str, address: str, port: int) -> socket.socket:
@@ -30,28 +33,31 @@ def socket_in_netns(netns: str, address: str, port: int) -> socket.socket:
 
 
 def main(argv: list[str]) -> int:
-    ns_a, ip_a, ns_b, ip_b, port_text = argv
+    ns_a, ip_a, ns_b, ip_b, port_text, *rest = argv
     port = int(port_text)
-    a = socket_in_netns(ns_a, ip_a, port)
-    b = socket_in_netns(ns_b, ip_b, port)
+    flows = int(rest[0]) if rest else 1
+    senders = [socket_in_netns(ns_a, ip_a, port + i) for i in range(flows)]
+    echoes = [socket_in_netns(ns_b, ip_b, port + i) for i in range(flows)]
+    echo_set = set(echoes)
     sequence = 0
     while True:
         sequence += 1
-        try:
-            a.sendto(f"ping {sequence}".encode(), (ip_b, port))
-        except OSError:
-            pass  # e.g. ARP not resolved yet; the next round retries
-        deadline = time.monotonic() + 0.1
+        for i, sock in enumerate(senders):
+            try:
+                sock.sendto(f"ping {sequence}".encode(), (ip_b, port + i))
+            except OSError:
+                pass  # e.g. ARP not resolved yet; the next round retries
+        deadline = time.monotonic() + INTERVAL
         while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([a, b], [], [], left)
+            ready, _, _ = select.select([*senders, *echoes], [], [], left)
             for sock in ready:
                 try:
                     data, peer = sock.recvfrom(2048)
                 except OSError:
                     continue
-                if sock is b:
+                if sock in echo_set:
                     try:
-                        b.sendto(b"pong" + data[4:], peer)
+                        sock.sendto(b"pong" + data[4:], peer)
                     except OSError:
                         pass
 

@@ -348,6 +348,8 @@ def test_api_server_outage_keeps_ovs_as_applied(cluster: Cluster) -> None:
 def test_sigterm_exits_cleanly_and_a_restart_does_not_reapply(cluster: Cluster) -> None:
     generation = cluster.start("NETFLOW")
     cluster.wait_all("Emitting", generation)
+    # Settled: the collector confirmed the records, so nothing more is due to be written.
+    wait_for(lambda: cluster.flows()["node-1"].get("delivery", {}).get("state") == "Confirmed", 15, "delivery")
     before = cluster.flows()["node-1"]
     assert cluster.agents.stop("node-1") == 0
     assert cluster.exporters("node-1")[0] != "[]"  # OVS left as it was
@@ -357,7 +359,7 @@ def test_sigterm_exits_cleanly_and_a_restart_does_not_reapply(cluster: Cluster) 
     time.sleep(RESYNC_SECONDS + 0.5)
     log = cluster.agents.log("node-1")[log_before:]
     assert "now exports" not in log and "restored" not in log, log
-    assert cluster.flows()["node-1"] == before  # not even lastTransitionTime moved
+    assert cluster.flows()["node-1"] == before  # not even lastTransitionTime moved, nor the delivery verdict
 
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) agent\[(node-\d)\] (?P<text>.+)$")

@@ -148,6 +148,12 @@ def test_standalone_page_switches_export_on_real_nodes(
             assert exporters(testbed, node)[0] != "[]", f"{node}'s br-int has no NetFlow"
         # The form took effect on the bridges: OVS exports with the timeout the page sent.
         assert testbed.ovs_vsctl("node-1", "--bare", "--columns=active_timeout", "list", "netflow").split() == ["1"]
+        # Each node's collector counts its records: Received says so, with the rate and its line.
+        for node in NODES:
+            received = cell(page, node, "Received")
+            expect(received).to_contain_text("Confirmed", timeout=EMITTING_WITHIN)
+            expect(received).to_contain_text("/s")
+            expect(received.get_by_role("img", name="Records per second over the last 10 minutes")).to_be_visible()
         pages.screenshot(page, "standalone-emitting")
         assert_accessible(page, "the standalone page, emitting")
 

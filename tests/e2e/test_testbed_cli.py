@@ -157,7 +157,7 @@ def test_up_down_with_ovs_leaves_nothing_and_can_go_up_again(tmp_path: Path, sub
     state = json.loads((directory / "testbed.json").read_text())
     assert state["ready"] and {n["name"] for n in state["nodes"]} == {"node-1", "node-2"}
     processes = [{"pid": p["pid"], "starttime": p["starttime"]} for p in state["processes"]]
-    assert len(processes) == 2 + 2 * 4  # etcd, apiserver; per node ovsdb, vswitchd, goflow2, traffic
+    assert len(processes) == 3 + 2 * 4  # etcd, apiserver, API relay; per node ovsdb, vswitchd, goflow2, traffic
     assert all(same_process_alive(p["pid"], p["starttime"]) for p in processes)
     assert sorted(namespaces(netns_prefix(directory))) == sorted(state["netns"])
     kubectl = subprocess.run(
@@ -191,7 +191,7 @@ def test_up_down_with_ovs_leaves_nothing_and_can_go_up_again(tmp_path: Path, sub
         {"pid": p["pid"], "starttime": p["starttime"]}
         for p in json.loads((directory / "testbed.json").read_text())["processes"]
     ]
-    assert len(processes) == 2 + 4 + 1  # etcd, apiserver; ovsdb, vswitchd, goflow2, traffic; the agent
+    assert len(processes) == 3 + 4 + 1  # etcd, apiserver, API relay; ovsdb, vswitchd, goflow2, traffic; the agent
     get_flows = [str(directory / "bin" / "kubectl"), "--kubeconfig", str(directory / "kubeconfig"), "get", "flows"]
     deadline = time.monotonic() + 20
     rows: list[list[str]] = []
@@ -226,6 +226,6 @@ def test_testbed_stop_leaves_nothing(tmp_path: Path) -> None:
     veths_before = root_veths()
     testbed = Testbed(tmp_path / "tb", nodes=1, ovs=True, progress=None).start()
     processes = [{"pid": d.pid, "starttime": d.starttime or 0} for d in testbed.daemons()]
-    assert len(processes) == 2 + 4
+    assert len(processes) == 3 + 4  # etcd, apiserver, API relay; ovsdb, vswitchd, goflow2, traffic
     testbed.stop()
     assert_nothing_left(tmp_path / "tb", processes, veths_before)

@@ -132,7 +132,21 @@ def test_status_json_uses_the_graphql_field_names(admin: Kubectl, testbed: Any) 
     assert state["type"] == "SFLOW" and state["enabled"] is True
     assert state["collector"]["targets"] == ["10.9.9.9:6343"]
     assert state["summary"]["total"] == len(testbed.node_names)
-    assert set(state["nodes"][0]) == {"node", "state", "type", "endpoint", "message", "updatedAt", "observedGeneration"}
+    assert set(state["nodes"][0]) == {
+        "node",
+        "state",
+        "type",
+        "endpoint",
+        "message",
+        "updatedAt",
+        "observedGeneration",
+        "delivery",
+        "recordsPerSecond",
+        "lastRecordAt",
+        "deliverySince",
+        "deliveryMessage",
+    }
+    assert state["collector"]["metricsTarget"] is None
     one = json.loads(admin.ok("flows", "status", "-o", "json", "--node", testbed.node_names[0]).stdout)
     assert [n["node"] for n in one["nodes"]] == [testbed.node_names[0]]
 

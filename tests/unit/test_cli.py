@@ -98,8 +98,28 @@ def test_wide_adds_message_and_age() -> None:
     lines = output.format_table(
         [node("a", "ERROR", message="no flows collector\non a", updatedAt="2025-01-01T11:55:30Z")], wide=True, now=now
     )
-    assert lines[0].split() == ["NAME", "STATUS", "TYPE", "ENDPOINT", "MESSAGE", "AGE"]
+    assert lines[0].split() == ["NAME", "STATUS", "TYPE", "ENDPOINT", "RECEIVED", "RATE", "MESSAGE", "AGE"]
     assert lines[1].endswith("no flows collector on a  4m30s")
+
+
+def test_wide_shows_what_the_collector_received() -> None:
+    rows = [
+        node("a", "EMITTING", delivery="CONFIRMED", recordsPerSecond=12.5),
+        node("b", "EMITTING", delivery="NOT_RECEIVED", recordsPerSecond=0.0, deliveryMessage="No records since 12:00."),
+        node("c", "EMITTING", delivery="UNKNOWN", deliveryMessage="no metrics endpoint"),
+        node("d", "DISABLED", delivery="UNKNOWN"),
+    ]
+    lines = output.format_table(rows, wide=True)
+    header = lines[0]
+    received, rate, message = header.index("RECEIVED"), header.index("RATE"), header.index("MESSAGE")
+    cells = {
+        line.split()[0]: (line[received:rate].strip(), line[rate:message].strip(), line[message:]) for line in lines[1:]
+    }
+    assert cells["a"][:2] == ("confirmed", "12.5/s")
+    assert cells["b"][:2] == ("not-received", "0/s")
+    assert cells["b"][2].startswith("No records since 12:00.")
+    assert cells["c"][0] == "unknown" and not cells["c"][2].startswith("no metrics")  # not every row's sentence
+    assert cells["d"][:2] == ("", "")  # nothing to receive
 
 
 @pytest.mark.parametrize(
@@ -175,6 +195,10 @@ def test_start_arguments_become_graphql_variables() -> None:
     assert start_variables(parse_start("netflow", "--node-port", "30001", "--active-timeout", "5"))["collector"] == {
         "nodePort": 30001
     }
+    assert start_variables(parse_start("ipfix", "--metrics-port", "30002"))["collector"] == {"metricsPort": 30002}
+    assert start_variables(parse_start("ipfix", "--target", "10.0.0.1:2055", "--metrics-target", "10.0.0.1:8080"))[
+        "collector"
+    ] == {"targets": ["10.0.0.1:2055"], "metricsTarget": "10.0.0.1:8080"}
 
 
 @pytest.mark.parametrize(
@@ -192,6 +216,9 @@ def test_start_arguments_become_graphql_variables() -> None:
         (["start", "sflow", "--sampling", "0"], "--sampling"),
         (["start", "netflow", "--cache-max-flows", "10"], "--cache-max-flows"),
         (["start", "netflow", "--active-timeout", "0"], "--active-timeout"),
+        (["start", "netflow", "--metrics-target", "10.0.0.1:8080"], "--metrics-target"),
+        (["start", "netflow", "--target", "10.0.0.1:2055", "--metrics-port", "8080"], "--metrics-port"),
+        (["start", "netflow", "--metrics-port", "0"], "--metrics-port"),
         (["status", "-o", "xml"], "--output"),
         (["completion", "fish"], "shell"),
     ],

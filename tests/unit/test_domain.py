@@ -158,3 +158,39 @@ def test_a_selected_collector_is_reached_on_its_udp_node_port() -> None:
     }
     found = resolve_collector(CollectorTarget.default(), NodeInfo("n1", "10.0.0.1"), [service], [slice_])
     assert found.endpoints == ("10.0.0.1:30001",)
+    assert found.metrics == "10.0.0.1:31080"  # its port named `metrics`, on the node's own address
+
+    by_port = resolve_collector(CollectorTarget(node_port=30001), NodeInfo("n1", "10.0.0.1"), [service], [slice_])
+    assert (by_port.endpoints, by_port.metrics) == (("10.0.0.1:30001",), "10.0.0.1:31080")
+    explicit = CollectorTarget(node_port=30001, metrics_port=9100)
+    assert resolve_collector(explicit, NodeInfo("n1", "10.0.0.1"), [service], [slice_]).metrics == "10.0.0.1:9100"
+    service["spec"]["ports"] = service["spec"]["ports"][1:]  # type: ignore[index]
+    assert resolve_collector(CollectorTarget.default(), NodeInfo("n1", "10.0.0.1"), [service], [slice_]).metrics is None
+    static = CollectorTarget(targets=("10.9.9.9:2055",), metrics_target="10.9.9.9:8080")
+    assert resolve_collector(static, NodeInfo("n1", "10.0.0.1"), [], []).metrics == "10.9.9.9:8080"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"targets": ["10.0.0.1:2055"], "metrics_port": 8080}, "collector.metricsPort"),
+        ({"node_port": 30001, "metrics_port": 0}, "collector.metricsPort"),
+        ({"node_port": 30001, "metrics_target": "10.0.0.1:8080"}, "collector.metricsTarget"),
+        ({"metrics_target": "10.0.0.1:8080"}, "collector.metricsTarget"),
+        ({"targets": ["10.0.0.1:2055"], "metrics_target": "collector:8080"}, "collector.metricsTarget"),
+    ],
+)
+def test_invalid_metrics_endpoints_name_their_field(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        validate_collector(**kwargs)  # type: ignore[arg-type]
+    assert err.value.field == field
+
+
+def test_metrics_endpoints_round_trip_through_the_spec() -> None:
+    for target in (
+        validate_collector(node_port=30001, metrics_port=30002),
+        validate_collector(metrics_port=30002),
+        validate_collector(targets=["10.0.0.1:2055"], metrics_target="10.0.0.1:8080"),
+    ):
+        assert CollectorTarget.from_spec(target.to_spec()) == target
+    assert validate_collector(metrics_port=30002).describe() == "selector role=flows-collector (metrics on port 30002)"

@@ -63,6 +63,64 @@ async def test_flows_is_derived_from_the_watched_state(cluster: Cluster) -> None
     }
 
 
+async def test_delivery_is_served_from_the_flows_status(cluster: Cluster) -> None:
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 3))
+    emitting = flow("node-a", "Emitting", 3, endpoint="10.0.0.1:30001")
+    emitting["status"]["delivery"] = {
+        "state": "NotReceived",
+        "recordsPerSecond": 0,
+        "lastRecordTime": "2026-01-01T00:00:00Z",
+        "lastTransitionTime": "2026-01-01T00:00:30Z",
+        "message": "The collector has counted no NetFlow records since 2026-01-01T00:00:00Z.",
+    }
+    cluster.put(FLOWS, emitting)
+    query = "{ flows { nodes { node delivery recordsPerSecond lastRecordAt deliverySince deliveryMessage } } }"
+    result = await execute(cluster, query)
+    assert result.errors is None
+    assert result.data["flows"]["nodes"] == [
+        {
+            "node": "node-a",
+            "delivery": "NOT_RECEIVED",
+            "recordsPerSecond": 0.0,
+            "lastRecordAt": "2026-01-01T00:00:00Z",
+            "deliverySince": "2026-01-01T00:00:30Z",
+            "deliveryMessage": "The collector has counted no NetFlow records since 2026-01-01T00:00:00Z.",
+        },
+        # Not yet acting on generation 3: nothing to judge.
+        {
+            "node": "node-b",
+            "delivery": "UNKNOWN",
+            "recordsPerSecond": None,
+            "lastRecordAt": None,
+            "deliverySince": None,
+            "deliveryMessage": None,
+        },
+    ]
+
+
+async def test_start_with_a_metrics_port(cluster: Cluster) -> None:
+    api = ScriptedApi()
+    api.on_store = lambda obj: cluster.put(FLOW_EXPORTS, obj)
+    ctx = Context(services=services(cluster.hub))
+    ctx.services.api_for = lambda caller: api
+    result = await schema.execute(
+        "mutation { startFlows(type: NETFLOW, collector: {nodePort: 30001, metricsPort: 30002}) "
+        "{ collector { nodePort metricsPort description } } }",
+        context_value=ctx,
+    )
+    assert result.errors is None, result.errors
+    assert result.data == {
+        "startFlows": {
+            "collector": {
+                "nodePort": 30001,
+                "metricsPort": 30002,
+                "description": "nodePort 30001 (metrics on port 30002)",
+            }
+        }
+    }
+    assert api.stored is not None and api.stored["spec"]["collector"] == {"nodePort": 30001, "metricsPort": 30002}
+
+
 async def test_start_writes_through_the_callers_api_and_answers_the_new_state(cluster: Cluster) -> None:
     api = ScriptedApi()
     api.on_store = lambda obj: cluster.put(FLOW_EXPORTS, obj)
@@ -94,6 +152,8 @@ async def test_start_writes_through_the_callers_api_and_answers_the_new_state(cl
     [
         ({"nodePort": 70000}, "collector.nodePort"),
         ({"targets": ["10.0.0.1"]}, "collector.targets"),
+        ({"nodePort": 30001, "metricsTarget": "10.0.0.1:8080"}, "collector.metricsTarget"),
+        ({"targets": ["10.0.0.1:2055"], "metricsPort": 8080}, "collector.metricsPort"),
         ({"selector": []}, "collector.selector"),
         ({"nodePort": 1, "targets": ["10.0.0.1:1"]}, "collector"),
     ],

@@ -12,6 +12,7 @@ from graphql import parse
 
 from gateway.domain.model import (
     CollectorTarget,
+    Delivery,
     FlowsState,
     FlowsSummary,
     FlowType,
@@ -27,6 +28,26 @@ ROWS = (
     NodeFlowStatus("node-1", NodeFlowState.EMITTING, FlowType.IPFIX, "10.0.0.1:4739", None, "2026-01-01T00:00:00Z", 3),
     NodeFlowStatus("node-2", NodeFlowState.ERROR, FlowType.IPFIX, None, 'no collector "é" \n here', None, 3),
     NodeFlowStatus("node-3", NodeFlowState.PENDING, FlowType.IPFIX, None, "waiting", None, None),
+    NodeFlowStatus(
+        "node-4",
+        NodeFlowState.EMITTING,
+        FlowType.IPFIX,
+        "10.0.0.4:4739",
+        observed_generation=3,
+        delivery=Delivery.NOT_RECEIVED,
+        records_per_second=0.125,
+        last_record_at="2026-01-01T00:00:00Z",
+        delivery_since="2026-01-01T00:00:30Z",
+        delivery_message="The collector has counted no IPFIX records since 2026-01-01T00:00:00Z.",
+    ),
+    NodeFlowStatus(
+        "node-5",
+        NodeFlowState.EMITTING,
+        FlowType.IPFIX,
+        "10.0.0.5:4739",
+        delivery=Delivery.CONFIRMED,
+        records_per_second=40.0,
+    ),
 )
 STATE = FlowsState(
     enabled=True,
@@ -36,7 +57,7 @@ STATE = FlowsState(
     supported=True,
     unsupported_reason=None,
     generation=3,
-    summary=FlowsSummary(3, 0, 1, 1, 1),
+    summary=FlowsSummary(5, 0, 1, 3, 1),
     nodes=ROWS,
 )
 
@@ -45,6 +66,7 @@ NODE_DOCUMENTS = [
     "subscription S($n: String) { nodeFlowStatus(node: $n) { n: node s: state node __typename } }",
     "subscription { live: nodeFlowStatus { ...Row ... on NodeFlowStatus { endpoint } } } fragment Row on NodeFlowStatus { node state }",
     "subscription S($x: Boolean!) { nodeFlowStatus { node state @skip(if: $x) type @include(if: $x) message @include(if: true) } }",
+    "subscription { nodeFlowStatus { node delivery recordsPerSecond lastRecordAt deliverySince deliveryMessage } }",
 ]
 TABLE_DOCUMENTS = [
     "subscription { flowsTable { snapshot removed state { enabled type summary { total emitting } } changed { node state endpoint } } }",
@@ -53,6 +75,7 @@ TABLE_DOCUMENTS = [
     # Different fields under two aliases of `changed`, and rows inside `state`: executed as usual.
     "subscription { flowsTable { a: changed { node } b: changed { state } state { nodes { node } } } }",
     "subscription S($x: Boolean!) { flowsTable { changed @skip(if: $x) { node } removed snapshot } }",
+    "subscription { flowsTable { changed { node delivery recordsPerSecond deliveryMessage } snapshot } }",
 ]
 
 

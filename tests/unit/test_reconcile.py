@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 
 from gateway.agent.agent import NodeAgent
+from gateway.agent.collector import CollectorMetrics, ScrapeError
 from gateway.agent.ovs import ExportSettings
 from gateway.agent.reconcile import OvsAction, next_report, ovs_action, plan, status_patch
+from gateway.domain.delivery import NO_METRICS, CollectorCounts
 from gateway.domain.model import (
     CollectorTarget,
+    Delivery,
     FlowExport,
     FlowExportSpec,
     FlowReport,
@@ -29,10 +32,18 @@ NODE = NodeInfo("node-2", internal_ip="10.89.0.2", uid="uid-2")
 NETFLOW = ExportSettings(FlowType.NETFLOW, ("10.89.0.2:30001",), active_timeout=60)
 
 
-def service(name: str = "collector", node_port: int = 30001, labels: dict[str, str] | None = None) -> dict[str, Any]:
+def service(
+    name: str = "collector",
+    node_port: int = 30001,
+    labels: dict[str, str] | None = None,
+    metrics_port: int | None = None,
+) -> dict[str, Any]:
+    ports: list[dict[str, Any]] = [{"port": 2055, "nodePort": node_port}]
+    if metrics_port is not None:
+        ports.append({"name": "metrics", "protocol": "TCP", "port": 8080, "nodePort": metrics_port})
     return {
         "metadata": {"name": name, "namespace": "flows", "labels": labels or {"role": "flows-collector"}},
-        "spec": {"type": "NodePort", "ports": [{"port": 2055, "nodePort": node_port}]},
+        "spec": {"type": "NodePort", "ports": ports},
     }
 
 
@@ -112,6 +123,7 @@ def test_status_patch_clears_fields_the_new_state_lacks() -> None:
             "type": None,
             "endpoint": None,
             "message": None,
+            "delivery": None,
             "observedGeneration": 5,
             "lastTransitionTime": "T",
         }
@@ -121,10 +133,27 @@ def test_status_patch_clears_fields_the_new_state_lacks() -> None:
 # -- the loop ------------------------------------------------------------------------------------
 
 
+class FakeCollector(CollectorMetrics):
+    """A collector whose NetFlow count for the node is whatever the test sets."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=1.0)
+        self.records = 0.0
+        self.fail: str | None = None
+        self.asked: list[tuple[str, str]] = []
+
+    async def counts(self, endpoint: str, router: str) -> dict[FlowType, CollectorCounts]:
+        self.asked.append((endpoint, router))
+        if self.fail:
+            raise ScrapeError(self.fail)
+        return {t: CollectorCounts(self.records if t is FlowType.NETFLOW else 0.0) for t in FlowType}
+
+
 class Rig:
-    def __init__(self, resync: float = 0.2) -> None:
+    def __init__(self, resync: float = 0.2, metrics_port: int | None = None) -> None:
         self.kube = FakeKube()
         self.bridge = FakeBridge()
+        self.collector = FakeCollector()
         self.kube.put(
             NODES,
             {
@@ -132,7 +161,7 @@ class Rig:
                 "status": {"addresses": [{"type": "InternalIP", "address": "10.89.0.2"}]},
             },
         )
-        self.kube.put(SERVICES, service())
+        self.kube.put(SERVICES, service(metrics_port=metrics_port))
         self.kube.put(ENDPOINT_SLICES, endpoint_slice())
         self.agent = NodeAgent(
             self.kube,  # type: ignore[arg-type]
@@ -141,6 +170,8 @@ class Rig:
             sflow_agent="ovn-k8s-mp0",
             resync=resync,
             backoff=Backoff(0.05, 0.2),
+            scrape_interval=0.02,
+            collector=self.collector,
         )
 
     def flow(self) -> FlowReport | None:
@@ -345,6 +376,39 @@ async def test_turning_to_error_records_one_warning_and_flapping_makes_a_series(
         await asyncio.gather(task, return_exceptions=True)
 
 
+# -- delivery ------------------------------------------------------------------------------------
+
+
+async def running(rig: Rig) -> asyncio.Task[None]:
+    return asyncio.create_task(rig.agent.run())
+
+
+async def test_delivery_waits_then_confirms_from_the_collectors_count_without_a_write_per_scrape() -> None:
+    rig = Rig(metrics_port=30002)
+    task = await running(rig)
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(lambda: (rig.flow() or FlowReport("", NodeFlowState.PENDING)).delivery is not None)
+        report = rig.flow()
+        assert report is not None and report.delivery is not None
+        assert report.delivery.state is Delivery.WAITING
+        assert rig.collector.asked[0] == ("10.89.0.2:30002", "10.89.0.2")  # node-local, this node's address
+        rig.collector.records = 40
+        await eventually(lambda: rig.flow().delivery.state is Delivery.CONFIRMED)  # type: ignore[union-attr]
+        writes, scrapes = len(rig.kube.writes), rig.agent.scrapes
+        for _ in range(10):
+            rig.collector.records += 2
+            await asyncio.sleep(0.03)
+        assert rig.agent.scrapes >= scrapes + 5
+        assert len(rig.kube.writes) == writes  # the rate barely moved: nothing to write
+        rig.start(None)
+        await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+        assert rig.flow().delivery is None  # type: ignore[union-attr]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_while_the_operator_manages_export_the_bridge_is_left_alone(rig: Rig) -> None:
     rig.start(FlowType.NETFLOW)
     await eventually(lambda: rig.bridge.state == (NETFLOW,))
@@ -385,3 +449,50 @@ async def test_vswitchd_gone_while_the_database_still_holds_the_exporter_is_an_e
     )
     rig.bridge.vswitchd_down = False
     await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+
+
+async def test_no_metrics_endpoint_is_unknown_and_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "flowgate.agent")
+    rig = Rig()  # the collector Service has no `metrics` port
+    task = await running(rig)
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(lambda: (rig.flow() or FlowReport("", NodeFlowState.PENDING)).delivery is not None)
+        assert rig.flow().delivery.state is Delivery.UNKNOWN  # type: ignore[union-attr]
+        assert rig.flow().delivery.message == NO_METRICS  # type: ignore[union-attr]
+        passes = rig.agent.reconciles
+        await eventually(lambda: rig.agent.reconciles >= passes + 3)
+        assert rig.collector.asked == []
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert sum("is unknown" in r.message for r in caplog.records) == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_unreadable_collector_metrics_are_logged_once_and_make_delivery_unknown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "flowgate.agent")
+    rig = Rig(metrics_port=30002)
+    rig.collector.fail = "Connection refused"
+    task = await running(rig)
+    try:
+        rig.start(FlowType.NETFLOW)
+        await eventually(
+            lambda: (
+                (rig.flow() or FlowReport("", NodeFlowState.PENDING)).delivery is not None
+                and rig.flow().delivery.state is Delivery.UNKNOWN
+            )  # type: ignore[union-attr]
+        )
+        assert "(Connection refused)" in (rig.flow().delivery.message or "")  # type: ignore[union-attr]
+        failures = rig.agent.scrape_failures
+        await eventually(lambda: rig.agent.scrape_failures >= failures + 10)
+        assert sum("cannot read the collector's counters" in r.message for r in caplog.records) == 1
+        rig.collector.fail = None
+        rig.collector.records = 5
+        await eventually(lambda: rig.flow().delivery.state is not Delivery.UNKNOWN)  # type: ignore[union-attr]
+        assert any("can be read again" in r.message for r in caplog.records)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

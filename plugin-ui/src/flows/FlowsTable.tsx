@@ -2,6 +2,7 @@ import { memo, useMemo, useState, type FC } from 'react';
 import {
   Bullseye,
   Button,
+  Icon,
   Content,
   EmptyState,
   EmptyStateActions,
@@ -16,15 +17,24 @@ import {
   ToolbarContent,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { CubesIcon, SearchIcon } from '@patternfly/react-icons';
+import { CubesIcon, ExclamationTriangleIcon, SearchIcon } from '@patternfly/react-icons';
 import { Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
-import type { NodeFlowState, NodeFlowStatus } from '../gateway/types';
+import type { FlowDelivery, NodeFlowState, NodeFlowStatus } from '../gateway/types';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
-import type { FlowsTableSnapshot } from './flowsTableStore';
+import { DeliveryCell, useDeliveryNames } from './DeliveryCell';
+import type { FlowsTableSnapshot, RatePoint } from './flowsTableStore';
 import { FLOW_TYPE_NAMES, NodeStateIcon, NodeStateLabel, useNodeStateNames } from './NodeStateLabel';
-import { countStates, formatAge, NODE_STATES, selectRows, type SortColumn, type SortDirection } from './rows';
+import {
+  countStates,
+  formatAge,
+  NODE_STATES,
+  selectRows,
+  shownMessage,
+  type SortColumn,
+  type SortDirection,
+} from './rows';
 
-const COLUMNS: SortColumn[] = ['name', 'status', 'type', 'endpoint', 'message', 'changed'];
+const COLUMNS: SortColumn[] = ['name', 'status', 'type', 'endpoint', 'received', 'message', 'changed'];
 // Short columns keep their width (header and cells on one line); the message takes what is left
 // and wraps, so a long sentence never squeezes the other headers down to an ellipsis.
 const FIT = 'fitContent';
@@ -33,6 +43,7 @@ const MODIFIERS: Record<SortColumn, 'fitContent' | 'wrap'> = {
   status: FIT,
   type: FIT,
   endpoint: FIT,
+  received: FIT,
   message: 'wrap',
   changed: FIT,
 };
@@ -40,14 +51,18 @@ export const PER_PAGE_OPTIONS = [20, 50, 100, 200];
 
 interface RowProps {
   row: NodeFlowStatus;
+  points: readonly RatePoint[];
   now: number;
   stateName: string;
+  deliveryNames: Record<FlowDelivery, string>;
   locale: string;
   labels: Record<SortColumn, string>;
 }
 
-// Rows whose data did not change keep their object, so memo skips them.
-const Row = memo<RowProps>(({ row, now, stateName, locale, labels }) => (
+const NO_POINTS: readonly RatePoint[] = [];
+
+// Rows whose data did not change keep their object (and their rate history), so memo skips them.
+const Row = memo<RowProps>(({ row, points, now, stateName, deliveryNames, locale, labels }) => (
   <Tr data-test={`row-${row.node}`}>
     <Td dataLabel={labels.name} modifier={MODIFIERS.name}>
       {row.node}
@@ -61,8 +76,11 @@ const Row = memo<RowProps>(({ row, now, stateName, locale, labels }) => (
     <Td dataLabel={labels.endpoint} modifier={MODIFIERS.endpoint}>
       {row.endpoint ?? '—'}
     </Td>
+    <Td dataLabel={labels.received} modifier={MODIFIERS.received}>
+      <DeliveryCell row={row} points={points} now={now} names={deliveryNames} locale={locale} />
+    </Td>
     <Td dataLabel={labels.message} modifier={MODIFIERS.message} className="flowgate__message">
-      {row.message ?? ''}
+      {shownMessage(row)}
     </Td>
     <Td dataLabel={labels.changed} modifier={MODIFIERS.changed}>
       <span title={row.updatedAt ?? undefined}>{formatAge(row.updatedAt, now, locale) ?? '—'}</span>
@@ -81,6 +99,7 @@ export interface FlowsTableProps {
 export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 50 }) => {
   const { t, i18n } = useFlowgateTranslation();
   const stateNames = useNodeStateNames();
+  const deliveryNames = useDeliveryNames();
   const [states, setStates] = useState<ReadonlySet<NodeFlowState>>(new Set());
   const [name, setName] = useState('');
   const [sortBy, setSortBy] = useState<SortColumn>('name');
@@ -94,6 +113,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       status: t('Status'),
       type: t('Type'),
       endpoint: t('Endpoint'),
+      received: t('Received'),
       message: t('Message'),
       changed: t('Changed'),
     }),
@@ -185,8 +205,10 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       <Row
         key={row.node}
         row={row}
+        points={table.rates.get(row.node) ?? NO_POINTS}
         now={now}
         stateName={stateNames[row.state]}
+        deliveryNames={deliveryNames}
         locale={i18n.language}
         labels={labels}
       />
@@ -206,6 +228,14 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
             })
           : t('Loading nodes…')}
       </Content>
+      {counts.notReceived > 0 && (
+        <Content component="p" data-test="flows-not-received">
+          <Icon isInline status="warning">
+            <ExclamationTriangleIcon />
+          </Icon>{' '}
+          {t("{{count}} nodes' records are not reaching their collector", { count: counts.notReceived })}
+        </Content>
+      )}
       <Toolbar clearAllFilters={clearFilters}>
         <ToolbarContent>
           <ToolbarItem>

@@ -1,7 +1,7 @@
-import { FlowsTableStore } from './flowsTableStore';
+import { appendRate, FlowsTableStore, RATE_HISTORY_MS, RATE_HISTORY_POINTS } from './flowsTableStore';
 import { change, FakeTransport, gqlError, ManualScheduler, node, snapshot, state } from '../testing/fakeTransport';
 
-const setup = (options: { onUnauthenticated?: () => void } = {}) => {
+const setup = (options: { onUnauthenticated?: () => void; now?: () => number } = {}) => {
   const transport = new FakeTransport();
   const scheduler = new ManualScheduler();
   const store = new FlowsTableStore(transport, { scheduler, resubscribeDelayMs: () => 1000, ...options });
@@ -173,5 +173,53 @@ describe('FlowsTableStore', () => {
     expect(scheduler.pending).toBe(1);
     stop();
     expect(scheduler.pending).toBe(0);
+  });
+
+  it('keeps each node a bounded history of its records per second, new only when the rate changed', () => {
+    let clock = 1_000_000;
+    const { transport, scheduler, store } = setup({ now: () => clock });
+    const rated = (name: string, rate: number | null, extra = {}) =>
+      node(name, { delivery: 'CONFIRMED', recordsPerSecond: rate, ...extra });
+    transport.emit(snapshot([rated('node-1', 20), rated('node-2', 5)]));
+    scheduler.runFrame();
+    expect(store.getSnapshot().rates.get('node-1')).toEqual([{ at: 1_000_000, rate: 20 }]);
+
+    clock += 60_000;
+    transport.emit(change([rated('node-1', 40), rated('node-2', 5, { message: 'other change' })]));
+    scheduler.runFrame();
+    const first = store.getSnapshot();
+    expect(first.rates.get('node-1')).toEqual([
+      { at: 1_000_000, rate: 20 },
+      { at: 1_060_000, rate: 40 },
+    ]);
+
+    clock += 60_000;
+    transport.emit(change([rated('node-1', 40, { message: 'same rate' })]));
+    scheduler.runFrame();
+    const second = store.getSnapshot();
+    expect(second.rates.get('node-1')).toBe(first.rates.get('node-1')); // unchanged rate: same array
+    expect(second.rates.get('node-2')).toBe(first.rates.get('node-2'));
+
+    transport.emit(change([], ['node-2']));
+    scheduler.runFrame();
+    expect(store.getSnapshot().rates.has('node-2')).toBe(false);
+
+    // A new snapshot (after reconnecting) continues the line of nodes that are still there.
+    transport.emit(snapshot([rated('node-1', 40), node('node-3', { state: 'DISABLED' })]));
+    scheduler.runFrame();
+    expect(store.getSnapshot().rates.get('node-1')).toHaveLength(2);
+    expect(store.getSnapshot().rates.get('node-3')).toEqual([{ at: clock, rate: null }]);
+  });
+
+  it('bounds the history in time and in points', () => {
+    let history = appendRate(undefined, 1, 0);
+    for (let i = 1; i <= 100; i += 1) {
+      history = appendRate(history, i % 2 ? 2 : 1, i * 1000);
+    }
+    expect(history).toHaveLength(RATE_HISTORY_POINTS);
+    history = appendRate(history, 7, 100_000 + RATE_HISTORY_MS + 1);
+    history = appendRate(history, 8, 100_000 + 2 * RATE_HISTORY_MS);
+    // Points older than the window go, but for one, so the line has a value at its left edge.
+    expect(history.map((point) => point.rate)).toEqual([1, 7, 8]);
   });
 });

@@ -9,10 +9,25 @@ import { retryDelayMs } from '../gateway/wsTransport';
 import type { FlowsState, FlowsTableUpdate, NodeFlowStatus } from '../gateway/types';
 import { FLOWS_TABLE_SUBSCRIPTION } from '../graphql/operations';
 
+/** A node's records-per-second as the table learnt it at `at` (ms); null when not known. */
+export interface RatePoint {
+  readonly at: number;
+  readonly rate: number | null;
+}
+
+/** How far back the per-node rate history reaches, and how many changes it keeps at most. */
+export const RATE_HISTORY_MS = 10 * 60 * 1000;
+export const RATE_HISTORY_POINTS = 32;
+
 export interface FlowsTableSnapshot {
   /** True once the first snapshot has been applied. */
   readonly loaded: boolean;
   readonly rows: ReadonlyMap<string, NodeFlowStatus>;
+  /**
+   * Each node's recent records-per-second, oldest first: a point whenever the rate its status
+   * reports changed, bounded in time and count. Unchanged nodes keep the same array.
+   */
+  readonly rates: ReadonlyMap<string, readonly RatePoint[]>;
   /** Every node name in natural order (node-2 before node-10). */
   readonly names: readonly string[];
   readonly state: FlowsState | null;
@@ -35,6 +50,8 @@ export const animationFrameScheduler: FrameScheduler = {
 
 export interface FlowsTableStoreOptions {
   scheduler?: FrameScheduler;
+  /** The clock for the rate history (tests give their own). */
+  now?: () => number;
   onUnauthenticated?: () => void;
   /** Wait before subscribing again after the subscription ended (attempt counts from 0). */
   resubscribeDelayMs?: (attempt: number) => number;
@@ -48,9 +65,31 @@ export const nodeNameCollator = new Intl.Collator(undefined, { numeric: true, se
 const sortedNames = (rows: ReadonlyMap<string, NodeFlowStatus>): string[] =>
   Array.from(rows.keys()).sort(nodeNameCollator.compare);
 
+const rateOf = (row: NodeFlowStatus): number | null =>
+  row.state === 'EMITTING' && typeof row.recordsPerSecond === 'number' ? row.recordsPerSecond : null;
+
+/** The history with `rate` appended at `at` (the same array when the rate did not change). */
+export const appendRate = (
+  history: readonly RatePoint[] | undefined,
+  rate: number | null,
+  at: number,
+): readonly RatePoint[] => {
+  if (history?.length && history[history.length - 1].rate === rate) {
+    return history;
+  }
+  const points = [...(history ?? []), { at, rate }];
+  // Keep one point from before the window, so the line starts at its left edge.
+  let first = Math.max(0, points.length - RATE_HISTORY_POINTS);
+  while (first + 1 < points.length && points[first + 1].at <= at - RATE_HISTORY_MS) {
+    first += 1;
+  }
+  return first > 0 ? points.slice(first) : points;
+};
+
 const EMPTY: FlowsTableSnapshot = {
   loaded: false,
   rows: new Map(),
+  rates: new Map(),
   names: [],
   state: null,
   error: null,
@@ -189,6 +228,8 @@ export class FlowsTableStore {
     const previous = this.snapshot;
     const replace = this.pendingReplace;
     const rows = replace ? new Map<string, NodeFlowStatus>() : new Map(previous.rows);
+    const rates = new Map(previous.rates);
+    const at = (this.options.now ?? Date.now)();
     let namesChanged = replace;
     for (const [name, row] of this.pending) {
       if (row) {
@@ -196,8 +237,16 @@ export class FlowsTableStore {
           namesChanged = true;
         }
         rows.set(name, row);
+        rates.set(name, appendRate(rates.get(name), rateOf(row), at));
       } else if (rows.delete(name)) {
         namesChanged = true;
+      }
+    }
+    if (replace || namesChanged) {
+      for (const name of rates.keys()) {
+        if (!rows.has(name)) {
+          rates.delete(name);
+        }
       }
     }
     let state = previous.state;
@@ -212,6 +261,7 @@ export class FlowsTableStore {
     this.publish({
       loaded: previous.loaded || replace,
       rows,
+      rates,
       names: namesChanged ? sortedNames(rows) : previous.names,
       state,
       error: null,

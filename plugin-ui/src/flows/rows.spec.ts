@@ -1,4 +1,4 @@
-import { countStates, formatAge, selectRows, type RowQuery } from './rows';
+import { countStates, formatAge, selectRows, shownMessage, type RowQuery } from './rows';
 import { node } from '../testing/fakeTransport';
 import type { NodeFlowStatus } from '../gateway/types';
 
@@ -49,7 +49,7 @@ describe('rows', () => {
   });
 
   it('counts every state', () => {
-    expect(countStates(rows)).toEqual({ total: 4, EMITTING: 1, PENDING: 1, ERROR: 1, DISABLED: 1 });
+    expect(countStates(rows)).toEqual({ total: 4, EMITTING: 1, PENDING: 1, ERROR: 1, DISABLED: 1, notReceived: 0 });
   });
 
   it('says how long ago', () => {
@@ -61,5 +61,31 @@ describe('rows', () => {
     expect(formatAge('2026-01-02T00:00:05Z', now, 'en')).toBe('0s ago');
     expect(formatAge(null, now, 'en')).toBeNull();
     expect(formatAge('yesterday', now, 'en')).toBeNull();
+  });
+
+  it('sorts by what was received: not received first, then waiting, then the busiest', () => {
+    const received = table([
+      node('a', { delivery: 'CONFIRMED', recordsPerSecond: 2 }),
+      node('b', { delivery: 'NOT_RECEIVED', recordsPerSecond: 0 }),
+      node('c', { delivery: 'CONFIRMED', recordsPerSecond: 40 }),
+      node('d', { state: 'DISABLED', delivery: 'UNKNOWN' }),
+      node('e', { delivery: 'WAITING' }),
+      node('f', { delivery: 'UNKNOWN' }),
+    ]);
+    const sorted = selectRows(received, ['a', 'b', 'c', 'd', 'e', 'f'], query({ sortBy: 'received' }));
+    expect(sorted.map((row) => row.node)).toEqual(['b', 'e', 'c', 'a', 'f', 'd']);
+    expect(countStates(received).notReceived).toBe(1);
+  });
+
+  it("shows a node's own message, else why its records are not confirmed", () => {
+    expect(shownMessage(node('a', { message: 'no collector', delivery: 'NOT_RECEIVED', deliveryMessage: 'x' }))).toBe(
+      'no collector',
+    );
+    expect(shownMessage(node('a', { delivery: 'NOT_RECEIVED', deliveryMessage: 'dropped?' }))).toBe('dropped?');
+    expect(shownMessage(node('a', { delivery: 'WAITING', deliveryMessage: 'first within 80 s' }))).toBe(
+      'first within 80 s',
+    );
+    expect(shownMessage(node('a', { delivery: 'UNKNOWN', deliveryMessage: 'no metrics endpoint' }))).toBe('');
+    expect(shownMessage(node('a', { state: 'DISABLED', delivery: 'NOT_RECEIVED', deliveryMessage: 'x' }))).toBe('');
   });
 });

@@ -1,9 +1,9 @@
 /** Filtering, sorting and counting the table's rows; all linear except one sort of the filtered rows. */
-import type { NodeFlowState, NodeFlowStatus } from '../gateway/types';
+import type { FlowDelivery, NodeFlowState, NodeFlowStatus } from '../gateway/types';
 
 export const NODE_STATES: readonly NodeFlowState[] = ['EMITTING', 'PENDING', 'ERROR', 'DISABLED'];
 
-export type SortColumn = 'name' | 'status' | 'type' | 'endpoint' | 'message' | 'changed';
+export type SortColumn = 'name' | 'status' | 'type' | 'endpoint' | 'received' | 'message' | 'changed';
 export type SortDirection = 'asc' | 'desc';
 
 export interface RowQuery {
@@ -15,19 +15,36 @@ export interface RowQuery {
   direction: SortDirection;
 }
 
-export type StateCounts = Record<NodeFlowState, number> & { total: number };
+export type StateCounts = Record<NodeFlowState, number> & { total: number; notReceived: number };
 
 export const countStates = (rows: ReadonlyMap<string, NodeFlowStatus>): StateCounts => {
-  const counts: StateCounts = { total: 0, EMITTING: 0, PENDING: 0, ERROR: 0, DISABLED: 0 };
+  const counts: StateCounts = { total: 0, EMITTING: 0, PENDING: 0, ERROR: 0, DISABLED: 0, notReceived: 0 };
   for (const row of rows.values()) {
     counts.total += 1;
     counts[row.state] += 1;
+    if (row.state === 'EMITTING' && row.delivery === 'NOT_RECEIVED') {
+      counts.notReceived += 1;
+    }
   }
   return counts;
 };
 
+/** What the Message column shows: the node's own message, else why its records are not (yet) confirmed. */
+export const shownMessage = (row: NodeFlowStatus): string =>
+  row.message ??
+  (row.state === 'EMITTING' && (row.delivery === 'WAITING' || row.delivery === 'NOT_RECEIVED')
+    ? (row.deliveryMessage ?? '')
+    : '');
+
 // Problems first when sorting by status.
 const STATE_RANK: Record<NodeFlowState, number> = { ERROR: 0, PENDING: 1, EMITTING: 2, DISABLED: 3 };
+// Records not arriving first when sorting by what was received, then the busiest.
+const DELIVERY_RANK: Record<FlowDelivery, number> = { NOT_RECEIVED: 0, WAITING: 1, CONFIRMED: 2, UNKNOWN: 3 };
+
+const receivedKey = (row: NodeFlowStatus): number => {
+  const rank = row.state === 'EMITTING' ? DELIVERY_RANK[row.delivery ?? 'UNKNOWN'] : 4;
+  return rank * 1e9 - Math.min(row.recordsPerSecond ?? 0, 1e9 - 1);
+};
 
 const timestamp = (value: string | null | undefined): number => {
   const parsed = value ? Date.parse(value) : NaN;
@@ -46,8 +63,10 @@ const sortKey = (row: NodeFlowStatus, column: Exclude<SortColumn, 'name'>): stri
       return row.type ?? '';
     case 'endpoint':
       return naturalKey(row.endpoint);
+    case 'received':
+      return receivedKey(row);
     case 'message':
-      return naturalKey(row.message);
+      return naturalKey(shownMessage(row));
     case 'changed':
       return timestamp(row.updatedAt);
   }

@@ -2,6 +2,8 @@
 
 export type FlowType = 'NETFLOW' | 'IPFIX' | 'SFLOW';
 export type NodeFlowState = 'DISABLED' | 'PENDING' | 'EMITTING' | 'ERROR';
+/** Whether a node's collector receives its records (from the collector's own counters). */
+export type FlowDelivery = 'CONFIRMED' | 'WAITING' | 'NOT_RECEIVED' | 'UNKNOWN';
 
 export interface Label {
   key: string;
@@ -30,6 +32,12 @@ export interface NodeFlowStatus {
   message?: string | null;
   updatedAt?: string | null;
   observedGeneration?: number | null;
+  delivery?: FlowDelivery | null;
+  /** Records a second the collector counted from this node. */
+  recordsPerSecond?: number | null;
+  lastRecordAt?: string | null;
+  deliverySince?: string | null;
+  deliveryMessage?: string | null;
 }
 
 export interface FlowsSummary {

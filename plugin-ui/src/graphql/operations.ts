@@ -49,6 +49,11 @@ const NODE_ROW_FIELDS = /* GraphQL */ `
     message
     updatedAt
     observedGeneration
+    delivery
+    recordsPerSecond
+    lastRecordAt
+    deliverySince
+    deliveryMessage
   }
 `;
 
