@@ -286,28 +286,7 @@ class OvsNode:
             f"external_ids:system-id={self.name}",
             f"external_ids:hostname={self.name}",
         )
-        # vswitchd must run inside the node namespace: the netdev datapath creates a tap named
-        # ovs-netdev, so two instances in one namespace collide.
-        vswitchd = Daemon(
-            f"{self.name} ovs-vswitchd",
-            [
-                find_tool("ip", "iproute2"),
-                "netns",
-                "exec",
-                self.netns,
-                find_tool("ovs-vswitchd", "openvswitch-switch"),
-                f"unix:{self.rundir}/db.sock",
-                "--pidfile",
-                "--log-file",
-                "-vconsole:off",
-            ],
-            self.directory / "ovs-vswitchd.out",
-            env=env,
-            kind="ovs",
-        )
-        vswitchd.start()
-        vswitchd.ctl = f"{self.rundir}/ovs-vswitchd.{vswitchd.pid}.ctl"
-        self.daemons["ovs-vswitchd"] = vswitchd
+        self._start_vswitchd()
         # Without --no-wait, ovs-vsctl returns once vswitchd applied the change: a readiness barrier.
         self.vsctl(
             "--timeout=30",
@@ -338,18 +317,93 @@ class OvsNode:
             BRIDGE,
             "pod2",
         )
-        vswitchd.check_running()
+        self.daemons["ovs-vswitchd"].check_running()
+        self._add_normal_flow()
+        ip("-n", self.netns, "addr", "add", f"{pod_ip(self.index, 2)}/24", "dev", MGMT_PORT)
+        ip("-n", self.netns, "link", "set", MGMT_PORT, "up")
+
+    def _start_vswitchd(self) -> Daemon:
+        # vswitchd must run inside the node namespace: the netdev datapath creates a tap named
+        # ovs-netdev, so two instances in one namespace collide.
+        vswitchd = Daemon(
+            f"{self.name} ovs-vswitchd",
+            [
+                find_tool("ip", "iproute2"),
+                "netns",
+                "exec",
+                self.netns,
+                find_tool("ovs-vswitchd", "openvswitch-switch"),
+                f"unix:{self.rundir}/db.sock",
+                "--pidfile",
+                "--log-file",
+                "-vconsole:off",
+            ],
+            self.directory / "ovs-vswitchd.out",
+            env=self.ovs_env,
+            kind="ovs",
+        )
+        vswitchd.start()
+        vswitchd.ctl = f"{self.rundir}/ovs-vswitchd.{vswitchd.pid}.ctl"
+        self.daemons["ovs-vswitchd"] = vswitchd
+        return vswitchd
+
+    def _add_normal_flow(self) -> None:
         run(
             [find_tool("ovs-ofctl", "openvswitch-switch"), "add-flow", BRIDGE, "priority=0,actions=NORMAL"],
             f"adding the NORMAL flow on {self.name}",
-            env=env,
+            env=self.ovs_env,
         )
         broken = self.vsctl("--bare", "--columns=name", "find", "Interface", "ofport=-1").split()
         if broken:
             raise TestbedError(
                 f"Open vSwitch on {self.name} could not attach {', '.join(broken)}; see {self.rundir}/ovs-vswitchd.log."
             )
-        ip("-n", self.netns, "addr", "add", f"{pod_ip(self.index, 2)}/24", "dev", MGMT_PORT)
+
+    def restart_vswitchd(self, timeout: float = 30.0) -> None:
+        """A fresh ovs-vswitchd on the same database, as after an upgrade or a crash: the ports,
+        their tap devices and addresses stay; OpenFlow flows and everything in the old process's
+        memory do not."""
+        old = self.daemons.pop("ovs-vswitchd", None)
+        if old is not None:
+            if old.ctl and old.running():
+                try:  # without --cleanup: the internal ports' tap devices (and their addresses) survive
+                    subprocess.run(
+                        [find_tool("ovs-appctl", "openvswitch-switch"), "-t", old.ctl, "exit"],
+                        capture_output=True,
+                        timeout=OVS_EXIT_SECONDS,
+                        env=self.ovs_env,
+                    )
+                    if old.popen is not None:
+                        old.popen.wait(10)
+                except subprocess.TimeoutExpired:
+                    pass
+            old.stop()
+        vswitchd = self._start_vswitchd()
+        # The new process has configured the bridge once its OpenFlow socket answers.
+        ofctl = [find_tool("ovs-ofctl", "openvswitch-switch"), "show", BRIDGE]
+        if not wait_until(
+            lambda: (
+                not vswitchd.running()
+                or subprocess.run(ofctl, capture_output=True, env=self.ovs_env, timeout=10).returncode == 0
+            ),
+            timeout,
+            0.1,
+        ):
+            raise TestbedError(
+                f"the restarted ovs-vswitchd on {self.name} did not open {BRIDGE} within {timeout:.0f} s."
+            )
+        vswitchd.check_running()
+
+        def attached() -> bool:
+            # --bare prints each Interface as "name\nofport\n", records separated by a blank line
+            rows = self.vsctl("--bare", "--columns=name,ofport", "list", "Interface").strip().split("\n\n")
+            return all(row.split("\n")[-1].strip().isdigit() and int(row.split("\n")[-1]) > 0 for row in rows)
+
+        if not wait_until(attached, timeout, 0.1):
+            raise TestbedError(
+                f"the restarted ovs-vswitchd on {self.name} did not attach every port within {timeout:.0f} s."
+            )
+        self._add_normal_flow()
         ip("-n", self.netns, "link", "set", MGMT_PORT, "up")
 
     def start_traffic(self) -> None:
