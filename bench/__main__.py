@@ -238,8 +238,8 @@ def main() -> int:
                 loads = [w.load for s in measurement.scenarios for ws in s.windows.values() for w in ws]
                 info = meta(command, loads)
             sections["dataplane"] = dataplane_report.section(measurement, info)
-            if publish and not args.replay:
-                for path in dataplane_report.write_outputs(measurement, info):
+            if publish:
+                for path in dataplane_report.write_outputs(measurement, info, raw=not args.replay):
                     progress(f"wrote {path.relative_to(ROOT)}")
     output = args.output or (str(RESULTS) if publish else None)
     previous = Path(output).read_text() if output and Path(output).exists() else ""

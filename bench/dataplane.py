@@ -456,9 +456,14 @@ class Node:
         delivered = rate(last.udp["InDatagrams"], first.udp["InDatagrams"])
         socket_drops = rate(last.udp["RcvbufErrors"], first.udp["RcvbufErrors"])
         # Every datagram that arrived, whether goflow2 has decoded it yet or lost it at its full
-        # socket, made up like those it decoded since this setting began.
+        # socket, made up like those it decoded meanwhile (since this setting began if none: the
+        # exporter's first datagrams, IPFIX templates, are larger than the rest).
         datagrams = decoded[DECODED_DATAGRAMS]
-        per_datagram = {key: decoded[key] / datagrams if datagrams else 0.0 for key in (DECODED_BYTES, "records")}
+        recent = datagrams - before[DECODED_DATAGRAMS]
+        per_datagram = {
+            key: (decoded[key] - before[key]) / recent if recent else decoded[key] / datagrams if datagrams else 0.0
+            for key in (DECODED_BYTES, "records")
+        }
         arrived = delivered + socket_drops
         return Window(
             seconds=span,
@@ -472,7 +477,7 @@ class Node:
             socket_drops=socket_drops,
             export_bytes=arrived * per_datagram[DECODED_BYTES],
             records=arrived * per_datagram["records"],
-            decoded=(datagrams - before[DECODED_DATAGRAMS]) / span,
+            decoded=recent / span,
             sent=rate(last.generator[0], first.generator[0]),
             received=rate(last.generator[1], first.generator[1]),
             send_errors=rate(last.generator[2], first.generator[2]),
@@ -514,9 +519,11 @@ def measure(plan: Plan, log_dir: Path, progress: Progress) -> Measurement:
         collector = Collector(tb, NODE, log_dir)
         try:
             node = Node(tb, NODE, collector)
+            # "ovs-vswitchd (Open vSwitch) 3.1.0"
             version = subprocess.run(
                 [find_tool("ovs-vswitchd", "openvswitch-switch"), "--version"], capture_output=True, text=True
             ).stdout.splitlines()[0]
+            version = "Open vSwitch " + version.split()[-1]
             probes: list[tuple[Traffic, Window]] = []
             if plan.probe_seconds:
                 node.switch(DISABLED)

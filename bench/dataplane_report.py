@@ -287,7 +287,7 @@ def section(measurement: Measurement, meta: dict[str, str]) -> str:
         f"- date: {meta['date']}",
         f"- machine: {meta['machine']}",
         f"- commit: {meta['commit']}",
-        f"- Open vSwitch: {measurement.ovs_version}, userspace datapath (`datapath_type=netdev`)",
+        f"- Open vSwitch: {measurement.ovs_version.removeprefix('Open vSwitch ')}, userspace datapath (`datapath_type=netdev`)",
         f"- load average (1 min) while measuring: {meta['load']} (the machine is shared; see each scenario)",
         f"- run time: {measurement.seconds / 60:.0f} min",
         "",
@@ -498,9 +498,13 @@ def load(data: dict[str, Any]) -> tuple[Measurement, dict[str, str]]:
     return Measurement(Plan(**plan_data), scenarios, probes, data["ovsVersion"], data["seconds"]), dict(data["meta"])
 
 
-def write_outputs(measurement: Measurement, meta: dict[str, str]) -> list[Path]:
-    """Everything a full run publishes; returns the files written."""
-    RAW.write_text(json.dumps(dump(measurement, meta), indent=1) + "\n")
+def write_outputs(measurement: Measurement, meta: dict[str, str], *, raw: bool = True) -> list[Path]:
+    """What a full run publishes besides its RESULTS.md section (a replay: all but the raw windows
+    it was read from); returns the files written."""
+    written = []
+    if raw:
+        RAW.write_text(json.dumps(dump(measurement, meta), indent=1) + "\n")
+        written.append(RAW)
     COST_TABLE.write_text(json.dumps(cost_table(measurement, meta), indent=2) + "\n")
     write_readme(readme_block(measurement, meta))
-    return [RAW, COST_TABLE, README]
+    return [*written, COST_TABLE, README]

@@ -1,4 +1,4 @@
-"""Resolvers for flows, viewer, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
+"""Resolvers for flows, viewer, exportCosts, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from gateway.access import ANONYMOUS_GATEWAY, StandingAccess, SwitchAccess, switch_access
+from gateway.domain import export_cost
 from gateway.domain.model import FlowsState, NodeFlowStatus
 from gateway.domain.validation import StartRequest
 from gateway.resolvers.context import Context
@@ -43,6 +44,12 @@ async def viewer(ctx: Context) -> SwitchAccess:
         caller = await ctx.reader()
         async with ctx.services.api_for(caller) as api:
             return await switch_access(api, caller, ctx.services.hub.export() is not None)
+
+
+async def export_costs(ctx: Context) -> export_cost.ExportCostTable:
+    with ctx.errors():
+        await ctx.reader()  # every read is the caller's, like the rest of the API
+        return export_cost.load()
 
 
 async def start_flows(ctx: Context, request: StartRequest) -> FlowsState:

@@ -17,7 +17,14 @@ from gateway.resolvers import flows as resolve
 from gateway.resolvers.context import Context
 from gateway.schema.execution import FlatMemoryExecutionContext
 from gateway.schema.extensions import OperationMetrics
-from gateway.schema.types import CollectorInput, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer
+from gateway.schema.types import (
+    CollectorInput,
+    ExportCostTable,
+    FlowsState,
+    FlowsTableUpdate,
+    NodeFlowStatus,
+    Viewer,
+)
 
 # Generous for every real query (the deepest, flows.collector.selector.key, is 4 levels) while
 # refusing documents built to make the server work hard.
@@ -37,6 +44,13 @@ class Query:
     @strawberry.field(description="Who is asking, and whether they may switch flow export (asked as them).")
     async def viewer(self, info: GraphInfo) -> Viewer:
         return Viewer.from_domain(await resolve.viewer(info.context))
+
+    @strawberry.field(
+        description="What each export type and sampling costs a node (CPU, memory, export traffic), as measured "
+        "on Open vSwitch: the price to see before switching."
+    )
+    async def export_costs(self, info: GraphInfo) -> ExportCostTable:
+        return ExportCostTable.from_domain(await resolve.export_costs(info.context))
 
 
 @strawberry.type

@@ -53,6 +53,28 @@ export const VIEWER_QUERY = /* GraphQL */ `
   }
 `;
 
+export const EXPORT_COSTS_QUERY = /* GraphQL */ `
+  query ExportCosts {
+    exportCosts {
+      measured
+      openVSwitch
+      machine
+      traffic
+      activeTimeoutSeconds
+      rates
+      estimates {
+        type
+        sampling
+        isDefault
+        packetsPerSecond
+        cpuPercentOfCore
+        memoryMib
+        exportBytesPerSecond
+      }
+    }
+  }
+`;
+
 export const FLOWS_TABLE_SUBSCRIPTION = /* GraphQL */ `
   subscription FlowsTable {
     flowsTable {
@@ -103,6 +125,7 @@ export const STOP_FLOWS_MUTATION = /* GraphQL */ `
 /** All documents by operation name. */
 export const OPERATIONS = {
   Viewer: VIEWER_QUERY,
+  ExportCosts: EXPORT_COSTS_QUERY,
   FlowsTable: FLOWS_TABLE_SUBSCRIPTION,
   StartFlows: START_FLOWS_MUTATION,
   StopFlows: STOP_FLOWS_MUTATION,
