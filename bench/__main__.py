@@ -238,6 +238,8 @@ def main() -> int:
                 loads = [w.load for s in measurement.scenarios for ws in s.windows.values() for w in ws]
                 info = meta(command, loads)
             sections["dataplane"] = dataplane_report.section(measurement, info)
+            for sentence in dataplane_report.disturbed(measurement):
+                progress(f"disturbed: {sentence}; run the benchmark again when the machine is quieter")
             if publish:
                 for path in dataplane_report.write_outputs(measurement, info, raw=not args.replay):
                     progress(f"wrote {path.relative_to(ROOT)}")

@@ -174,7 +174,7 @@ def setting_name(setting: Setting) -> str:
     name = setting.type.value
     if setting.sampling is not None:
         name += f", sampling 1/{setting.sampling}"
-    if setting.type is FlowType.IPFIX and setting.sampling == 400:
+    if setting.type in (FlowType.IPFIX, FlowType.SFLOW) and setting.sampling == 400:
         name += " (default)"
     return name
 
@@ -210,67 +210,100 @@ def _find(measurement: Measurement, setting: Setting, rate: int, shape: str) -> 
 
 
 def explanation(measurement: Measurement) -> str:
-    """One paragraph: why the order is what it is, with this run's own figures."""
+    """One paragraph: why the order is what it is, in this run's own figures (each comparison is
+    worded from the figures, so a run that disagrees says so)."""
     rate = max(measurement.plan.rates)
-    shapes = measurement.plan.shapes
-    netflow = Setting(FlowType.NETFLOW)
+    shape = measurement.plan.shapes[-1]
     parts: list[str] = []
-    nf_short = _find(measurement, netflow, rate, "short")
-    nf_long = _find(measurement, netflow, rate, "long")
+    nf_short = _find(measurement, Setting(FlowType.NETFLOW), rate, "short")
+    nf_long = _find(measurement, Setting(FlowType.NETFLOW), rate, "long")
     if nf_short is not None:
-        flows = rate // SHORT_FLOW_PACKETS
         text = (
-            "NetFlow v5 has no sampling in OVS, and to count every connection it makes the datapath keep one "
-            "exact-match flow per 5-tuple instead of one wildcarded flow for all of them: every new connection "
-            f"becomes an upcall into ovs-vswitchd. Its cost follows connections, not packets: at {rate:,} packets/s "
-            f"of short flows ({flows:,} new connections/s) it took {nf_short.cpu.value:+.1f} % of a core and "
+            "NetFlow v5 has no sampling in OVS, and to account for every connection it makes the datapath keep one "
+            "exact-match flow per 5-tuple instead of one wildcarded flow for all of them: every new connection is an "
+            "upcall into ovs-vswitchd, and every connection holds a datapath flow until it has been idle for 10 s. "
+            f"Its cost follows connections, not packets: at {rate:,} packets/s of short flows "
+            f"({rate // SHORT_FLOW_PACKETS:,} new connections/s) it took {nf_short.cpu.value:+.1f} % of a core and "
             f"{nf_short.memory_mib.value:+.0f} MiB"
         )
         if nf_long is not None:
             text += f", with {LONG_FLOWS} long flows at the same rate {nf_long.cpu.value:+.1f} % and {nf_long.memory_mib.value:+.0f} MiB"
         text += (
             f"; its export is the most compact per connection ({nf_short.records.value:,.0f} records/s in "
-            f"{nf_short.datagrams.value:,.0f} datagrams/s, up to 30 records each, {kbps(nf_short.export_kbps.value)} kB/s)."
+            f"{nf_short.datagrams.value:,.0f} datagrams/s of up to 30 records, {kbps(nf_short.export_kbps.value)} kB/s)."
         )
         parts.append(text)
-    ipfix = [_find(measurement, Setting(FlowType.IPFIX, n), rate, shapes[-1]) for n in (1, 64, 400)]
-    sflow = [_find(measurement, Setting(FlowType.SFLOW, n), rate, shapes[-1]) for n in (1, 64, 400)]
+    ipfix = [_find(measurement, Setting(FlowType.IPFIX, n), rate, shape) for n in (1, 64, 400)]
+    sflow = [_find(measurement, Setting(FlowType.SFLOW, n), rate, shape) for n in (1, 64, 400)]
     if all(ipfix) and all(sflow):
         i1, i64, i400 = (c for c in ipfix if c is not None)
         s1, s64, s400 = (c for c in sflow if c is not None)
-        cpu_falls = i1.cpu.value > i64.cpu.value + i64.cpu.spread and s1.cpu.value > s64.cpu.value + s64.cpu.spread
+
+        def clearly_above(high: Cost, low: Cost) -> bool:
+            return high.cpu.value - low.cpu.value > max(high.cpu.spread, low.cpu.spread)
+
+        if clearly_above(i1, i400) and clearly_above(s1, s400):
+            effect = "reduces OVS's CPU as well as the export volume"
+        elif clearly_above(i1, i400) or clearly_above(s1, s400):
+            effect = "reduces the export volume, and OVS's CPU clearly only for " + (
+                "IPFIX" if clearly_above(i1, i400) else "sFlow"
+            )
+        else:
+            effect = "reduces the export volume; the CPU it saves is within this run's spread"
         parts.append(
             "IPFIX and sFlow sample in the datapath: each sampled packet is copied up to ovs-vswitchd, so their cost "
-            "follows packets divided by the sampling rate and hardly the shape of the traffic. Sampling therefore "
-            + (
-                "reduces OVS's CPU, not only the export volume"
-                if cpu_falls
-                else "reduces the export volume; the CPU saved is within the spread"
-            )
-            + f": at {rate:,} packets/s, IPFIX took {i1.cpu.value:+.1f} / {i64.cpu.value:+.1f} / {i400.cpu.value:+.1f} % "
-            f"of a core and sent {kbps(i1.export_kbps.value)} / {kbps(i64.export_kbps.value)} / {kbps(i400.export_kbps.value)} kB/s "
-            f"at 1/1, 1/64 and 1/400; sFlow {s1.cpu.value:+.1f} / {s64.cpu.value:+.1f} / {s400.cpu.value:+.1f} % and "
+            f"follows packets divided by the sampling rate, whatever the connections. Sampling {effect}: at {rate:,} "
+            f"packets/s IPFIX took {i1.cpu.value:+.1f} / {i64.cpu.value:+.1f} / {i400.cpu.value:+.1f} % of a core and "
+            f"sent {kbps(i1.export_kbps.value)} / {kbps(i64.export_kbps.value)} / {kbps(i400.export_kbps.value)} kB/s "
+            f"at 1/1, 1/64 and 1/400, sFlow {s1.cpu.value:+.1f} / {s64.cpu.value:+.1f} / {s400.cpu.value:+.1f} % and "
             f"{kbps(s1.export_kbps.value)} / {kbps(s64.export_kbps.value)} / {kbps(s400.export_kbps.value)} kB/s."
         )
-        per_sample_ipfix = i64.export_kbps.value * 1000 / max(1.0, i64.forwarded.value / 64)
-        per_sample_sflow = s64.export_kbps.value * 1000 / max(1.0, s64.forwarded.value / 64)
+        samples = max(1.0, i64.forwarded.value / 64), max(1.0, s64.forwarded.value / 64)
         parts.append(
-            "At the same sampling IPFIX sends more than sFlow: as flowgate configures it (OVN-Kubernetes' defaults, no "
-            "cache size), OVS does not aggregate and exports every sample as its own record in its own datagram, "
-            f"and twice (ingress and egress), about {per_sample_ipfix:,.0f} bytes per sampled packet against sFlow's "
-            f"{per_sample_sflow:,.0f} (several samples per datagram); `--cache-max-flows` lets OVS aggregate."
+            "At the same sampling IPFIX sends more than sFlow: configured as flowgate does (OVN-Kubernetes' defaults, "
+            "no cache size), OVS does not aggregate but exports every sample as its own record in its own datagram, "
+            f"and twice (on ingress and on egress): {i64.export_kbps.value * 1000 / samples[0]:,.0f} bytes per sampled "
+            f"packet against sFlow's {s64.export_kbps.value * 1000 / samples[1]:,.0f}, which packs several samples "
+            "into a datagram (a cache size, `--cache-max-flows`, lets OVS merge the samples of one flow; not measured "
+            "here)."
         )
-        worst = min(i1.forwarded_change, s1.forwarded_change)
-        parts.append(
-            f"Sampling every packet is the one setting that can slow the data path: the pods' forwarding rate changed by "
-            f"{i1.forwarded_change:+.0f} % (IPFIX) and {s1.forwarded_change:+.0f} % (sFlow) at 1/1"
-            + (", within the run's noise" if worst > -5 else "")
-            + "."
-        )
+        scenario = next(x for x in measurement.scenarios if x.traffic.rate == rate and x.traffic.shape == shape)
+        base = [w.received for w in scenario.windows[DISABLED]]
+        noise = 100 * statistics.pstdev(base) / max(1.0, statistics.fmean(base))
+        changes = {c.setting.label: c.forwarded_change for c in costs(scenario) if c.setting != DISABLED}
+        slowed = {label: change for label, change in changes.items() if change < -max(2.0, 2 * noise)}
+        if slowed:
+            parts.append(
+                "Export slowed the data path only where it copies the most up to ovs-vswitchd: at "
+                f"{rate:,} packets/s the pods' forwarding rate changed by "
+                + ", ".join(f"{change:+.0f} % with {label}" for label, change in slowed.items())
+                + f"; every other setting stayed within the Disabled windows' own variation (±{noise:.0f} %)."
+            )
+        else:
+            parts.append(
+                f"No setting measurably slowed the data path: at {rate:,} packets/s every forwarding rate stayed "
+                f"within twice the Disabled windows' own variation (±{noise:.0f} %)."
+            )
     return " ".join(parts)
 
 
 # -- RESULTS.md ------------------------------------------------------------------------------
+
+DISTURBED_BELOW = 0.9  # forwarded / sent with export disabled: less means the machine starved the node
+
+
+def disturbed(measurement: Measurement) -> list[str]:
+    """Sentences for the scenarios where the node did not even forward the offered traffic with
+    export disabled: other load on the machine, not export, set those figures."""
+    found = []
+    for scenario in measurement.scenarios:
+        base = costs(scenario)[0]
+        if base.forwarded.value < DISTURBED_BELOW * base.sent.value:
+            found.append(
+                f"{scenario.traffic.label}: only {100 * base.forwarded.value / max(1.0, base.sent.value):.0f} % "
+                f"forwarded with export disabled (load average {scenario.load_before:.1f} → {scenario.load_after:.1f})"
+            )
+    return found
 
 
 def _pm(figure: Figure, digits: int = 1, signed: bool = False) -> str:
@@ -320,6 +353,15 @@ def section(measurement: Measurement, meta: dict[str, str]) -> str:
         "",
         "### What the traffic generator reached",
         "",
+        *(
+            [
+                "Disturbed: the machine was too busy for the node in these scenarios, so their figures say more about "
+                "the other load than about export: " + "; ".join(disturbed(measurement)) + ".",
+                "",
+            ]
+            if disturbed(measurement)
+            else []
+        ),
         "| traffic | sent, packets/s | forwarded to the other pod, export disabled | load average |",
         "|---|---|---|---|",
     ]

@@ -8,9 +8,9 @@ import { FLOW_TYPE_NAMES } from './NodeStateLabel';
 
 export interface ExportCostTableProps {
   table: CostTable;
-  /** The type the admin has (or is about to apply), to point out its row; null: none. */
+  /** The running type: its row nearest to the form's sampling (what Apply would give) is pointed out. */
   type: FlowType | null;
-  /** The sampling in the form: the row with the nearest measured sampling is pointed out. */
+  /** The sampling in the form (empty: the default). */
   sampling: string;
 }
 
@@ -54,7 +54,7 @@ export const ExportCostTable: FC<ExportCostTableProps> = ({ table, type, samplin
                       <>
                         {' '}
                         <Label isCompact color="blue">
-                          {t('This setting')}
+                          {t('As entered above')}
                         </Label>
                       </>
                     )}

@@ -245,14 +245,14 @@ describe('FlowsPage', () => {
     ]);
     expect(costCells('cost-IPFIX-1')).toEqual(['IPFIX, 1 in 1', '5.0 % CPU · 556 kB/s', '61.9 % CPU · 14.2 MB/s']);
     // Empty sampling: IPFIX's default is what this export runs with.
-    expect(costCells('cost-IPFIX-400')[0]).toBe('IPFIX, 1 in 400 (default) This setting');
+    expect(costCells('cost-IPFIX-400')[0]).toBe('IPFIX, 1 in 400 (default) As entered above');
     expect(screen.getByTestId('export-costs')).toHaveTextContent(
       'Measured 2026-11-29 14:02 UTC with ovs-vswitchd (Open vSwitch) 3.1.0 on Test CPU, 2 cores',
     );
 
     // A sampling typed in the form points at the nearest measured one.
     await user.type(screen.getByRole('spinbutton', { name: 'Sampling' }), '2');
-    expect(costCells('cost-IPFIX-1')[0]).toBe('IPFIX, 1 in 1 This setting');
+    expect(costCells('cost-IPFIX-1')[0]).toBe('IPFIX, 1 in 1 As entered above');
     expect(costCells('cost-IPFIX-400')[0]).toBe('IPFIX, 1 in 400 (default)');
   });
 
