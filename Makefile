@@ -13,9 +13,10 @@ all: setup
 
 setup: system-deps venv binaries
 
-# Debian packages the data plane needs (root, apt).
+# Debian packages the data plane and the browser tests need (root, apt).
 system-deps:
 	@hack/install-system-deps.sh
+	@hack/install-system-deps.sh browser
 
 # The product (gateway/) and, for development, the testbed (testbed/) and the tools.
 venv: $(STAMP)

@@ -3,6 +3,8 @@
 #   hack/install-system-deps.sh          the testbed's: Open vSwitch (a real data plane per
 #                                        simulated node), ethtool and iproute2 (network
 #                                        namespaces), openssl (the testbed's certificates)
+#   hack/install-system-deps.sh browser  the browser tests': Debian's chromium (driven by
+#                                        Playwright from PyPI; no browser is downloaded)
 #   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
 #                                        without a daemon) and debootstrap (makes the Debian base
 #                                        image when no registry is reachable)
@@ -15,12 +17,15 @@ case "${1:-testbed}" in
     command -v ip >/dev/null || need+=(iproute2)
     command -v openssl >/dev/null || need+=(openssl)
     ;;
+  browser)
+    [ -x /usr/bin/chromium ] || need+=(chromium)
+    ;;
   image)
     command -v buildah >/dev/null || need+=(buildah)
     command -v debootstrap >/dev/null || need+=(debootstrap)
     ;;
   *)
-    echo "flowgate: install-system-deps.sh takes 'testbed' (the default) or 'image', not '$1'." >&2
+    echo "flowgate: install-system-deps.sh takes 'testbed' (the default), 'browser' or 'image', not '$1'." >&2
     exit 2
     ;;
 esac

@@ -5,4 +5,5 @@ pytest_plugins = (
     "tests.fixtures.gateway",
     "tests.fixtures.agents",
     "tests.fixtures.kubectl",
+    "tests.fixtures.browser",
 )

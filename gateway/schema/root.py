@@ -4,13 +4,18 @@ types: the only place the two meet."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
 from functools import partial
+from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
-from strawberry.types import Info
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
+from strawberry.types import ExecutionResult, Info
+from strawberry.types.graphql import OperationType
 
 from gateway.domain import model
 from gateway.resolvers import flows as resolve
@@ -92,7 +97,42 @@ class Subscription:
                 yield FlowsTableUpdate.from_domain(update)
 
 
-schema = strawberry.Schema(
+SUBSCRIPTION_OVER_HTTP = (
+    "A subscription streams over a WebSocket: open one to /graphql (graphql-transport-ws or graphql-ws) "
+    "and subscribe there; over HTTP only queries and mutations run."
+)
+
+
+class GatewaySchema(strawberry.Schema):
+    """The schema, answering a subscription sent as an HTTP request with a sentence. Strawberry lets
+    it through (for its multipart transport, which flowgate's clients do not use) and the root field
+    then fails as null: "Cannot return null for non-nullable field", an INTERNAL error with a
+    traceback in the log. Subscriptions over WebSocket go through `subscribe`, not here."""
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        allowed = set(DEFAULT_ALLOWED_OPERATION_TYPES if allowed_operation_types is None else allowed_operation_types)
+        allowed.discard(OperationType.SUBSCRIPTION)
+        try:
+            return await super().execute(
+                query, variable_values, context_value, root_value, operation_name, allowed, operation_extensions
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is not OperationType.SUBSCRIPTION:
+                raise
+            error = GraphQLError(SUBSCRIPTION_OVER_HTTP, extensions={"code": "INVALID_QUERY"})
+            return ExecutionResult(data=None, errors=[error])
+
+
+schema = GatewaySchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -58,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,
         log_level=settings.log_level,
         lifespan="on",
+        # Every console tab reconnects at once after a restart: a deep accept queue keeps the
+        # kernel from refusing handshakes while the gateway works through them.
+        backlog=4096,
     )
     server = uvicorn.Server(config)
     server.run()

@@ -51,7 +51,6 @@ PROTOCOL = "graphql-transport-ws"
 FREEZE_AFTER = 200  # new connections since the last freeze that make the next one worth it
 DOCUMENT_CACHE = 256  # distinct subscription documents remembered, parsed and validated
 TABLE_BACKLOG = 16  # updates a flowsTable member may owe before it is sent a fresh snapshot instead
-RAW_SEND = "flowgate.raw_send"  # the transport's own send, kept in the scope by the request metrics
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 VALIDATION_RULES = [
@@ -84,44 +83,51 @@ def error_payload(errors: list[GraphQLError]) -> str:
 
 
 class Member:
-    """One subscription of one connection."""
+    """One subscription of one connection. Payloads are the group's shared UTF-8 text; a member
+    only adds its own id around them."""
+
+    __slots__ = ("connection", "group", "id", "next_prefix")
 
     def __init__(self, connection: LiveConnection, operation_id: str) -> None:
         self.connection = connection
         self.id = operation_id
-        self.next_prefix = '{"id":' + _dumps(operation_id) + ',"type":"next","payload":'
+        self.next_prefix = ('{"id":' + _dumps(operation_id) + ',"type":"next","payload":').encode()
         self.group: Group | None = None
 
-    def take(self) -> list[str]:
-        """The messages owed, as text, emptying the outbox."""
+    def take(self) -> list[bytes]:
+        """The messages owed, emptying the outbox."""
         raise NotImplementedError
 
-    def next_message(self, payload: str) -> str:
-        return self.next_prefix + payload + "}"
+    def next_message(self, payload: bytes) -> bytes:
+        return self.next_prefix + payload + b"}"
 
 
 class NodeMember(Member):
+    __slots__ = ("outbox",)
+
     def __init__(self, connection: LiveConnection, operation_id: str) -> None:
         super().__init__(connection, operation_id)
-        self.outbox: dict[str, str] = {}
+        self.outbox: dict[str, bytes] = {}
 
-    def push(self, node: str, payload: str) -> None:
+    def push(self, node: str, payload: bytes) -> None:
         self.outbox[node] = payload  # a newer status of the same node replaces the older
         self.connection.owed(self)
 
-    def take(self) -> list[str]:
+    def take(self) -> list[bytes]:
         messages = [self.next_message(p) for p in self.outbox.values()]
         self.outbox.clear()
         return messages
 
 
 class TableMember(Member):
+    __slots__ = ("queue", "resync")
+
     def __init__(self, connection: LiveConnection, operation_id: str) -> None:
         super().__init__(connection, operation_id)
-        self.queue: list[str] = []
+        self.queue: list[bytes] = []
         self.resync = False
 
-    def push(self, payload: str) -> None:
+    def push(self, payload: bytes) -> None:
         if self.resync:
             return
         self.queue.append(payload)
@@ -130,7 +136,7 @@ class TableMember(Member):
             self.resync = True  # what it missed is replaced by the table as it is then
         self.connection.owed(self)
 
-    def take(self) -> list[str]:
+    def take(self) -> list[bytes]:
         if self.resync:
             assert isinstance(self.group, TableGroup)
             self.resync = False
@@ -176,7 +182,7 @@ class NodeGroup(Group):
         assert isinstance(member, NodeMember)
         member.group = self
         for status in self.live.hub.statuses(self.node):
-            member.push(status.node, self.plan.node_payload(status))
+            member.push(status.node, self.plan.node_payload(status).encode())
         self.members[member] = None
 
     async def run(self) -> None:
@@ -187,7 +193,7 @@ class NodeGroup(Group):
                 while (more := self.mailbox.get_nowait()) is not None:
                     changes.append(more)
                 for change in changes:
-                    payload = self.plan.node_payload(change)
+                    payload = self.plan.node_payload(change).encode()
                     for member in self.members:
                         member.push(change.node, payload)  # type: ignore[attr-defined]
         finally:
@@ -201,13 +207,14 @@ class TableGroup(Group):
         super().__init__(live, key, plan)
         self.mailbox: TableMailbox = live.hub.subscribe_table(live.table_batch)
         self.mailbox.get_nowait()  # the group's own snapshot: members get theirs when they join
-        self._snapshot: tuple[int, str] | None = None
+        self._snapshot: tuple[int, bytes] | None = None
 
-    def snapshot(self) -> str:
+    def snapshot(self) -> bytes:
         """The whole table as one update, computed once per hub version for every tab that opens."""
         hub = self.live.hub
         if self._snapshot is None or self._snapshot[0] != hub.version:
-            self._snapshot = (hub.version, self.plan.table_payload(True, hub.statuses(), (), hub.overview()))
+            text = self.plan.table_payload(True, hub.statuses(), (), hub.overview())
+            self._snapshot = (hub.version, text.encode())
         return self._snapshot[1]
 
     def add(self, member: Member) -> None:
@@ -222,7 +229,9 @@ class TableGroup(Group):
                 update = await self.mailbox.get()
                 for node in update.removed:
                     self.plan.forget_row(node)
-                payload = self.plan.table_payload(update.snapshot, update.changed, update.removed, update.state)
+                payload = self.plan.table_payload(
+                    update.snapshot, update.changed, update.removed, update.state
+                ).encode()
                 for member in self.members:
                     member.push(payload)  # type: ignore[attr-defined]
         finally:
@@ -306,7 +315,8 @@ class LiveOperations:
             self._wake.clear()
             owed, self._owed = self._owed, {}
             for connection in owed:
-                await connection.flush()
+                connection.flush()
+            await asyncio.sleep(0)  # let the readers in between waves
 
     async def _sweep_forever(self) -> None:
         """Access of running subscriptions is checked again when due, one connection at a time;
@@ -349,7 +359,7 @@ class LiveConnection:
         self.scope = scope
         self.receive = receive
         self.send = send
-        self.raw_send: Send = scope.get(RAW_SEND, send)
+        self.raw_send: Send = send  # the server's own: live sockets are routed ahead of any middleware
         self.services = services
         self.live = live
         self.init_timeout = init_timeout
@@ -363,7 +373,7 @@ class LiveConnection:
         self._owed: dict[Member, None] = {}
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
-        self._writable = _writability(self.raw_send)
+        self._frames = FrameWriter.of(self.raw_send)
 
     # -- serving ---------------------------------------------------------------------------------
 
@@ -547,34 +557,67 @@ class LiveConnection:
         if self._writer is None:
             self.live.owe(self)
 
-    async def flush(self) -> None:
-        """Called by the flusher: write at once if the peer keeps up, else hand over to a writer of
+    def flush(self) -> None:
+        """Called by the flusher: written at once if the peer keeps up, else handed to a writer of
         this connection's own (so one slow peer never holds up the others)."""
         if self._writer is not None or self._closed:
             return
-        if self._writable():
-            await self._write_owed()
+        if self._frames is not None and self._frames.ready():
+            owed, self._owed = self._owed, {}
+            for member in owed:
+                if member.group is not None:  # else completed meanwhile
+                    for message in member.take():
+                        self._frames.write(message)
         else:
             self._writer = asyncio.create_task(self._write_when_able())
 
     async def _write_when_able(self) -> None:
         try:
             while self._owed and not self._closed:
-                await self._write_owed()
-        finally:
-            self._writer = None
-
-    async def _write_owed(self) -> None:
-        owed, self._owed = self._owed, {}
-        try:
-            for member in owed:
-                if member.group is None:
-                    continue  # completed meanwhile
-                for text in member.take():
-                    await self.raw_send({"type": "websocket.send", "text": text})
+                owed, self._owed = self._owed, {}
+                for member in owed:
+                    if member.group is not None:
+                        for message in member.take():
+                            await self.raw_send({"type": "websocket.send", "text": message.decode()})
         except Exception:
             # The peer went away mid-write: the receive loop sees the disconnect and cleans up.
             self._closed = True
+        finally:
+            self._writer = None
+
+
+class FrameWriter:
+    """Text frames written straight to the connection's transport, for servers that let us:
+    uvicorn's WebSocket protocols keep the transport, whether it may be written now (`writable`)
+    and whether a close went out. Every message of every subscriber otherwise passes through the
+    ASGI send and the protocol library, several times the cost for the same bytes."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+    @staticmethod
+    def of(send: Send) -> FrameWriter | None:
+        protocol = getattr(send, "__self__", None)
+        needed = ("transport", "writable", "close_sent")
+        if protocol is None or not all(hasattr(protocol, name) for name in needed):
+            return None
+        return FrameWriter(protocol)
+
+    def ready(self) -> bool:
+        p = self.protocol
+        return bool(p.writable.is_set() and not p.close_sent and not p.transport.is_closing())
+
+    def write(self, message: bytes) -> None:
+        length = len(message)
+        if length < 126:
+            header = bytes((0x81, length))
+        elif length < 65536:
+            header = b"\x81\x7e" + length.to_bytes(2, "big")
+        else:
+            header = b"\x81\x7f" + length.to_bytes(8, "big")
+        self.protocol.transport.write(header + message)
 
 
 def _complete(operation_id: str) -> str:
@@ -590,15 +633,6 @@ def _argument(value: Any, variables: dict[str, Any]) -> str | None:
     if isinstance(value, StringValueNode):
         return value.value
     return None
-
-
-def _writability(send: Send) -> Callable[[], bool]:
-    """Whether a send would complete without waiting for the peer. uvicorn's WebSocket protocols
-    keep this in a `writable` event; with any other server every write goes through a writer."""
-    event = getattr(getattr(send, "__self__", None), "writable", None)
-    if isinstance(event, asyncio.Event):
-        return event.is_set
-    return lambda: False
 
 
 def wants_live(scope: Scope) -> bool:

@@ -1,5 +1,6 @@
 """`flowgate-testbed demo`: a foreground local cluster with three OVS nodes, one node agent per node and the
-gateway on http://127.0.0.1:8080, plus the commands to try; Ctrl-C (or SIGTERM) tears it all down."""
+gateway on http://127.0.0.1:8080; it prints the Network Flows page's URL first, then the tokens to sign in
+with and the commands to try. Ctrl-C (or SIGTERM) tears it all down."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import socket
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -28,6 +30,9 @@ def register(subparsers: Any) -> None:
         "one flowgate agent per node and the gateway; Ctrl-C stops everything.",
     )
     parser.add_argument("--dir", required=True, help="directory for the demo's state, logs and kubeconfigs")
+    parser.add_argument(
+        "--port", type=int, default=GATEWAY_PORT, help=f"the gateway's port on {GATEWAY_HOST} (default {GATEWAY_PORT})"
+    )
     parser.set_defaults(run=run_demo)
 
 
@@ -51,29 +56,35 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+def _wait_for_ready(url: str, timeout: float) -> bool:
+    """Until the gateway's caches are synced (/readyz), so the page shows every node at once."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return True
+            with urllib.request.urlopen(f"{url}/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    return True
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     return False
 
 
 def run_demo(args: argparse.Namespace) -> int:
     directory = Path(args.dir).resolve()
+    port: int = args.port
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     testbed: Testbed | None = None
     try:
-        if not _port_free(GATEWAY_HOST, GATEWAY_PORT):
-            raise TestbedError(f"port {GATEWAY_PORT} on {GATEWAY_HOST} is in use; stop what listens there and retry.")
+        if not _port_free(GATEWAY_HOST, port):
+            raise TestbedError(
+                f"port {port} on {GATEWAY_HOST} is in use; stop what listens there, or choose another with --port."
+            )
         testbed = Testbed(directory, nodes=3, ovs=True)
         testbed.start()
         testbed.start_agents()
-        gateway_url = f"http://{GATEWAY_HOST}:{GATEWAY_PORT}/graphql"
+        gateway_url = f"http://{GATEWAY_HOST}:{port}"
         # The gateway runs as itself (watches, token reviews) and acts as each caller, so the
         # demo shows RBAC as a cluster would: the viewer may look but not start.
         gateway = testbed.start_process(
@@ -86,13 +97,13 @@ def run_demo(args: argparse.Namespace) -> int:
                 "--host",
                 GATEWAY_HOST,
                 "--port",
-                str(GATEWAY_PORT),
+                str(port),
             ],
             directory / "logs" / "gateway.log",
         )
-        if not _wait_for_port(GATEWAY_HOST, GATEWAY_PORT, 30):
+        if not _wait_for_ready(gateway_url, 30):
             gateway.check_running()
-            raise TestbedError(f"the gateway did not listen on port {GATEWAY_PORT} within 30 s; see {gateway.log}.")
+            raise TestbedError(f"the gateway was not ready on port {port} within 30 s; see {gateway.log}.")
         print(_instructions(testbed, gateway_url), flush=True)
         while True:
             signal.pause()
@@ -117,13 +128,21 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _instructions(testbed: Testbed, gateway_url: str) -> str:
     logs = " ".join(str(testbed.flows_log(node)) for node in testbed.node_names)
+    graphql_url = f"{gateway_url}/graphql"
     lines = [
+        f"Network Flows page: {gateway_url}/",
         "",
-        f"flowgate demo is running: {len(testbed.node_names)} nodes with Open vSwitch, gateway at {gateway_url}",
+        f"flowgate demo is running: {len(testbed.node_names)} nodes with Open vSwitch, node agents, "
+        f"gateway at {gateway_url}",
+        "",
+        "The page asks for a token. As a cluster admin (switches flow export):",
+        f"  {testbed.token('admin')}",
+        "As a viewer (may only look):",
+        f"  {testbed.token('viewer')}",
         "",
         "In another shell:",
         f"  export KUBECONFIG={testbed.kubeconfig()}",
-        f"  export FLOWGATE_GATEWAY={gateway_url}",
+        f"  export FLOWGATE_GATEWAY={graphql_url}",
         # kubectl from the testbed, the kubectl-flows plugin from this installation
         f"  export PATH={testbed.dir / 'bin'}:{Path(sys.executable).parent}:$PATH",
         "  kubectl flows start netflow",
@@ -133,8 +152,7 @@ def _instructions(testbed: Testbed, gateway_url: str) -> str:
         f"  tail -f {logs}",
         "  kubectl flows stop",
         "",
-        f"GraphiQL: open {gateway_url} in a browser (send your token as `Authorization: Bearer ...`;",
-        f"  the admin token is in {testbed.kubeconfig()}).",
+        f"GraphiQL: {graphql_url} (send a token as the header `Authorization: Bearer ...`).",
         "",
         "Press Ctrl-C to stop and remove everything.",
     ]

@@ -18,7 +18,7 @@ from gateway.access import Caller
 from gateway.kube.config import ClusterAccess
 from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
 from gateway.resolvers.context import Context
-from gateway.schema.root import schema
+from gateway.schema.root import SUBSCRIPTION_OVER_HTTP, schema
 from gateway.server.app import create_app
 from gateway.server.settings import GatewaySettings
 from tests.unit.fakes import Cluster, FakeKube, export, flow, node, services
@@ -168,6 +168,21 @@ def test_http_query_and_operational_endpoints(app_client: tuple[TestClient, Fake
     assert [n["node"] for n in answer.json()["data"]["flows"]["nodes"]] == ["node-a", "node-b"]
     metrics = client.get("/metrics").text
     assert "flowgate_watches 4.0" in metrics and 'flowgate_graphql_operations_total{type="query"} 1.0' in metrics
+
+
+def test_a_subscription_sent_over_http_is_told_where_it_runs(app_client: tuple[TestClient, FakeKube]) -> None:
+    client, _ = app_client
+    wait_ready(client)
+    answer = client.post("/graphql", json={"query": "subscription { nodeFlowStatus { node state } }"})
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "data": None,
+        "errors": [{"message": SUBSCRIPTION_OVER_HTTP, "extensions": {"code": "INVALID_QUERY"}}],
+    }
+    # Queries still run over HTTP.
+    assert client.post("/graphql", json={"query": "{ flows { enabled } }"}).json() == {
+        "data": {"flows": {"enabled": False}}
+    }
 
 
 def test_websocket_subscription_sees_a_change_from_the_watch(app_client: tuple[TestClient, FakeKube]) -> None:

@@ -210,7 +210,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         <Stack hasGutter>
           {unsupported && (
             <StackItem>
-              <Alert isInline variant="danger" title={t('Flow export is not available on this cluster')} data-test="unsupported-alert">
+              <Alert
+                isInline
+                component="h2"
+                variant="danger"
+                title={t('Flow export is not available on this cluster')}
+                data-test="unsupported-alert"
+              >
                 {state.unsupportedReason ??
                   t('The network type {{networkType}} does not support flow export.', {
                     networkType: state.networkType ?? t('of this cluster'),
@@ -222,6 +228,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="warning"
                 title={t('The live table is not updating')}
                 actionLinks={
@@ -241,7 +248,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
           )}
           {viewerError && viewerError.code !== 'UNAUTHENTICATED' && (
             <StackItem>
-              <Alert isInline variant="warning" title={t('Could not read your permissions')} data-test="viewer-error">
+              <Alert
+                isInline
+                component="h2"
+                variant="warning"
+                title={t('Could not read your permissions')}
+                data-test="viewer-error"
+              >
                 {viewerError.message}
               </Alert>
             </StackItem>
@@ -250,6 +263,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             <StackItem>
               <Alert
                 isInline
+                component="h2"
                 variant="danger"
                 title={t('Flow export was not switched')}
                 actionClose={

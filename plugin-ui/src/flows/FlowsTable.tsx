@@ -25,6 +25,17 @@ import { FLOW_TYPE_NAMES, NodeStateIcon, NodeStateLabel, useNodeStateNames } fro
 import { countStates, formatAge, NODE_STATES, selectRows, type SortColumn, type SortDirection } from './rows';
 
 const COLUMNS: SortColumn[] = ['name', 'status', 'type', 'endpoint', 'message', 'changed'];
+// Short columns keep their width (header and cells on one line); the message takes what is left
+// and wraps, so a long sentence never squeezes the other headers down to an ellipsis.
+const FIT = 'fitContent';
+const MODIFIERS: Record<SortColumn, 'fitContent' | 'wrap'> = {
+  name: FIT,
+  status: FIT,
+  type: FIT,
+  endpoint: FIT,
+  message: 'wrap',
+  changed: FIT,
+};
 export const PER_PAGE_OPTIONS = [20, 50, 100, 200];
 
 interface RowProps {
@@ -38,16 +49,22 @@ interface RowProps {
 // Rows whose data did not change keep their object, so memo skips them.
 const Row = memo<RowProps>(({ row, now, stateName, locale, labels }) => (
   <Tr data-test={`row-${row.node}`}>
-    <Td dataLabel={labels.name}>{row.node}</Td>
-    <Td dataLabel={labels.status}>
+    <Td dataLabel={labels.name} modifier={MODIFIERS.name}>
+      {row.node}
+    </Td>
+    <Td dataLabel={labels.status} modifier={MODIFIERS.status}>
       <NodeStateLabel state={row.state} name={stateName} />
     </Td>
-    <Td dataLabel={labels.type}>{row.type ? FLOW_TYPE_NAMES[row.type] : '—'}</Td>
-    <Td dataLabel={labels.endpoint}>{row.endpoint ?? '—'}</Td>
-    <Td dataLabel={labels.message} className="flowgate__message">
+    <Td dataLabel={labels.type} modifier={MODIFIERS.type}>
+      {row.type ? FLOW_TYPE_NAMES[row.type] : '—'}
+    </Td>
+    <Td dataLabel={labels.endpoint} modifier={MODIFIERS.endpoint}>
+      {row.endpoint ?? '—'}
+    </Td>
+    <Td dataLabel={labels.message} modifier={MODIFIERS.message} className="flowgate__message">
       {row.message ?? ''}
     </Td>
-    <Td dataLabel={labels.changed}>
+    <Td dataLabel={labels.changed} modifier={MODIFIERS.changed}>
       <span title={row.updatedAt ?? undefined}>{formatAge(row.updatedAt, now, locale) ?? '—'}</span>
     </Td>
   </Tr>
@@ -124,6 +141,8 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       }}
       isCompact={position === 'top'}
       variant={position}
+      // Two navigation landmarks on one page need names of their own.
+      titles={{ paginationAriaLabel: position === 'top' ? t('Pages of nodes, above') : t('Pages of nodes, below') }}
     />
   );
 
@@ -236,7 +255,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
         <Thead>
           <Tr>
             {COLUMNS.map((column) => (
-              <Th key={column} sort={sortParams(column)}>
+              <Th key={column} sort={sortParams(column)} modifier={MODIFIERS[column]}>
                 {labels[column]}
               </Th>
             ))}

@@ -83,6 +83,22 @@ describe('GraphiQL fetcher', () => {
     expect(clients[2].params).toEqual({});
   });
 
+  it('goes by the text it sends, not a documentAST left from before the last edit', async () => {
+    const client = fakeClient();
+    const fetchMock = jest.fn();
+    window.fetch = fetchMock;
+    const fetcher = createFlowgateFetcher({
+      url: '/graphql',
+      subscriptionUrl: 'ws://localhost/graphql',
+      createWsClient: () => client,
+    });
+    const stale = parse('{ flows { enabled } }');
+    const subscription = 'subscription { nodeFlowStatus { node state } }';
+    await collect(await fetcher({ query: subscription }, { documentAST: stale, headers: {} }));
+    expect(client.subscribe).toHaveBeenCalledWith(expect.objectContaining({ query: subscription }), expect.anything());
+    expect(fetchMock).not.toHaveBeenCalled();
+  });
+
   it('sends queries over HTTP with the editor headers', async () => {
     const fetchMock = jest.fn(() =>
       Promise.resolve({

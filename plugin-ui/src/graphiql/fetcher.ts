@@ -6,7 +6,7 @@
  */
 import { createGraphiQLFetcher, type Fetcher, type FetcherOpts, type FetcherParams } from '@graphiql/toolkit';
 import { createClient, type Client } from 'graphql-ws';
-import { Kind, OperationTypeNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { Kind, OperationTypeNode, parse, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { retryDelayMs } from '../gateway/wsTransport';
 
 export const isSubscription = (document: DocumentNode | undefined, operationName: string | null | undefined): boolean => {
@@ -19,6 +19,15 @@ export const isSubscription = (document: DocumentNode | undefined, operationName
       ? operations[0]
       : undefined;
   return operation?.operation === OperationTypeNode.SUBSCRIPTION;
+};
+
+/** The document of a query text; undefined when it does not parse (the gateway then says why). */
+const documentOf = (query: string): DocumentNode | undefined => {
+  try {
+    return parse(query);
+  } catch {
+    return undefined;
+  }
 };
 
 /** The Authorization header from the header editor, whatever its case. */
@@ -65,8 +74,12 @@ export const createFlowgateFetcher = ({ url, subscriptionUrl, createWsClient }: 
   };
 
   return (params: FetcherParams, options?: FetcherOpts) => {
-    if (isSubscription(options?.documentAST, params.operationName)) {
-      return subscriptionFetcher(authorizationOf(options?.headers))(params, options);
+    // The text being sent decides, not GraphiQL's documentAST: that is parsed from the editor a
+    // moment after each edit, so a run right after typing would go the previous document's way
+    // (a new subscription over HTTP). The toolkit's fetcher looks at documentAST too.
+    const document = documentOf(params.query);
+    if (isSubscription(document, params.operationName)) {
+      return subscriptionFetcher(authorizationOf(options?.headers))(params, { ...options, documentAST: document });
     }
     return http(params, options);
   };

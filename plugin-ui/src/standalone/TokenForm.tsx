@@ -39,7 +39,13 @@ export const TokenForm: FC<TokenFormProps> = ({ onSubmit, message, busy }) => {
             )}
           </Content>
           {message && (
-            <Alert isInline variant="danger" title={t('The gateway did not accept the token')} data-test="token-error">
+            <Alert
+              isInline
+              component="h2"
+              variant="danger"
+              title={t('The gateway did not accept the token')}
+              data-test="token-error"
+            >
               {message}
             </Alert>
           )}

@@ -1,0 +1,455 @@
+"""The Network Flows page in a real browser (Debian's Chromium through Playwright) against the real
+gateway (`flowgate serve`), the testbed's real API server and, where export is switched, real node
+agents driving real Open vSwitch: the standalone page at `/`, the console plugin loaded by module
+federation into a console-like host behind a console-like proxy, and GraphiQL with every request
+off the gateway's origin refused. axe-core checks each page for serious and critical violations.
+
+Screenshots go to tests/artifacts/ (gitignored): standalone-emitting.png, standalone-error.png,
+viewer-disabled.png, sdn-unsupported.png, reconnected.png, console-host-emitting.png,
+graphiql-subscription.png; a failing test adds failed-<test>-<n>.png."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flowgate_testbed.testbed import free_port
+from playwright.sync_api import expect
+
+from tests.fixtures.agents import NodeAgents
+from tests.fixtures.browser import Pages, assert_accessible
+from tests.fixtures.console_host import PROXY_PREFIX, running_console_host
+from tests.fixtures.gateway import Gateway, launch, running_gateway
+from tests.fixtures.kubectl import LineReader
+
+pytestmark = [pytest.mark.slow]
+
+NODES = ["node-1", "node-2", "node-3"]
+NODE_PORT = 30001
+EMITTING_WITHIN = 15_000  # ms: agents see the change, configure OVS, report; the page shows it
+STOP = "mutation { stopFlows { generation } }"
+FLOWS_PATH = "/apis/flowgate.dev/v1alpha1/flows"
+
+# Every status a row shows, in order, per node (a MutationObserver sees each rendered change).
+RECORD_STATES = """() => {
+  window.flowgateSeen = {};
+  const record = () => {
+    for (const row of document.querySelectorAll('[data-test^="row-"]')) {
+      const node = row.dataset.test.slice(4);
+      const cell = row.querySelector('td[data-label="Status"]');
+      const state = cell ? cell.textContent.trim() : '';
+      const seen = (window.flowgateSeen[node] ??= []);
+      if (seen[seen.length - 1] !== state) seen.push(state);
+    }
+  };
+  record();
+  new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
+}"""
+
+
+def status_cell(page: Any, node: str) -> Any:
+    return page.locator(f'[data-test="row-{node}"] td[data-label="Status"]')
+
+
+def cell(page: Any, node: str, column: str) -> Any:
+    return page.locator(f'[data-test="row-{node}"] td[data-label="{column}"]')
+
+
+def expect_states(page: Any, states: dict[str, str], timeout: float = EMITTING_WITHIN) -> None:
+    for node, state in states.items():
+        expect(status_cell(page, node)).to_have_text(state, timeout=timeout)
+
+
+def choose_emission(page: Any, choice: str) -> None:
+    toggle = page.locator("#flowgate-emission-toggle")
+    expect(toggle).to_be_enabled()
+    toggle.click()
+    page.get_by_role("option", name=choice, exact=True).click()
+
+
+def set_active_timeout(page: Any, seconds: int) -> None:
+    """Through the Collector section, so records (and therefore states) come fast."""
+    field = page.locator("#flowgate-active-timeout")
+    if not field.is_visible():
+        page.get_by_role("button", name="Collector").click()
+    field.fill(str(seconds))
+
+
+def exporters(testbed: Any, node: str) -> list[str]:
+    return str(testbed.ovs_vsctl(node, "get", "bridge", "br-int", "netflow", "sflow", "ipfix")).split()
+
+
+def stop_export(gateway: Gateway) -> None:
+    result = gateway.post(STOP, user="admin")
+    assert not result.get("errors"), result
+
+
+@pytest.fixture(scope="module")
+def ovs_cluster(ovs_testbed: Any, request: pytest.FixtureRequest) -> Iterator[tuple[Any, NodeAgents]]:
+    """The OVS testbed, reset, with one real agent per node (as tests/e2e/test_agent.py runs them)."""
+    ovs_testbed.reset()
+    agents: NodeAgents = request.getfixturevalue("node_agents")
+    yield ovs_testbed, agents
+    codes = agents.stop_all()
+    ovs_testbed.reset()
+    assert set(codes.values()) <= {0}, f"agents did not exit cleanly on SIGTERM: {codes}"
+
+
+# -- 2. the standalone page switching real agents ---------------------------------------------
+
+
+@pytest.mark.ovs
+def test_standalone_page_switches_export_on_real_nodes(
+    ovs_cluster: tuple[Any, NodeAgents], pages: Pages, tmp_path: Any
+) -> None:
+    testbed, agents = ovs_cluster
+    with running_gateway(testbed, tmp_path, "--auth", "none", user="admin") as gateway:
+        stop_export(gateway)
+        page = pages.open(gateway.url + "/")
+        expect(page.get_by_role("heading", name="Network Flows")).to_be_visible()
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        expect(page.locator("[data-test=connection-status]")).to_have_text("Live")
+        page.evaluate(RECORD_STATES)
+
+        # node-3's agent is held back, so its row has to stay Pending until that agent reports.
+        agents.stop("node-3")
+        set_active_timeout(page, 1)
+        started = time.monotonic()
+        choose_emission(page, "NetFlow")
+        expect_states(page, {"node-1": "Emitting", "node-2": "Emitting"})
+        print(f"figure: NetFlow chosen -> node-1 and node-2 Emitting in the page: {time.monotonic() - started:.2f} s")
+        expect(status_cell(page, "node-3")).to_have_text("Pending")
+        expect(page.locator("[data-test=flows-summary]")).to_have_text(
+            "3 nodes: 2 emitting, 1 pending, 0 error, 0 disabled"
+        )
+        agents.start("node-3")
+        expect_states(page, {"node-3": "Emitting"})
+        seen = page.evaluate("window.flowgateSeen")
+        print(f"states each row showed: {json.dumps(seen)}")
+        # node-3 waited for its agent, so it must have shown Pending. node-1 and node-2 show it too
+        # unless their agents answer within the gateway's conflation of one node's changes (under
+        # load both may reach the page in one message): then Disabled turns straight to Emitting.
+        assert seen["node-3"] == ["Disabled", "Pending", "Emitting"], seen
+        for node in ("node-1", "node-2"):
+            assert seen[node] in (["Disabled", "Pending", "Emitting"], ["Disabled", "Emitting"]), seen
+        expect(page.locator("#flowgate-emission-toggle")).to_have_text("NetFlow")
+        for node in NODES:
+            expect(cell(page, node, "Type")).to_have_text("NetFlow")
+            expect(cell(page, node, "Endpoint")).to_have_text(f"{testbed.node_ip(node)}:{NODE_PORT}")
+            assert exporters(testbed, node)[0] != "[]", f"{node}'s br-int has no NetFlow"
+        # The form took effect on the bridges: OVS exports with the timeout the page sent.
+        assert testbed.ovs_vsctl("node-1", "--bare", "--columns=active_timeout", "list", "netflow").split() == ["1"]
+        pages.screenshot(page, "standalone-emitting")
+        assert_accessible(page, "the standalone page, emitting")
+
+        # The collector on node-2 goes away: that row alone turns Error, with the agent's sentence.
+        testbed.stop_collector("node-2")
+        try:
+            expect_states(page, {"node-2": "Error", "node-1": "Emitting", "node-3": "Emitting"})
+            message = cell(page, "node-2", "Message")
+            expect(message).not_to_be_empty()
+            print(f"node-2's message: {message.inner_text()}")
+            pages.screenshot(page, "standalone-error")
+            assert_accessible(page, "the standalone page with an error row")
+        finally:
+            testbed.start_collector("node-2")
+        expect_states(page, {"node-2": "Emitting"})
+
+        choose_emission(page, "Disabled")
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        expect(page.locator("#flowgate-emission-toggle")).to_have_text("Disabled")
+        # The gateway shows a stopped node Disabled at once, saying its agent has not confirmed
+        # yet; the message goes when the agent reports the bridge cleared.
+        for node in NODES:
+            expect(cell(page, node, "Endpoint")).to_have_text("—")
+            expect(cell(page, node, "Message")).to_have_text("", timeout=EMITTING_WITHIN)
+            assert exporters(testbed, node) == ["[]", "[]", "[]"], node
+
+
+# -- 3. a viewer may look but not switch -------------------------------------------------------
+
+
+def hover_reason(page: Any) -> Any:
+    """Hovers the disabled select; the tooltip once it has faded in."""
+    page.locator("[data-test=emission-disabled-reason]").hover()
+    tooltip = page.get_by_role("tooltip")
+    expect(tooltip).to_have_css("opacity", "1")
+    return tooltip
+
+
+def sign_in(page: Any, token: str) -> None:
+    expect(page.get_by_role("heading", name="Enter token")).to_be_visible()
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Network Flows")).to_be_visible()
+
+
+def test_viewer_sees_why_the_select_is_disabled(fresh_testbed: Any, pages: Pages, start_gateway: Any) -> None:
+    gateway: Gateway = start_gateway(fresh_testbed)  # --auth user-token, the default
+    page = pages.open(gateway.url + "/")
+    expect(page.get_by_role("heading", name="Enter token")).to_be_visible()
+    assert_accessible(page, "the token form")
+    page.get_by_label("Token").fill("not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("[data-test=token-error]")).to_be_visible()
+    print(f"a wrong token: {page.locator('[data-test=token-error]').inner_text()}")
+
+    page.get_by_label("Token").fill(fresh_testbed.token("viewer"))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Network Flows")).to_be_visible()
+    expect_states(page, dict.fromkeys(NODES, "Disabled"))
+    reason = gateway.post("{ viewer { reason } }", user="viewer")["data"]["viewer"]["reason"]
+    assert reason and "may not" in reason, reason
+    expect(page.locator("[data-test=viewer-user]")).to_have_text("viewer")
+    expect(page.locator("#flowgate-emission-toggle")).to_be_disabled()
+    expect(hover_reason(page)).to_have_text(reason)
+    pages.screenshot(page, "viewer-disabled", full_page=False)  # a full-page shot re-lays out and drops the tooltip
+    assert_accessible(page, "the page as a viewer, tooltip open")
+
+    page.get_by_role("button", name="Log out").click()
+    sign_in(page, fresh_testbed.token("admin"))
+    expect(page.locator("#flowgate-emission-toggle")).to_be_enabled()
+    expect(page.locator("[data-test=emission-disabled-reason]")).to_have_count(0)
+    expect(page.locator("[data-test=viewer-user]")).to_have_text("admin")
+    # The token lives in this tab only.
+    assert page.evaluate("localStorage.length") == 0
+    assert page.evaluate("sessionStorage.getItem('flowgate.token')") == fresh_testbed.token("admin")
+
+
+# -- 4. OpenShiftSDN -------------------------------------------------------------------------
+
+
+def test_sdn_cluster_says_flows_tracing_is_unsupported(fresh_sdn_testbed: Any, pages: Pages, tmp_path: Any) -> None:
+    with running_gateway(fresh_sdn_testbed, tmp_path, "--auth", "none", user="admin") as gateway:
+        page = pages.open(gateway.url + "/")
+        alert = page.locator("[data-test=unsupported-alert]")
+        expect(alert).to_contain_text("OpenShiftSDN does not support flows tracing.")
+        expect(page.locator("#flowgate-emission-toggle")).to_be_disabled()
+        expect(hover_reason(page)).to_have_text("OpenShiftSDN does not support flows tracing.")
+        pages.screenshot(page, "sdn-unsupported", full_page=False)  # with the tooltip
+        expect_states(page, {"node-1": "Disabled", "node-2": "Disabled"})
+        assert_accessible(page, "the page on OpenShiftSDN")
+
+
+# -- 5. the gateway goes away and comes back ---------------------------------------------------
+
+FLOW_EXPORT = {
+    "apiVersion": "flowgate.dev/v1alpha1",
+    "kind": "FlowExport",
+    "metadata": {"name": "cluster"},
+    "spec": {"type": "IPFIX", "collector": {"nodePort": NODE_PORT}},
+}
+
+
+def report_emitting(testbed: Any, node: str, generation: int, flow_type: str, endpoint: str) -> None:
+    """Flow/<node> as its agent writes it (as the testbed's agent user)."""
+    agent = testbed.client("agent")
+    body = {
+        "apiVersion": "flowgate.dev/v1alpha1",
+        "kind": "Flow",
+        "metadata": {"name": node},
+        "spec": {"nodeName": node},
+    }
+    agent.create(FLOWS_PATH, body)
+    status = {
+        "state": "Emitting",
+        "type": flow_type,
+        "endpoint": endpoint,
+        "observedGeneration": generation,
+        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    agent.merge_patch(f"{FLOWS_PATH}/{node}/status", {"status": status})
+
+
+def test_page_reconnects_and_shows_what_changed_meanwhile(fresh_testbed: Any, pages: Pages, tmp_path: Any) -> None:
+    gateway = launch(fresh_testbed, tmp_path, "--auth", "none", user="admin")
+    try:
+        gateway.wait_ready()
+        page = pages.open(gateway.url + "/")
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        connection = page.locator("[data-test=connection-status]")
+        expect(connection).to_have_text("Live")
+        page.evaluate("window.flowgateNotReloaded = true")
+
+        gateway.process.kill()
+        gateway.process.wait()
+        expect(connection).to_have_text("Reconnecting…", timeout=10_000)
+
+        # Meanwhile, as kubectl and an agent would: IPFIX is asked for and node-1 reports it.
+        applied = fresh_testbed.kubectl("apply", "-f", "-", input=json.dumps(FLOW_EXPORT))
+        assert applied.returncode == 0, applied.stderr
+        generation = json.loads(fresh_testbed.kubectl("get", "flowexport", "cluster", "-o", "json").stdout)["metadata"][
+            "generation"
+        ]
+        endpoint = f"{fresh_testbed.node_ip('node-1')}:{NODE_PORT}"
+        report_emitting(fresh_testbed, "node-1", generation, "IPFIX", endpoint)
+        expect(connection).to_have_text("Reconnecting…")  # still down: nothing new shown yet
+        expect(status_cell(page, "node-1")).to_have_text("Disabled")
+
+        down_at = time.monotonic()
+        gateway = launch(fresh_testbed, tmp_path, "--auth", "none", user="admin", port=gateway.port)
+        gateway.wait_ready()
+        expect(connection).to_have_text("Live", timeout=40_000)  # the page's backoff is capped at 30 s
+        print(f"figure: gateway restarted -> page live again: {time.monotonic() - down_at:.2f} s")
+        expect_states(page, {"node-1": "Emitting", "node-2": "Pending", "node-3": "Pending"})
+        expect(cell(page, "node-1", "Endpoint")).to_have_text(endpoint)
+        expect(page.locator("#flowgate-emission-toggle")).to_have_text("IPFIX")
+        assert page.evaluate("window.flowgateNotReloaded") is True, "the page was reloaded"
+        pages.screenshot(page, "reconnected")
+    finally:
+        gateway.stop()
+
+
+# -- 6. the console plugin in a console-like host ----------------------------------------------
+
+
+@pytest.mark.ovs
+def test_console_plugin_in_a_console_like_host(
+    ovs_cluster: tuple[Any, NodeAgents], pages: Pages, tmp_path: Any
+) -> None:
+    testbed, _agents = ovs_cluster
+    with (
+        running_gateway(testbed, tmp_path) as gateway,  # --auth user-token: the proxy brings the user's token
+        running_console_host(gateway.url, testbed, user="admin") as host,
+    ):
+        stop_export(gateway)
+        page = pages.open(host.url + "/")
+        nav = page.locator("[data-test=nav-network-flows]")
+        expect(nav).to_have_text("Network Flows")
+        nav.click()
+        expect(page).to_have_url(host.url + "/flowgate/network-flows")
+        expect(page.get_by_role("heading", name="Network Flows")).to_be_visible()
+        expect(page).to_have_title("Network Flows · Console")
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        expect(page.locator("[data-test=connection-status]")).to_have_text("Live")
+        expect(page.locator("[data-test=host-error]")).to_have_count(0)
+
+        set_active_timeout(page, 1)
+        choose_emission(page, "NetFlow")
+        expect_states(page, dict.fromkeys(NODES, "Emitting"))
+        for node in NODES:
+            expect(cell(page, node, "Endpoint")).to_have_text(f"{testbed.node_ip(node)}:{NODE_PORT}")
+        pages.screenshot(page, "console-host-emitting")
+        assert_accessible(page, "the plugin's page in the console-like host")
+
+        choose_emission(page, "Disabled")
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+
+        # Everything went through the console's proxy, the way the console sends it: the mutations
+        # with the CSRF header consoleFetchJSON adds, none refused; the user's token added, the
+        # browser's cookies and origin not passed on; the WebSocket with one subprotocol.
+        assert not host.refused, host.refused
+        posts = [r for r in host.requests if r.method == "POST"]
+        assert len(posts) >= 3 and all(r.path == "/graphql" and r.status == 200 for r in posts), posts
+        for proxied in posts:
+            names = {name.lower() for name in proxied.headers}
+            assert proxied.headers["Authorization"] == f"Bearer {testbed.token('admin')}"
+            assert not names & {"cookie", "origin", "x-csrftoken"}, proxied.headers
+        assert host.websockets and all(ws["protocols"] == "graphql-transport-ws" for ws in host.websockets)
+        # The check those requests passed is real: the same POST without the header is refused.
+        status = page.evaluate(
+            """async (url) => (await fetch(url, {
+                method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"query": "{ flows { enabled } }"}',
+            })).status""",
+            PROXY_PREFIX + "graphql",
+        )
+        assert status == 403 and len(host.refused) == 1, (status, host.refused)
+
+
+# -- 7. GraphiQL with nothing but the gateway reachable ----------------------------------------
+
+
+def run_in_graphiql(page: Any, query: str) -> None:
+    """Replaces the editor's document with `query` (one operation) and runs it."""
+    page.evaluate(
+        "(query) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(query)", query
+    )
+    # Until GraphiQL has parsed the new document, it still sees the example's two operations and
+    # its button opens a menu to choose one instead of running.
+    button = page.locator(".graphiql-execute-button:not([aria-haspopup])")
+    expect(button).to_be_visible()
+    button.click()
+
+
+def graphiql_result(page: Any, field: str, timeout: float = 15.0) -> Any:
+    """The result pane's JSON once it holds data.<field>."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = str(page.evaluate("() => document.querySelector('.result-window .CodeMirror').CodeMirror.getValue()"))
+        if f'"{field}"' in text:
+            result = json.loads(text)
+            assert not result.get("errors"), f"GraphiQL shows errors: {text}"
+            return result["data"][field]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"GraphiQL showed no {field} within {timeout:.0f} s; it shows: {text!r}")
+        time.sleep(0.1)
+
+
+def test_graphiql_works_offline(fresh_testbed: Any, pages: Pages, tmp_path: Any) -> None:
+    with running_gateway(fresh_testbed, tmp_path, "--auth", "none", user="admin") as gateway:
+        page = pages.open()
+        refused: list[str] = []
+
+        def only_the_gateway(route: Any) -> None:
+            if route.request.url.startswith(gateway.url + "/"):
+                route.continue_()
+            else:
+                refused.append(route.request.url)
+                route.abort()
+
+        page.context.route("**/*", only_the_gateway)
+        page.goto(gateway.graphql_url)
+        expect(page.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
+
+        run_in_graphiql(page, "{ flows { enabled networkType nodes { node state } } }")
+        flows = graphiql_result(page, "flows")
+        assert flows["networkType"] == "OVNKubernetes" and not flows["enabled"], flows
+        assert sorted(n["node"] for n in flows["nodes"]) == NODES
+
+        run_in_graphiql(page, "subscription { nodeFlowStatus { node state } }")
+        first = graphiql_result(page, "nodeFlowStatus")
+        assert first["node"] in NODES and first["state"] == "DISABLED", first
+        pages.screenshot(page, "graphiql-subscription", full_page=False)
+        assert not refused, f"GraphiQL asked for something beyond the gateway: {refused}"
+
+
+# -- 10. `make demo` serves the page and says where first --------------------------------------
+
+
+@pytest.mark.ovs
+def test_demo_prints_the_page_first_and_serves_it(pages: Pages, tmp_path: Any) -> None:
+    port = free_port()
+    # A short directory: OVS control socket paths have a length limit that pytest's tmp_path breaks.
+    state = Path(tempfile.mkdtemp(prefix="fg-demo-"))
+    command = [str(Path(sys.executable).parent / "flowgate-testbed"), "demo", "--dir", str(state)]
+    with (tmp_path / "demo.log").open("w") as progress:
+        demo = subprocess.Popen([*command, "--port", str(port)], stdout=subprocess.PIPE, stderr=progress, text=True)
+    try:
+        reader = LineReader(demo)
+        first = reader.next_line(timeout=120)
+        assert first == f"Network Flows page: http://127.0.0.1:{port}/", first
+        lines = [reader.next_line(timeout=5) for _ in range(8)]
+        admin_token = lines[lines.index("The page asks for a token. As a cluster admin (switches flow export):") + 1]
+        page = pages.open(f"http://127.0.0.1:{port}/")
+        sign_in(page, admin_token.strip())
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        expect(page.locator("[data-test=connection-status]")).to_have_text("Live")
+        expect(page.locator("#flowgate-emission-toggle")).to_be_enabled()
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            code = demo.wait(60)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            code = demo.wait()
+    assert code == 0, f"the demo exited {code} on Ctrl-C"
+    shutil.rmtree(state, ignore_errors=True)
