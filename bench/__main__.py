@@ -142,15 +142,20 @@ def machine() -> str:
     )
 
 
-def meta(command: str, loads: list[float]) -> dict[str, str]:
-    commit = subprocess.run(
+def commit() -> str:
+    """The code measured: taken before a run, since the run itself rewrites tracked files."""
+    described = subprocess.run(
         ["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
+    return described or "unknown"
+
+
+def meta(command: str, loads: list[float], measured_commit: str, started: datetime.datetime) -> dict[str, str]:
     return {
         "command": command,
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "commit": commit or "unknown",
+        "commit": measured_commit,
         "load": f"{min(loads):.1f} to {max(loads):.1f}" if loads else "unknown",
     }
 
@@ -223,12 +228,13 @@ def main() -> int:
         parser.error("--replay renders the dataplane section only, from a full run's windows")
     sections: dict[str, str] = {}
     publish = not args.quick
+    measured_commit, started = commit(), datetime.datetime.now(datetime.UTC)
     with tempfile.TemporaryDirectory(prefix="flowgate-bench-") as tmp:
         if "gateway" in chosen:
             loads = [os.getloadavg()[0]]
             report = run(args.quick, Path(tmp))
             loads.append(os.getloadavg()[0])
-            sections["gateway"] = gateway_section(report, meta(command, loads))
+            sections["gateway"] = gateway_section(report, meta(command, loads, measured_commit, started))
         if "dataplane" in chosen:
             if args.replay:
                 measurement, info = dataplane_report.load(json.loads(Path(args.replay).read_text()))
@@ -236,7 +242,7 @@ def main() -> int:
                 plan = dataplane.QUICK if args.quick else dataplane.FULL
                 measurement = dataplane.measure(plan, Path(tmp), progress)
                 loads = [w.load for s in measurement.scenarios for ws in s.windows.values() for w in ws]
-                info = meta(command, loads)
+                info = meta(command, loads, measured_commit, started)
             sections["dataplane"] = dataplane_report.section(measurement, info)
             for sentence in dataplane_report.disturbed(measurement):
                 progress(f"disturbed: {sentence}; run the benchmark again when the machine is quieter")
