@@ -215,7 +215,10 @@ def main() -> int:
     parser.add_argument(
         "--section", action="append", choices=SECTIONS, help="run only this section (repeatable; default: all)"
     )
-    parser.add_argument("--output", help="where to write the Markdown (default: bench/RESULTS.md, none with --quick)")
+    parser.add_argument(
+        "--output",
+        help="write the Markdown here instead of bench/RESULTS.md (and nothing else; default: none with --quick)",
+    )
     parser.add_argument(
         "--replay", metavar="FILE", help="render the dataplane section from saved windows (bench/dataplane.json)"
     )
@@ -246,7 +249,7 @@ def main() -> int:
             sections["dataplane"] = dataplane_report.section(measurement, info)
             for sentence in dataplane_report.disturbed(measurement):
                 progress(f"disturbed: {sentence}; run the benchmark again when the machine is quieter")
-            if publish:
+            if publish and not args.output:  # the files the product and README read go with bench/RESULTS.md
                 for path in dataplane_report.write_outputs(measurement, info, raw=not args.replay):
                     progress(f"wrote {path.relative_to(ROOT)}")
     output = args.output or (str(RESULTS) if publish else None)

@@ -90,19 +90,19 @@ def export_cost_help() -> str:
             if not row or not row[0]:
                 row[:1] = [estimate.setting + (" *" if estimate.is_default else "")]
             cell = (
-                f"{export_cost.format_cpu(estimate.cpu_percent_of_core)}, "
+                f"{export_cost.format_cpu(estimate.cpu_percent_of_core, estimate.cpu_spread)}, "
                 f"{export_cost.format_rate(estimate.export_bytes_per_second)}"
             )
             if estimate.memory_mib >= 1:
                 cell += f", +{estimate.memory_mib:.0f} MiB"
             row.append(cell)
         rows.append(row)
-    header = ["SETTING", *(f"{rate:,} packets/s" for rate in table.rates)]
+    header = ["SETTING", *(f"AT {rate:,} PACKETS/S" for rate in table.rates)]
     widths = [max(len(r[i]) for r in [header, *rows]) + 3 for i in range(len(header))]
     lines = [
-        "what export costs each node, measured: ovs-vswitchd CPU over export disabled (% of one core),",
-        "export traffic to the collector and, where it grows, ovs-vswitchd memory, at these packet rates",
-        "between pods on the node:",
+        "what export costs each node, measured: ovs-vswitchd CPU over export disabled (% of one core, ± the",
+        "spread over the measurements), export traffic to the collector and, where it grows, ovs-vswitchd",
+        "memory, at these packet rates between pods on the node:",
         "",
         *("  " + "".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]),
         "",

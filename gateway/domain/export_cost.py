@@ -26,12 +26,12 @@ DEFAULT_SFLOW_SAMPLING = 400
 
 @dataclass(frozen=True)
 class ExportCost:
-    """One setting at one packet rate: the higher of the traffic shapes measured, figure by figure."""
+    """One setting at one packet rate, with the table's traffic."""
 
     type: FlowType
     sampling: int | None  # None: NetFlow, which OVS cannot sample
     packets_per_second: int
-    cpu_percent_of_core: float  # ovs-vswitchd, over export disabled
+    cpu_percent_of_core: float  # ovs-vswitchd, over export disabled (0 when within the spread)
     cpu_spread: float  # the standard deviation over the benchmark's windows
     memory_mib: float  # ovs-vswitchd resident memory, over export disabled
     export_bytes_per_second: float  # flow-export payload arriving at the collector
@@ -152,5 +152,6 @@ def format_rate(bytes_per_second: float) -> str:
     return f"{kilo:.1f} kB/s" if kilo < 100 else f"{kilo:.0f} kB/s"
 
 
-def format_cpu(percent: float) -> str:
-    return f"{percent:.1f} %"
+def format_cpu(percent: float, spread: float | None = None) -> str:
+    """1.2 %, or 1.2±0.8 % with the spread."""
+    return f"{percent:.1f} %" if spread is None else f"{percent:.1f}±{spread:.1f} %"

@@ -190,14 +190,16 @@ class FlowsTableUpdate:
 
 @strawberry.type(
     description="What one export setting costs a node at one packet rate, as the benchmark measured it on "
-    "Open vSwitch: the higher figure of the traffic shapes measured."
+    "Open vSwitch (the traffic is described by ExportCostTable.traffic)."
 )
 class ExportCost:
     type: model.FlowType
     sampling: int | None = strawberry.field(description="1 in N packets; null for NetFlow, which OVS cannot sample.")
     is_default: bool = strawberry.field(description="The sampling a start without one gets.")
     packets_per_second: int = strawberry.field(description="Packets per second the node forwarded between pods.")
-    cpu_percent_of_core: float = strawberry.field(description="ovs-vswitchd CPU over export disabled, % of one core.")
+    cpu_percent_of_core: float = strawberry.field(
+        description="ovs-vswitchd CPU over export disabled, % of one core (0 when within the spread)."
+    )
     cpu_spread: float = strawberry.field(description="The standard deviation of cpuPercentOfCore over the windows.")
     memory_mib: float = strawberry.field(description="ovs-vswitchd resident memory over export disabled, MiB.")
     export_bytes_per_second: float = strawberry.field(description="Flow-export payload arriving at the collector.")

@@ -100,6 +100,7 @@ def test_formats() -> None:
     assert export_cost.format_rate(310_400) == "310 kB/s"
     assert export_cost.format_rate(14_200_000) == "14.2 MB/s"
     assert export_cost.format_cpu(61.94) == "61.9 %"
+    assert export_cost.format_cpu(1.24, 0.81) == "1.2±0.8 %"
 
 
 def _help(command: str) -> str:
@@ -113,7 +114,7 @@ def test_start_help_shows_the_price_of_each_setting() -> None:
     text = _help("start")
     header = next(line for line in text.splitlines() if line.strip().startswith("SETTING"))
     for rate in table.rates:
-        assert f"{rate:,} packets/s" in header
+        assert f"AT {rate:,} PACKETS/S" in header
     for flow_type, sampling in table.settings():
         costs = [table.find(flow_type, sampling, rate) for rate in table.rates]
         assert all(costs)
@@ -122,7 +123,8 @@ def test_start_help_shows_the_price_of_each_setting() -> None:
         at = 0
         for cost in costs:
             assert cost is not None
-            cell = f"{export_cost.format_cpu(cost.cpu_percent_of_core)}, {export_cost.format_rate(cost.export_bytes_per_second)}"
+            cpu = export_cost.format_cpu(cost.cpu_percent_of_core, cost.cpu_spread)
+            cell = f"{cpu}, {export_cost.format_rate(cost.export_bytes_per_second)}"
             if cost.memory_mib >= 1:
                 cell += f", +{cost.memory_mib:.0f} MiB"
             at = line.index(cell, at) + len(cell)  # the cells in rate order

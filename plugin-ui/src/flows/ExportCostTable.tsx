@@ -63,7 +63,7 @@ export const ExportCostTable: FC<ExportCostTableProps> = ({ table, type, samplin
                     <Td key={table.rates[index]} dataLabel={rateHeader(table.rates[index])}>
                       {cell
                         ? [
-                            t('{{cpu}} CPU', { cpu: formatCpu(cell.cpuPercentOfCore) }),
+                            t('{{cpu}} CPU', { cpu: formatCpu(cell.cpuPercentOfCore, cell.cpuSpread) }),
                             formatBytesPerSecond(cell.exportBytesPerSecond),
                             ...(cell.memoryMib >= 1 ? [t('+{{memory}} MiB', { memory: cell.memoryMib.toFixed(0) })] : []),
                           ].join(' · ')
@@ -79,7 +79,7 @@ export const ExportCostTable: FC<ExportCostTableProps> = ({ table, type, samplin
       <StackItem>
         <Content component="small">
           {t(
-            'Per node, against export disabled: ovs-vswitchd CPU (% of one core), export traffic to the collector and ovs-vswitchd memory. Measured {{measured}} with {{openVSwitch}} on {{machine}}; {{traffic}}.',
+            'Per node, against export disabled: ovs-vswitchd CPU (% of one core, ± the spread over the measurements), export traffic to the collector and ovs-vswitchd memory. Measured {{measured}} with {{openVSwitch}} on {{machine}}; {{traffic}}.',
             {
               measured: table.measured,
               openVSwitch: table.openVSwitch,

@@ -240,10 +240,10 @@ describe('FlowsPage', () => {
     const costCells = (id: string) => within(screen.getByTestId(id)).getAllByRole('cell').map((cell) => cell.textContent);
     expect(costCells('cost-NETFLOW-all')).toEqual([
       'NetFlow',
-      '0.4 % CPU · 4.7 kB/s · +4 MiB',
-      '12.3 % CPU · 245 kB/s · +210 MiB',
+      '0.4±0.3 % CPU · 4.7 kB/s · +4 MiB',
+      '12.3±2.1 % CPU · 245 kB/s · +210 MiB',
     ]);
-    expect(costCells('cost-IPFIX-1')).toEqual(['IPFIX, 1 in 1', '5.0 % CPU · 556 kB/s', '61.9 % CPU · 14.2 MB/s']);
+    expect(costCells('cost-IPFIX-1')).toEqual(['IPFIX, 1 in 1', '5.0±0.9 % CPU · 556 kB/s', '61.9±4.4 % CPU · 14.2 MB/s']);
     // Empty sampling: IPFIX's default is what this export runs with.
     expect(costCells('cost-IPFIX-400')[0]).toBe('IPFIX, 1 in 400 (default) As entered above');
     expect(screen.getByTestId('export-costs')).toHaveTextContent(

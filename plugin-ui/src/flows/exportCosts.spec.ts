@@ -31,5 +31,6 @@ describe('export costs', () => {
     expect(formatBytesPerSecond(14_200_000)).toBe('14.2 MB/s');
     expect(formatCpu(0.04)).toBe('0.0 %');
     expect(formatCpu(61.94)).toBe('61.9 %');
+    expect(formatCpu(1.24, 0.81)).toBe('1.2±0.8 %');
   });
 });

@@ -57,4 +57,6 @@ export const formatBytesPerSecond = (bytesPerSecond: number): string => {
   return kilo < 100 ? `${kilo.toFixed(1)} kB/s` : `${kilo.toFixed(0)} kB/s`;
 };
 
-export const formatCpu = (percent: number): string => `${percent.toFixed(1)} %`;
+/** 1.2 %, or 1.2±0.8 % with the spread: as `kubectl flows start --help` writes them. */
+export const formatCpu = (percent: number, spread?: number): string =>
+  spread === undefined ? `${percent.toFixed(1)} %` : `${percent.toFixed(1)}±${spread.toFixed(1)} %`;

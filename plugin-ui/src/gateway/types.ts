@@ -80,6 +80,7 @@ export interface ExportCost {
   isDefault: boolean;
   packetsPerSecond: number;
   cpuPercentOfCore: number;
+  cpuSpread: number;
   memoryMib: number;
   exportBytesPerSecond: number;
 }

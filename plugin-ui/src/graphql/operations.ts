@@ -68,6 +68,7 @@ export const EXPORT_COSTS_QUERY = /* GraphQL */ `
         isDefault
         packetsPerSecond
         cpuPercentOfCore
+        cpuSpread
         memoryMib
         exportBytesPerSecond
       }

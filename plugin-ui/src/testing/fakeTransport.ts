@@ -153,14 +153,14 @@ export const exportCosts = (): ExportCostTable => ({
   activeTimeoutSeconds: 10,
   rates: [1000, 50000],
   estimates: [
-    { type: 'NETFLOW', sampling: null, isDefault: false, packetsPerSecond: 1000, cpuPercentOfCore: 0.4, memoryMib: 4.2, exportBytesPerSecond: 4700 },
-    { type: 'NETFLOW', sampling: null, isDefault: false, packetsPerSecond: 50000, cpuPercentOfCore: 12.3, memoryMib: 210, exportBytesPerSecond: 245000 },
-    { type: 'IPFIX', sampling: 400, isDefault: true, packetsPerSecond: 1000, cpuPercentOfCore: 0.1, memoryMib: 0, exportBytesPerSecond: 2700 },
-    { type: 'IPFIX', sampling: 400, isDefault: true, packetsPerSecond: 50000, cpuPercentOfCore: 1.5, memoryMib: 0.2, exportBytesPerSecond: 68000 },
-    { type: 'IPFIX', sampling: 1, isDefault: false, packetsPerSecond: 1000, cpuPercentOfCore: 5, memoryMib: 0, exportBytesPerSecond: 556000 },
-    { type: 'IPFIX', sampling: 1, isDefault: false, packetsPerSecond: 50000, cpuPercentOfCore: 61.9, memoryMib: 0, exportBytesPerSecond: 14_200_000 },
-    { type: 'SFLOW', sampling: 400, isDefault: true, packetsPerSecond: 1000, cpuPercentOfCore: 0, memoryMib: 0, exportBytesPerSecond: 600 },
-    { type: 'SFLOW', sampling: 400, isDefault: true, packetsPerSecond: 50000, cpuPercentOfCore: 0.8, memoryMib: 0, exportBytesPerSecond: 25000 },
+    { type: 'NETFLOW', sampling: null, isDefault: false, packetsPerSecond: 1000, cpuPercentOfCore: 0.4, cpuSpread: 0.3, memoryMib: 4.2, exportBytesPerSecond: 4700 },
+    { type: 'NETFLOW', sampling: null, isDefault: false, packetsPerSecond: 50000, cpuPercentOfCore: 12.3, cpuSpread: 2.1, memoryMib: 210, exportBytesPerSecond: 245000 },
+    { type: 'IPFIX', sampling: 400, isDefault: true, packetsPerSecond: 1000, cpuPercentOfCore: 0.1, cpuSpread: 0.2, memoryMib: 0, exportBytesPerSecond: 2700 },
+    { type: 'IPFIX', sampling: 400, isDefault: true, packetsPerSecond: 50000, cpuPercentOfCore: 1.5, cpuSpread: 1.4, memoryMib: 0.2, exportBytesPerSecond: 68000 },
+    { type: 'IPFIX', sampling: 1, isDefault: false, packetsPerSecond: 1000, cpuPercentOfCore: 5, cpuSpread: 0.9, memoryMib: 0, exportBytesPerSecond: 556000 },
+    { type: 'IPFIX', sampling: 1, isDefault: false, packetsPerSecond: 50000, cpuPercentOfCore: 61.9, cpuSpread: 4.4, memoryMib: 0, exportBytesPerSecond: 14_200_000 },
+    { type: 'SFLOW', sampling: 400, isDefault: true, packetsPerSecond: 1000, cpuPercentOfCore: 0, cpuSpread: 0.1, memoryMib: 0, exportBytesPerSecond: 600 },
+    { type: 'SFLOW', sampling: 400, isDefault: true, packetsPerSecond: 50000, cpuPercentOfCore: 0.8, cpuSpread: 1.2, memoryMib: 0, exportBytesPerSecond: 25000 },
   ],
 });
 
