@@ -59,16 +59,19 @@ check: lint
 # The whole suite, as CI runs it: the web UI's lint, types, tests and build, then unit,
 # integration (real API server, the manifests in deploy/ with kubectl and helm) and end-to-end
 # (real OVS, real browser, the container image built and run with buildah), then the benchmark's
-# one-minute smoke (figures printed, not asserted).
+# smoke of about two minutes, every section (figures printed, not asserted).
 test: setup image-deps lint
 	@hack/build-ui.sh --check
 	$(VENV)/bin/pytest -q -ra tests
 	$(VENV)/bin/python -m bench --quick
 
-# Figures at cluster scale against a naive baseline measured in the same run; writes
-# bench/RESULTS.md. BENCH=--quick runs the one-minute smoke instead (and writes nothing).
+# Every section of bench/RESULTS.md, measured again: the gateway at cluster scale against a naive
+# baseline, and what flow export costs a node on real Open vSwitch (root; it also writes the cost
+# table the product ships, gateway/domain/export_cost.json, and the README's table).
+# SECTION=gateway|dataplane measures one and keeps the other; BENCH=--quick runs the smoke
+# instead (and writes nothing).
 bench: setup
-	$(VENV)/bin/python -m bench $(BENCH)
+	$(VENV)/bin/python -m bench $(BENCH) $(if $(SECTION),--section $(SECTION))
 
 # A local cluster with three OVS nodes, node agents and the gateway; Ctrl-C tears it down.
 demo: setup ui

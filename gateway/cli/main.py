@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
@@ -22,6 +23,7 @@ from gateway import __version__
 from gateway.cli import completion, output
 from gateway.cli.backend import Backend, ClusterBackend, GatewayBackend, Refused, Unreachable
 from gateway.client import EndpointError, FlowgateClient, endpoint
+from gateway.domain import export_cost
 from gateway.domain.errors import InvalidArgument
 from gateway.domain.model import FLOW_EXPORT_NAME, FLOW_EXPORT_PLURAL, FLOW_PLURAL, GROUP, FlowType
 from gateway.domain.validation import StartRequest, parse_selector
@@ -70,6 +72,53 @@ It talks to the Kubernetes API server with the current kubeconfig context, as ku
 (--kubeconfig, $KUBECONFIG, ~/.kube/config, else the pod's service account); --gateway URL or
 ${GATEWAY_ENV} ask a flowgate gateway instead.
 """
+
+
+def export_cost_help() -> str:
+    """What each type and sampling costs a node, from the table the benchmark measured, for
+    `start --help`: the price before the switch."""
+    try:
+        table = export_cost.load()
+    except export_cost.ExportCostError as exc:
+        return f"what export costs each node: unknown; {exc.message}\n"
+    rows: list[list[str]] = []
+    for flow_type, sampling in table.settings():
+        row: list[str] = []
+        for rate in table.rates:
+            estimate = table.find(flow_type, sampling, rate)
+            if estimate is None:
+                row.append("")
+                continue
+            if not row or not row[0]:
+                row[:1] = [estimate.setting + (" *" if estimate.is_default else "")]
+            cell = (
+                f"{export_cost.format_cpu(estimate.cpu_percent_of_core, estimate.cpu_spread)}, "
+                f"{export_cost.format_rate(estimate.export_bytes_per_second)}"
+            )
+            if estimate.memory_mib >= 1:
+                cell += f", +{estimate.memory_mib:.0f} MiB"
+            row.append(cell)
+        rows.append(row)
+    header = ["SETTING", *(f"AT {rate:,} PACKETS/S" for rate in table.rates)]
+    widths = [max(len(r[i]) for r in [header, *rows]) + 3 for i in range(len(header))]
+    lines = [
+        "what export costs each node, measured: ovs-vswitchd CPU over export disabled (% of one core, ± the",
+        "spread over the measurements), export traffic to the collector and, where it grows, ovs-vswitchd",
+        "memory, at these packet rates between pods on the node:",
+        "",
+        *("  " + "".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]),
+        "",
+        "  * the default sampling. NetFlow cannot sample: its cost follows new connections per second.",
+        *textwrap.wrap(
+            f"Measured {table.measured} with {table.open_vswitch} (userspace datapath) on {table.machine}; "
+            f"{table.traffic}; active timeout {table.active_timeout_seconds} s.",
+            width=96,
+            initial_indent="  ",
+            subsequent_indent="  ",
+        ),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def program_name(argv0: str | None = None) -> str:
@@ -163,14 +212,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     _connection_flags(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
-    def command(name: str, help_text: str, description: str | None = None, usage: str = "") -> argparse.ArgumentParser:
+    def command(
+        name: str, help_text: str, description: str | None = None, usage: str = "", epilog: str = ""
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(
             name,
             prog=f"{prog} {name}",
             help=help_text,
             usage=f"%(prog)s {usage}[flags]".replace("  ", " "),
             description=description or help_text,
-            epilog=parser.epilog,
+            epilog=epilog + (parser.epilog or ""),
             formatter_class=formatter,
         )
         _connection_flags(sub)
@@ -184,6 +235,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "on its own address.",
         "TYPE [--node-port N | --selector k=v[,k=v] | --target IP:PORT ...] [--metrics-port N | --metrics-target "
         "IP:PORT] [--sampling N] [--active-timeout S] [--cache-max-flows N] ",
+        epilog=export_cost_help() + "\n",
     )
     completion.complete_with(
         start.add_argument("flow_type", metavar="TYPE", type=_flow_type, help="netflow, ipfix or sflow"),

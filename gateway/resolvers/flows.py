@@ -1,4 +1,4 @@
-"""Resolvers for flows, viewer, events, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
+"""Resolvers for flows, viewer, events, exportCosts, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from gateway.access import ANONYMOUS_GATEWAY, StandingAccess, SwitchAccess, switch_access
+from gateway.domain import export_cost
 from gateway.domain.audit import AuditEntry
 from gateway.domain.errors import Unavailable
 from gateway.domain.model import FlowsState, NodeFlowStatus
@@ -55,6 +56,12 @@ async def events(ctx: Context, limit: int) -> list[AuditEntry]:
         if ctx.services.audit is None:
             raise Unavailable("This gateway does not read Events; ask the API server (kubectl get events).")
         return ctx.services.audit.latest(limit)
+
+
+async def export_costs(ctx: Context) -> export_cost.ExportCostTable:
+    with ctx.errors():
+        await ctx.reader()  # every read is the caller's, like the rest of the API
+        return export_cost.load()
 
 
 async def start_flows(ctx: Context, request: StartRequest) -> FlowsState:

@@ -22,7 +22,15 @@ from gateway.resolvers import flows as resolve
 from gateway.resolvers.context import Context
 from gateway.schema.execution import FlatMemoryExecutionContext
 from gateway.schema.extensions import NestingLimit, OneMutationPerRequest, OperationMetrics
-from gateway.schema.types import CollectorInput, FlowEvent, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer
+from gateway.schema.types import (
+    CollectorInput,
+    ExportCostTable,
+    FlowEvent,
+    FlowsState,
+    FlowsTableUpdate,
+    NodeFlowStatus,
+    Viewer,
+)
 
 # Generous for every real query (the deepest, flows.collector.selector.key, is 4 levels) while
 # refusing documents built to make the server work hard.
@@ -49,6 +57,13 @@ class Query:
     )
     async def events(self, info: GraphInfo, limit: int = 10) -> list[FlowEvent]:
         return [FlowEvent.from_domain(e) for e in await resolve.events(info.context, limit)]
+
+    @strawberry.field(
+        description="What each export type and sampling costs a node (CPU, memory, export traffic), as measured "
+        "on Open vSwitch: the price to see before switching."
+    )
+    async def export_costs(self, info: GraphInfo) -> ExportCostTable:
+        return ExportCostTable.from_domain(await resolve.export_costs(info.context))
 
 
 @strawberry.type

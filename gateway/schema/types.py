@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.access import SwitchAccess
-from gateway.domain import model
+from gateway.domain import export_cost, model
 from gateway.domain.audit import AuditEntry
 from gateway.domain.model import NodeFlowState
 from gateway.domain.validation import StartRequest
@@ -294,4 +294,67 @@ class FlowsTableUpdate:
             state=FlowsState.from_domain(update.state),
             changed=[NodeFlowStatus.from_domain(n) for n in update.changed],
             removed=list(update.removed),
+        )
+
+
+@strawberry.type(
+    description="What one export setting costs a node at one packet rate, as the benchmark measured it on "
+    "Open vSwitch (the traffic is described by ExportCostTable.traffic)."
+)
+class ExportCost:
+    type: model.FlowType
+    sampling: int | None = strawberry.field(description="1 in N packets; null for NetFlow, which OVS cannot sample.")
+    is_default: bool = strawberry.field(description="The sampling a start without one gets.")
+    packets_per_second: int = strawberry.field(description="Packets per second the node forwarded between pods.")
+    cpu_percent_of_core: float = strawberry.field(
+        description="ovs-vswitchd CPU over export disabled, % of one core (0 when within the spread)."
+    )
+    cpu_spread: float = strawberry.field(description="The standard deviation of cpuPercentOfCore over the windows.")
+    memory_mib: float = strawberry.field(description="ovs-vswitchd resident memory over export disabled, MiB.")
+    export_bytes_per_second: float = strawberry.field(description="Flow-export payload arriving at the collector.")
+    export_datagrams_per_second: float
+    records_per_second: float = strawberry.field(description="Flow records (samples, for sFlow) per second.")
+    forwarding_change_percent: float = strawberry.field(
+        description="The pods' forwarding rate against export disabled, in %."
+    )
+
+    @staticmethod
+    def from_domain(cost: export_cost.ExportCost) -> ExportCost:
+        return ExportCost(
+            type=cost.type,
+            sampling=cost.sampling,
+            is_default=cost.is_default,
+            packets_per_second=cost.packets_per_second,
+            cpu_percent_of_core=cost.cpu_percent_of_core,
+            cpu_spread=cost.cpu_spread,
+            memory_mib=cost.memory_mib,
+            export_bytes_per_second=cost.export_bytes_per_second,
+            export_datagrams_per_second=cost.export_datagrams_per_second,
+            records_per_second=cost.records_per_second,
+            forwarding_change_percent=cost.forwarding_change_percent,
+        )
+
+
+@strawberry.type(description="The measured cost of flow export per node, shipped with this version of flowgate.")
+class ExportCostTable:
+    measured: str = strawberry.field(description="When the benchmark ran, e.g. `2026-11-29 14:02 UTC`.")
+    commit: str
+    machine: str
+    open_vswitch: str = strawberry.field(name="openVSwitch")
+    active_timeout_seconds: int
+    traffic: str = strawberry.field(description="What the node forwarded while measured, in a sentence.")
+    rates: list[int] = strawberry.field(description="The packet rates measured, ascending.")
+    estimates: list[ExportCost]
+
+    @staticmethod
+    def from_domain(table: export_cost.ExportCostTable) -> ExportCostTable:
+        return ExportCostTable(
+            measured=table.measured,
+            commit=table.commit,
+            machine=table.machine,
+            open_vswitch=table.open_vswitch,
+            active_timeout_seconds=table.active_timeout_seconds,
+            traffic=table.traffic,
+            rates=list(table.rates),
+            estimates=[ExportCost.from_domain(e) for e in table.estimates],
         )

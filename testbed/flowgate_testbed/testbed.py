@@ -534,6 +534,14 @@ class Testbed:
         """Run ovs-vsctl against the node's own OVS; returns stdout, raises TestbedError on failure."""
         return self._node(node).vsctl("--timeout=10", *args)
 
+    def restart_ovs_vswitchd(self, node: str) -> int:
+        """Replace node's ovs-vswitchd with a fresh process (same database, ports and addresses;
+        OpenFlow flows re-added); returns its pid."""
+        ovs_node = self._node(node)
+        ovs_node.restart_vswitchd()
+        self._write_state()
+        return ovs_node.daemons["ovs-vswitchd"].pid
+
     def flows_log(self, node: str) -> Path:
         return self.dir / "nodes" / node / "flows.jsonl"
 

@@ -5,8 +5,8 @@ federation into a console-like host behind a console-like proxy, and GraphiQL wi
 off the gateway's origin refused. axe-core checks each page for serious and critical violations.
 
 Screenshots go to tests/artifacts/ (gitignored): standalone-emitting.png, standalone-error.png,
-viewer-disabled.png, sdn-unsupported.png, reconnected.png, console-host-emitting.png,
-graphiql-subscription.png; a failing test adds failed-<test>-<n>.png."""
+viewer-disabled.png, collector-costs.png, sdn-unsupported.png, reconnected.png,
+console-host-emitting.png, graphiql-subscription.png; a failing test adds failed-<test>-<n>.png."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ import pytest
 from flowgate_testbed.testbed import free_port
 from playwright.sync_api import expect
 
+from gateway.domain import export_cost
+from gateway.domain.model import FlowType
 from tests.fixtures.agents import NodeAgents
 from tests.fixtures.browser import Pages, assert_accessible
 from tests.fixtures.console_host import PROXY_PREFIX, running_console_host
@@ -229,6 +231,28 @@ def test_viewer_sees_why_the_select_is_disabled(fresh_testbed: Any, pages: Pages
     # The token lives in this tab only.
     assert page.evaluate("localStorage.length") == 0
     assert page.evaluate("sessionStorage.getItem('flowgate.token')") == fresh_testbed.token("admin")
+
+
+def test_collector_section_shows_what_export_costs_a_node(fresh_testbed: Any, pages: Pages, tmp_path: Any) -> None:
+    """The cost table the gateway ships reaches the page through GraphQL `exportCosts`."""
+    table = export_cost.load()
+    with running_gateway(fresh_testbed, tmp_path, "--auth", "none", user="admin") as gateway:
+        page = pages.open(gateway.url + "/")
+        expect(page.get_by_role("heading", name="Network Flows")).to_be_visible()
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        page.get_by_role("button", name="Collector").click()
+        expect(page.get_by_role("grid", name="What export costs each node")).to_be_visible()
+        for rate in table.rates:
+            expect(page.get_by_role("columnheader", name=f"At {rate:,} packets/s")).to_be_visible()
+        default = table.find(FlowType.IPFIX, 400, table.rates[-1])
+        assert default is not None
+        cpu = export_cost.format_cpu(default.cpu_percent_of_core, default.cpu_spread)
+        row = page.locator('[data-test="cost-IPFIX-400"]')
+        expect(row).to_contain_text("IPFIX, 1 in 400 (default)")
+        expect(row).to_contain_text(f"{cpu} CPU · {export_cost.format_rate(default.export_bytes_per_second)}")
+        expect(page.locator("[data-test=export-costs]")).to_contain_text(f"Measured {table.measured}")
+        pages.screenshot(page, "collector-costs")
+        assert_accessible(page, "the Collector section with what export costs")
 
 
 # -- 4. OpenShiftSDN -------------------------------------------------------------------------

@@ -3,6 +3,7 @@ what OVS exports. Configured here directly with ovs-vsctl, as OVN-Kubernetes doe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -170,6 +171,27 @@ def test_stop_and_start_collector(fresh_ovs_testbed: Testbed) -> None:
     assert udp_port_bound(netns_pid, COLLECTOR_NODE_PORT)
     state = tb.client().get("/apis/discovery.k8s.io/v1/namespaces/flows-collector/endpointslices/flows-collector")
     assert all(e["conditions"]["ready"] for e in state["endpoints"])
+
+
+def test_a_restarted_ovs_vswitchd_forwards_and_exports_again(fresh_ovs_testbed: Testbed) -> None:
+    tb = fresh_ovs_testbed
+    node = "node-2"
+    old = next(d for d in tb.daemons() if d.name == f"{node} ovs-vswitchd")
+    old_pid, old_start = old.pid, old.starttime
+    pid = tb.restart_ovs_vswitchd(node)
+    assert pid != old_pid and not same_process_alive(old_pid, old_start)
+    recorded = json.loads((tb.dir / "testbed.json").read_text())["processes"]
+    assert any(p["name"] == f"{node} ovs-vswitchd" and p["pid"] == pid for p in recorded)  # `down` finds it
+    # The management port kept its address (sFlow names it as its agent), the pods still talk.
+    before = len(tb.read_flow_records(node))
+    tb.ovs_vsctl(
+        node, "--", "--id=@sflow", "create", "sflow", "agent=ovn-k8s-mp0",
+        f'targets=["{tb.node_ip(node)}:{COLLECTOR_NODE_PORT}"]', "sampling=1", "--", "set", "bridge", "br-int",
+        "sflow=@sflow",
+    )  # fmt: skip
+    mine = own_traffic(tb, node, "SFLOW_5")
+    assert wait_for(lambda: any(mine(r) for r in tb.read_flow_records(node)[before:]), 10)
+    tb.reset()
 
 
 def test_a_hung_ovs_appctl_does_not_stop_the_teardown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -247,7 +247,8 @@ def agent_in_image(
         pod,
         spec,
         volumes={"ovs-run": testbed.ovs_rundir(node)},
-        field_refs={"spec.nodeName": node},
+        # hostNetwork: the pod's IP is the host's, here the shared loopback (a free port below)
+        field_refs={"spec.nodeName": node, "status.podIP": "127.0.0.1"},
         env=api_server_env(testbed),
         service_account=pod_service_account(
             testbed, tmp_path / f"agent-sa-{node}-{time.monotonic_ns()}", "flowgate-agent"
@@ -256,7 +257,7 @@ def agent_in_image(
     if capabilities is not None:
         options.cap_drop = sorted(image_container.default_capabilities() - set(capabilities))
         options.cap_add = sorted(capabilities)
-    argv = image_container.pod_command(spec, options.env)
+    argv = image_container.pod_command(spec, options.env, {"--metrics-address": f"127.0.0.1:{free_port()}"})
     assert f"--node={node}" in argv
     return image_container.start(argv, f"agent-{node}-{time.monotonic_ns()}", options)
 

@@ -16,9 +16,9 @@ import pytest
 
 from tests.fixtures.manifests import JSON, Key, bin_path, container, dump, render_helm, render_kustomize, run
 
-# The testbed's own flows-collector Service holds node port 30001; the example collector takes
-# another, as it would on a cluster that already runs a collector.
-FREE_NODE_PORT = 30002
+# The testbed's own flows-collector Service holds node ports 30001 (flows) and 30002 (metrics);
+# the example collector takes others, as it would on a cluster that already runs a collector.
+FREE_NODE_PORT = 30011
 APPLIED = " serverside-applied (server dry run)"
 
 
@@ -26,8 +26,8 @@ def with_node_port(objects: dict[Key, JSON], port: int) -> dict[Key, JSON]:
     objects = copy.deepcopy(objects)
     for k, obj in objects.items():
         if k[0] == "Service" and obj["spec"].get("type") == "NodePort":
-            for entry in obj["spec"]["ports"]:
-                entry["nodePort"] = port
+            for offset, entry in enumerate(obj["spec"]["ports"]):
+                entry["nodePort"] = port + offset
     return objects
 
 

@@ -199,9 +199,8 @@ def test_the_agents_scc_allows_only_what_the_agent_uses() -> None:
     ]
     binding = objects[("RoleBinding", "flowgate", "flowgate-agent-scc")]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "flowgate-agent", "namespace": "flowgate"}]
-    assert objects[AGENT]["spec"]["template"]["metadata"]["annotations"] == {
-        "openshift.io/required-scc": "flowgate-agent"
-    }
+    annotations = objects[AGENT]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["openshift.io/required-scc"] == "flowgate-agent"
     # What the SCC admits covers what the agent asks for.
     agent = container(objects[AGENT], "agent")["securityContext"]
     assert set(agent["capabilities"]["add"]) <= set(scc["allowedCapabilities"])

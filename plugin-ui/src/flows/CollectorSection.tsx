@@ -17,6 +17,7 @@ import {
 } from '@patternfly/react-core';
 import { MinusCircleIcon, PlusCircleIcon } from '@patternfly/react-icons';
 import type { InvalidArgumentField } from '../gateway/errors';
+import type { ExportCostTable as CostTable, FlowType } from '../gateway/types';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
 import {
   MAX_TARGETS,
@@ -24,6 +25,7 @@ import {
   type CollectorMode,
   type FieldErrors,
 } from './collectorForm';
+import { ExportCostTable } from './ExportCostTable';
 
 export interface CollectorSectionProps {
   values: CollectorFormValues;
@@ -36,6 +38,10 @@ export interface CollectorSectionProps {
   /** Re-applies the running export with these settings; absent while nothing runs. */
   onApply?: () => void;
   isDisabled: boolean;
+  /** What each setting costs a node, when the gateway has the table. */
+  costs?: CostTable | null;
+  /** The running type, whose row the cost table points out. */
+  runningType?: FlowType | null;
 }
 
 const helperId = (field: InvalidArgumentField) => `flowgate-${field.replace('.', '-')}-helper`;
@@ -61,6 +67,8 @@ export const CollectorSection: FC<CollectorSectionProps> = ({
   currentDescription,
   onApply,
   isDisabled,
+  costs,
+  runningType,
 }) => {
   const { t } = useFlowgateTranslation();
   const set = <K extends keyof CollectorFormValues>(key: K, value: CollectorFormValues[K], field: InvalidArgumentField) => {
@@ -231,7 +239,11 @@ export const CollectorSection: FC<CollectorSectionProps> = ({
               <FieldHelper
                 field="sampling"
                 error={errors.sampling}
-                hint={t('One packet in N is sampled (IPFIX and sFlow). Empty: the gateway default.')}
+                hint={
+                  costs
+                    ? t('One packet in N is sampled (IPFIX and sFlow). Empty: the gateway default. The cost of each sampling is below.')
+                    : t('One packet in N is sampled (IPFIX and sFlow). Empty: the gateway default.')
+                }
               />
             </FormGroup>
           </GridItem>
@@ -281,6 +293,7 @@ export const CollectorSection: FC<CollectorSectionProps> = ({
             </Button>
           </ActionGroup>
         )}
+        {costs && <ExportCostTable table={costs} type={runningType ?? null} sampling={values.sampling} />}
       </Form>
     </ExpandableSection>
   );

@@ -222,6 +222,53 @@ describe('FlowsPage', () => {
     expect(emissionToggle()).toHaveTextContent('IPFIX');
   });
 
+  it('shows what each setting costs a node in the Collector section, pointing out the running one', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup();
+    send(snapshot([node('node-1')], { type: 'IPFIX' }));
+    await waitFor(() => {
+      expect(emissionToggle()).toHaveTextContent('IPFIX');
+    });
+    await user.click(screen.getByRole('button', { name: 'Collector: selector role=flows-collector' }));
+
+    const table = await screen.findByRole('grid', { name: 'What export costs each node' });
+    expect(within(table).getAllByRole('columnheader').map((cell) => cell.textContent)).toEqual([
+      'Setting',
+      'At 1,000 packets/s',
+      'At 50,000 packets/s',
+    ]);
+    const costCells = (id: string) => within(screen.getByTestId(id)).getAllByRole('cell').map((cell) => cell.textContent);
+    expect(costCells('cost-NETFLOW-all')).toEqual([
+      'NetFlow',
+      '0.4±0.3 % CPU · 4.7 kB/s · +4 MiB',
+      '12.3±2.1 % CPU · 245 kB/s · +210 MiB',
+    ]);
+    expect(costCells('cost-IPFIX-1')).toEqual(['IPFIX, 1 in 1', '5.0±0.9 % CPU · 556 kB/s', '61.9±4.4 % CPU · 14.2 MB/s']);
+    // Empty sampling: IPFIX's default is what this export runs with.
+    expect(costCells('cost-IPFIX-400')[0]).toBe('IPFIX, 1 in 400 (default) As entered above');
+    expect(screen.getByTestId('export-costs')).toHaveTextContent(
+      'Measured 2026-11-29 14:02 UTC with ovs-vswitchd (Open vSwitch) 3.1.0 on Test CPU, 2 cores',
+    );
+
+    // A sampling typed in the form points at the nearest measured one.
+    await user.type(screen.getByRole('spinbutton', { name: 'Sampling' }), '2');
+    expect(costCells('cost-IPFIX-1')[0]).toBe('IPFIX, 1 in 1 As entered above');
+    expect(costCells('cost-IPFIX-400')[0]).toBe('IPFIX, 1 in 400 (default)');
+  });
+
+  it('works without the cost table when the gateway has none', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup({ costs: null });
+    send(snapshot([node('node-1')]));
+    await waitFor(() => {
+      expect(emissionToggle()).toHaveTextContent('NetFlow');
+    });
+    await user.click(screen.getByRole('button', { name: 'Collector: selector role=flows-collector' }));
+    expect(screen.getByRole('spinbutton', { name: 'Sampling' })).toBeInTheDocument();
+    expect(screen.queryByTestId('export-costs')).not.toBeInTheDocument();
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+  });
+
   it('puts a validation error next to the field it names', async () => {
     const user = userEvent.setup();
     const message = 'nodePort must be between 30000 and 32767.';

@@ -31,6 +31,7 @@ import { EmissionSelect, type EmissionChoice } from './EmissionSelect';
 import { FlowsTableStore, type FrameScheduler } from './flowsTableStore';
 import { FlowsTable } from './FlowsTable';
 import { RecentEvents } from './RecentEvents';
+import { useExportCosts } from './useExportCosts';
 import { useNow } from './useNow';
 import { useViewer } from './useViewer';
 import './flows.css';
@@ -118,6 +119,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
   const table = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const status = useSyncExternalStore(transport.onStatus, transport.getStatus);
   const { viewer, error: viewerError } = useViewer(connection);
+  const costs = useExportCosts(connection);
   const now = useNow();
 
   const [form, setForm] = useState<CollectorFormValues>(INITIAL_FORM);
@@ -330,6 +332,8 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
                     }
               }
               isDisabled={controlsDisabled}
+              costs={costs}
+              runningType={current === 'DISABLED' ? null : current}
             />
           </StackItem>
         </Stack>

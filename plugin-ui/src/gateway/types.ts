@@ -105,3 +105,25 @@ export interface StartFlowsVariables {
   activeTimeoutSeconds?: number | null;
   cacheMaxFlows?: number | null;
 }
+
+/** What one export setting costs a node at one packet rate (Query.exportCosts). */
+export interface ExportCost {
+  type: FlowType;
+  sampling?: number | null;
+  isDefault: boolean;
+  packetsPerSecond: number;
+  cpuPercentOfCore: number;
+  cpuSpread: number;
+  memoryMib: number;
+  exportBytesPerSecond: number;
+}
+
+export interface ExportCostTable {
+  measured: string;
+  openVSwitch: string;
+  machine: string;
+  traffic: string;
+  activeTimeoutSeconds: number;
+  rates: number[];
+  estimates: ExportCost[];
+}

@@ -67,6 +67,29 @@ export const VIEWER_QUERY = /* GraphQL */ `
   }
 `;
 
+export const EXPORT_COSTS_QUERY = /* GraphQL */ `
+  query ExportCosts {
+    exportCosts {
+      measured
+      openVSwitch
+      machine
+      traffic
+      activeTimeoutSeconds
+      rates
+      estimates {
+        type
+        sampling
+        isDefault
+        packetsPerSecond
+        cpuPercentOfCore
+        cpuSpread
+        memoryMib
+        exportBytesPerSecond
+      }
+    }
+  }
+`;
+
 export const FLOWS_TABLE_SUBSCRIPTION = /* GraphQL */ `
   subscription FlowsTable {
     flowsTable {
@@ -132,6 +155,7 @@ export const FLOW_EVENTS_QUERY = /* GraphQL */ `
 export const OPERATIONS = {
   Viewer: VIEWER_QUERY,
   FlowEvents: FLOW_EVENTS_QUERY,
+  ExportCosts: EXPORT_COSTS_QUERY,
   FlowsTable: FLOWS_TABLE_SUBSCRIPTION,
   StartFlows: START_FLOWS_MUTATION,
   StopFlows: STOP_FLOWS_MUTATION,

@@ -8,7 +8,14 @@ import type {
   SubscriptionTransport,
 } from '../gateway/connection';
 import type { GraphQLErrorPayload } from '../gateway/errors';
-import type { FlowEvent, FlowsState, FlowsTableUpdate, NodeFlowStatus, Viewer } from '../gateway/types';
+import type {
+  ExportCostTable,
+  FlowEvent,
+  FlowsState,
+  FlowsTableUpdate,
+  NodeFlowStatus,
+  Viewer,
+} from '../gateway/types';
 import type { FrameScheduler } from '../flows/flowsTableStore';
 
 interface Subscription {
@@ -144,6 +151,26 @@ export const gqlError = (message: string, code: string, field?: string): GraphQL
   extensions: field ? { code, field } : { code },
 });
 
+/** A small cost table, as the gateway answers Query.exportCosts. */
+export const exportCosts = (): ExportCostTable => ({
+  measured: '2026-11-29 14:02 UTC',
+  openVSwitch: 'ovs-vswitchd (Open vSwitch) 3.1.0',
+  machine: 'Test CPU, 2 cores',
+  traffic: 'UDP between two pods on the node',
+  activeTimeoutSeconds: 10,
+  rates: [1000, 50000],
+  estimates: [
+    { type: 'NETFLOW', sampling: null, isDefault: false, packetsPerSecond: 1000, cpuPercentOfCore: 0.4, cpuSpread: 0.3, memoryMib: 4.2, exportBytesPerSecond: 4700 },
+    { type: 'NETFLOW', sampling: null, isDefault: false, packetsPerSecond: 50000, cpuPercentOfCore: 12.3, cpuSpread: 2.1, memoryMib: 210, exportBytesPerSecond: 245000 },
+    { type: 'IPFIX', sampling: 400, isDefault: true, packetsPerSecond: 1000, cpuPercentOfCore: 0.1, cpuSpread: 0.2, memoryMib: 0, exportBytesPerSecond: 2700 },
+    { type: 'IPFIX', sampling: 400, isDefault: true, packetsPerSecond: 50000, cpuPercentOfCore: 1.5, cpuSpread: 1.4, memoryMib: 0.2, exportBytesPerSecond: 68000 },
+    { type: 'IPFIX', sampling: 1, isDefault: false, packetsPerSecond: 1000, cpuPercentOfCore: 5, cpuSpread: 0.9, memoryMib: 0, exportBytesPerSecond: 556000 },
+    { type: 'IPFIX', sampling: 1, isDefault: false, packetsPerSecond: 50000, cpuPercentOfCore: 61.9, cpuSpread: 4.4, memoryMib: 0, exportBytesPerSecond: 14_200_000 },
+    { type: 'SFLOW', sampling: 400, isDefault: true, packetsPerSecond: 1000, cpuPercentOfCore: 0, cpuSpread: 0.1, memoryMib: 0, exportBytesPerSecond: 600 },
+    { type: 'SFLOW', sampling: 400, isDefault: true, packetsPerSecond: 50000, cpuPercentOfCore: 0.8, cpuSpread: 1.2, memoryMib: 0, exportBytesPerSecond: 25000 },
+  ],
+});
+
 export type Resolver = (
   request: GraphQLRequest,
 ) => GraphQLResponse<unknown> | Promise<GraphQLResponse<unknown>> | undefined;
@@ -158,6 +185,8 @@ export interface FakeConnectionOptions {
   resolve?: Resolver;
   /** What the FlowEvents query answers (none by default). */
   events?: FlowEvent[];
+  /** What Query.exportCosts answers; null: an error, as from a gateway without the field. */
+  costs?: ExportCostTable | null;
 }
 
 export const fakeConnection = (
@@ -171,6 +200,12 @@ export const fakeConnection = (
     }
     if (request.operationName === 'FlowEvents') {
       return { data: { events: options.events ?? [] } };
+    }
+    if (request.operationName === 'ExportCosts') {
+      const costs = options.costs === undefined ? exportCosts() : options.costs;
+      return costs
+        ? { data: { exportCosts: costs } }
+        : { errors: [gqlError('Cannot query field "exportCosts" on type "Query".', 'GRAPHQL_VALIDATION_FAILED')] };
     }
     if (request.operationName === 'StartFlows') {
       return { data: { startFlows: state({ type: request.variables?.type as FlowsState['type'], generation: 2 }) } };
