@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -209,10 +212,73 @@ TABLE = "subscription { flowsTable { snapshot removed changed { node state type 
 FLOWS_FULL = "{ flows { enabled type generation summary { total emitting } nodes { node state type endpoint message updatedAt observedGeneration } } }"
 
 
-def fanout(testbed: Testbed, log_dir: Path, cluster: Cluster, sharing: bool, subscribers: int) -> dict[str, Any]:
-    """One Flow status change -> every subscriber; and the gateway's memory per idle subscriber."""
+class Profile:
+    """py-spy sampling a running gateway (without pausing it), then where its time went: the
+    functions that were on CPU most often, and the share of each package."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.out = out
+        self.process = subprocess.Popen(
+            ["py-spy", "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "50", "--nonblocking"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)  # py-spy writes what it sampled and exits
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def summary(self, top: int = 8) -> dict[str, Any]:
+        by_leaf: Counter[str] = Counter()
+        by_package: Counter[str] = Counter()
+        total = 0
+        if not self.out.exists():
+            return {"samples": 0, "functions": [], "packages": []}
+        for line in self.out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            leaf = stack.split(";")[-1]  # "function (path/to/file.py:line)"
+            found = re.match(r"(.*) \((.*?):\d+\)$", leaf)
+            function, path = (found[1], found[2]) if found else (leaf, "")
+            by_leaf[f"{function} ({_package(path)})"] += int(count)
+            by_package[_package(path)] += int(count)
+            total += int(count)
+
+        def share(n: int) -> float:
+            return 100 * n / max(1, total)
+
+        return {
+            "samples": total,
+            "functions": [(name, share(n)) for name, n in by_leaf.most_common(top)],
+            "packages": [(name, share(n)) for name, n in by_package.most_common(top)],
+        }
+
+
+def _package(path: str) -> str:
+    """site-packages/uvicorn/... -> uvicorn; the standard library by module; flowgate's own."""
+    parts = Path(path).parts
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1].removesuffix(".py")
+    if "gateway" in parts:
+        return "gateway." + ".".join(parts[parts.index("gateway") + 1 :]).removesuffix(".py")
+    return Path(path).stem or "?"
+
+
+def fanout(
+    testbed: Testbed, log_dir: Path, cluster: Cluster, sharing: bool, subscribers: int, profile: bool = False
+) -> dict[str, Any]:
+    """One Flow status change -> every subscriber; and the gateway's memory per idle subscriber.
+    `profile`: py-spy samples the gateway from the first connection to the last message."""
     asyncio.run(cluster.report(["node-1"], "Pending"))
+    profiled: Profile | None = None
     with gateway(testbed, log_dir, sharing) as gw:
+        if profile:
+            profiled = Profile(gw.process.pid, log_dir / f"profile-{subscribers}.txt")
         before = gw.rss()
         loads = [LoadProcess(gw.ws, part, SUBSCRIBE_ONE, '"EMITTING"', rate=500) for part in _split(subscribers)]
         ready = [load.ready() for load in loads]
@@ -222,6 +288,8 @@ def fanout(testbed: Testbed, log_dir: Path, cluster: Cluster, sharing: bool, sub
             load.go()
         changed_at = asyncio.run(cluster.report(["node-1"], "Emitting"))
         results = [load.result() for load in loads]
+        if profiled is not None:
+            profiled.stop()
     hits = [h - changed_at for r in results for h in r["hits"]]
     failures = sum(max(0, r["failure_count"]) for r in results) + sum(f for _, f in ready)
     asyncio.run(cluster.report(["node-1"], "Pending"))
@@ -232,6 +300,7 @@ def fanout(testbed: Testbed, log_dir: Path, cluster: Cluster, sharing: bool, sub
         "failures": failures,
         "kib_per_subscriber": (after - before) / max(1, subscribers),
         "ramp_seconds": max(r for r, _ in ready),
+        "profile": profiled.summary() if profiled is not None else None,
     }
 
 

@@ -41,6 +41,19 @@ class AgentCollector(Collector):
             return family
 
         yield counter("flowgate_agent_reconciles", "Reconcile passes run.", agent.reconciles)
+        yield gauge(
+            "flowgate_agent_watches",
+            "Watches this agent holds open at the API server (at most 4).",
+            agent.watch_count,
+        )
+        cached = GaugeMetricFamily(
+            "flowgate_agent_cached_objects",
+            "Objects of each kind this agent's watches hold (the API server sends only what can be the collector).",
+            labels=["node", "resource"],
+        )
+        for resource, count in agent.cached_objects().items():
+            cached.add_metric([agent.node, resource], count)
+        yield cached
         yield counter(
             "flowgate_agent_ovs_repairs", "Times OVS was changed behind the agent and put right.", agent.repairs
         )

@@ -15,6 +15,19 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 METRICS_PORT_NAME = "metrics"  # the collector Service's port serving its Prometheus metrics
 
 
+# Collector Services publish node ports (NodePort or LoadBalancer): the API server leaves out the
+# ClusterIP Services, most of any cluster's.
+COLLECTOR_SERVICE_FIELDS = "spec.type!=ClusterIP"
+
+
+@dataclass(frozen=True)
+class WatchScope:
+    """What of one kind a node agent needs the API server to send it: the selectors of its watch."""
+
+    label_selector: str | None = None
+    field_selector: str | None = None
+
+
 @dataclass(frozen=True)
 class CollectorResolution:
     """Either the endpoints to configure, or the sentence explaining why there are none."""
@@ -73,6 +86,38 @@ def _sort_key(service: Mapping[str, Any]) -> tuple[str, str]:
     return (str(meta.get("namespace", "")), str(meta.get("name", "")))
 
 
+def service_scope(collector: CollectorTarget) -> WatchScope | None:
+    """The Services that can be this collector: those carrying its selector's labels, or for a
+    node port any that publish node ports; none for static targets."""
+    if collector.targets is not None:
+        return None
+    labels = collector.selector_text if collector.node_port is None else ""
+    return WatchScope(label_selector=labels or None, field_selector=COLLECTOR_SERVICE_FIELDS)
+
+
+def candidate_services(collector: CollectorTarget, services: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The Services that can carry the collector's records, by namespace and name."""
+    services = sorted(services, key=_sort_key)
+    if collector.targets is not None:
+        return []
+    if collector.node_port is not None:
+        return [s for s in services if collector.node_port in _node_ports(s)]
+    wanted = dict(collector.selector or ())
+    return [
+        s
+        for s in services
+        if wanted.items() <= ((s.get("metadata") or {}).get("labels") or {}).items() and _node_ports(s)
+    ]
+
+
+def endpoint_slice_scope(collector: CollectorTarget, services: Iterable[Mapping[str, Any]]) -> WatchScope | None:
+    """The EndpointSlices that say where those Services' collectors run; none without a candidate."""
+    names = sorted({str((s.get("metadata") or {}).get("name")) for s in candidate_services(collector, services)})
+    if not names:
+        return None
+    return WatchScope(label_selector=f"{SERVICE_NAME_LABEL} in ({','.join(names)})")
+
+
 def resolve_collector(
     collector: CollectorTarget,
     node: NodeInfo,
@@ -84,23 +129,17 @@ def resolve_collector(
     if not node.internal_ip:
         return CollectorResolution(error=f"node {node.name} has no InternalIP address to reach its collector on")
     host = _host(node.internal_ip)
-    services = sorted(services, key=_sort_key)
     slices = list(endpoint_slices)
     if collector.node_port is not None:
         port = collector.node_port
-        exposing = [s for s in services if port in _node_ports(s)]
+        exposing = candidate_services(collector, services)
         if not exposing:
             return CollectorResolution(error=f"no Service exposes nodePort {port}")
         local = [s for s in exposing if _has_local_endpoint(s, node.name, slices)]
         if not local:
             return CollectorResolution(error=f"no flows collector on {node.name} behind nodePort {port}")
         return CollectorResolution(endpoints=(f"{host}:{port}",), metrics=_metrics(collector, host, local[0]))
-    wanted = dict(collector.selector or ())
-    matching = [
-        s
-        for s in services
-        if wanted.items() <= ((s.get("metadata") or {}).get("labels") or {}).items() and _node_ports(s)
-    ]
+    matching = candidate_services(collector, services)
     if not matching:
         return CollectorResolution(error=f"no Service matches selector {collector.selector_text}")
     for service in matching:

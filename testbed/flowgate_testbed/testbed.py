@@ -388,6 +388,10 @@ class Testbed:
                 f"kube-controller-manager's garbage collector did not start within 30 s; see {manager.log}."
             )
 
+    @property
+    def apiserver_pid(self) -> int | None:
+        return self._apiserver.pid if self._apiserver is not None and self._apiserver.running() else None
+
     def stop_apiserver(self, kill: bool = False) -> None:
         """Stop kube-apiserver (etcd keeps the data) to simulate an API outage: gracefully, or
         killed at once (SIGKILL, as a crash or an OOM kill ends it)."""

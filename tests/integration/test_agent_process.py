@@ -7,8 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
+
+from flowgate_testbed.testbed import free_port
 
 from tests.fixtures.agents import NodeAgents
 
@@ -61,6 +64,84 @@ def test_ovs_not_reachable_is_reported_and_the_agent_keeps_running(fresh_testbed
         code = agents.stop("node-1")
     assert code == 0
     assert "received SIGTERM; stopping and leaving OVS as it is" in agents.log("node-1")
+
+
+def wait_for(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := check():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout:.0f} s")
+
+
+def _watches_at_the_api_server(testbed: Any, resource: str) -> float:
+    text = testbed.client().get("/metrics")["raw"]
+    found = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("apiserver_longrunning_requests{")
+        and 'verb="WATCH"' in line
+        and f'resource="{resource}"' in line
+    ]
+    return sum(found)
+
+
+def _agent_metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        text = answer.read().decode()
+    figures = {}
+    for line in text.splitlines():
+        if line.startswith("flowgate_agent_watches{"):
+            figures["watches"] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("flowgate_agent_cached_objects{"):
+            figures[line.split('resource="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+    return figures
+
+
+def test_the_api_server_sends_an_agent_only_what_can_be_its_collector(fresh_testbed: Any, tmp_path: Path) -> None:
+    """Beside 30 ordinary Services and another NodePort Service, an agent discovering its
+    collector by label holds that Service and its EndpointSlice, in at most four watches the API
+    server counts too; static targets need no Service watch at all."""
+    admin = fresh_testbed.client()
+    names = [f"web-{i}" for i in range(30)]
+    for name in names:
+        admin.create(
+            "/api/v1/namespaces/default/services", {"metadata": {"name": name}, "spec": {"ports": [{"port": 80}]}}
+        )
+    admin.create(
+        "/api/v1/namespaces/default/services",
+        {
+            "metadata": {"name": "other", "labels": {"app": "other"}},
+            "spec": {"type": "NodePort", "ports": [{"port": 9}]},
+        },
+    )
+    port = free_port()
+    agents = NodeAgents(fresh_testbed, tmp_path, resync="1s")
+    services_before = _watches_at_the_api_server(fresh_testbed, "services")
+    agents.start("node-1", ovs_rundir=str(tmp_path / "no-ovs"), extra=["--metrics-address", f"127.0.0.1:{port}"])
+    try:
+        wait_for_flow(fresh_testbed, "node-1", lambda s: s.get("state") == "Disabled")
+        assert wait_for(lambda: _agent_metrics(port).get("watches") == 2, 10, "two watches while export is off")
+        assert _watches_at_the_api_server(fresh_testbed, "services") == services_before
+        body = {"apiVersion": "flowgate.dev/v1alpha1", "kind": "FlowExport", "metadata": {"name": "cluster"},
+                "spec": {"type": "NetFlow"}}  # fmt: skip
+        admin.create(EXPORTS, body)
+        wait_for_flow(fresh_testbed, "node-1", lambda s: s.get("observedGeneration") == 1)
+        figures = wait_for(lambda: (m := _agent_metrics(port)).get("watches") == 4 and m, 10, "four watches")
+        assert figures["services"] == 1 and figures["endpointslices"] == 1, figures  # the collector's, nothing else
+        assert _watches_at_the_api_server(fresh_testbed, "services") == services_before + 1
+        admin.merge_patch(f"{EXPORTS}/cluster", {"spec": {"collector": {"targets": ["192.0.2.10:2055"]}}})
+        wait_for_flow(fresh_testbed, "node-1", lambda s: s.get("observedGeneration") == 2)
+        figures = wait_for(lambda: (m := _agent_metrics(port)).get("watches") == 2 and m, 10, "two watches again")
+        assert figures["services"] == 0 and figures["endpointslices"] == 0
+        assert wait_for(
+            lambda: _watches_at_the_api_server(fresh_testbed, "services") == services_before, 10, "the watch closed"
+        )
+    finally:
+        agents.stop("node-1")
+        for name in [*names, "other"]:
+            admin.delete(f"/api/v1/namespaces/default/services/{name}")
 
 
 def test_a_bad_kubeconfig_is_a_sentence_and_exit_code_2(tmp_path: Path) -> None:

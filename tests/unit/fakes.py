@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -68,7 +69,8 @@ class FakeKube:
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
         key = f"{meta.get('namespace')}/{meta['name']}" if meta.get("namespace") else meta["name"]
-        kind = "MODIFIED" if key in self.objects.setdefault(resource, {}) else "ADDED"
+        old = self.objects.setdefault(resource, {}).get(key)
+        kind = "MODIFIED" if old is not None else "ADDED"
         self.version = next(self.versions)
         meta["resourceVersion"] = str(self.version)
         meta.setdefault("uid", f"uid-{self.version}")
@@ -76,7 +78,7 @@ class FakeKube:
             meta["generation"] = int(self.objects[resource][key]["metadata"].get("generation", 1)) + 1
         meta.setdefault("generation", 1)
         self.objects[resource][key] = obj
-        self._send(resource, {"type": kind, "object": copy.deepcopy(obj)})
+        self._send(resource, {"type": kind, "object": copy.deepcopy(obj)}, old)
         return obj
 
     def remove(self, resource: Resource, key: str) -> None:
@@ -85,10 +87,10 @@ class FakeKube:
         obj = {**obj, "metadata": {**obj["metadata"], "resourceVersion": str(self.version)}}
         self._send(resource, {"type": "DELETED", "object": obj})
 
-    def _send(self, resource: Resource, event: JSON) -> None:
-        self.history.setdefault(resource, []).append((self.version, event))
+    def _send(self, resource: Resource, event: JSON, old: JSON | None = None) -> None:
+        self.history.setdefault(resource, []).append((self.version, {**event, "old": old}))
         for queue in self.queues.get(resource, []):
-            queue.put_nowait(event)
+            queue.put_nowait({**event, "old": old})
 
     def status_writes(self) -> list[JSON]:
         return [body["status"] for verb, _, body in self.writes if verb == "status"]
@@ -100,8 +102,34 @@ class FakeKube:
 
     @staticmethod
     def _selected(obj: JSON, params: dict[str, str]) -> bool:
-        field = params.get("fieldSelector", "")
-        return not field or obj["metadata"]["name"] == field.removeprefix("metadata.name=")
+        """The API server's label and field selectors, as far as flowgate uses them."""
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        for term in re.split(r",(?![^(]*\))", params.get("labelSelector", "")):
+            if not term:
+                continue
+            if found := re.fullmatch(r"(\S+) in \((.*)\)", term):
+                if labels.get(found[1]) not in found[2].split(","):
+                    return False
+            elif "!=" in term:
+                key, value = term.split("!=", 1)
+                if labels.get(key) == value:
+                    return False
+            elif "=" in term:
+                key, value = term.split("=", 1)
+                if labels.get(key) != value:
+                    return False
+            elif term not in labels:
+                return False
+        for term in filter(None, params.get("fieldSelector", "").split(",")):
+            negated = "!=" in term
+            path, value = term.split("!=" if negated else "=", 1)
+            actual: Any = obj
+            for part in path.split("."):
+                actual = (actual or {}).get(part)
+            if (str(actual) == value) == negated:
+                return False
+        return True
 
     async def list(self, resource: Resource, namespace: str | None = None, **params: str) -> JSON:
         items = [copy.deepcopy(o) for o in self.objects.get(resource, {}).values() if self._selected(o, params)]
@@ -127,9 +155,13 @@ class FakeKube:
             on_open()
         try:
             while True:
-                event = await queue.get()
+                event = dict(await queue.get())
+                old = event.pop("old")
                 if self._selected(event["object"], params):
                     yield event
+                elif old is not None and self._selected(old, params):
+                    # As the API server does: an object that stops matching is deleted for this watch.
+                    yield {"type": "DELETED", "object": event["object"]}
         finally:
             self.queues[resource].remove(queue)
 

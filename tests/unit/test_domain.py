@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gateway.domain.errors import InvalidArgument, UnsupportedNetwork
@@ -194,3 +196,37 @@ def test_metrics_endpoints_round_trip_through_the_spec() -> None:
     ):
         assert CollectorTarget.from_spec(target.to_spec()) == target
     assert validate_collector(metrics_port=30002).describe() == "selector role=flows-collector (metrics on port 30002)"
+
+
+def test_an_agent_watches_only_the_services_and_slices_that_can_be_its_collector() -> None:
+    from gateway.domain.discovery import candidate_services, endpoint_slice_scope, service_scope
+
+    def service(name: str, labels: dict[str, str], node_port: int | None) -> dict[str, Any]:
+        port: dict[str, Any] = {"name": "flows", "protocol": "UDP", "port": 2055}
+        if node_port:
+            port["nodePort"] = node_port
+        kind = "NodePort" if node_port else "ClusterIP"
+        return {
+            "metadata": {"namespace": "ns", "name": name, "labels": labels},
+            "spec": {"type": kind, "ports": [port]},
+        }
+
+    default = CollectorTarget.default()
+    scope = service_scope(default)
+    assert scope is not None and scope.label_selector == "role=flows-collector"
+    assert scope.field_selector == "spec.type!=ClusterIP"
+    by_port = service_scope(CollectorTarget(node_port=30001))
+    assert by_port is not None and by_port.label_selector is None and by_port.field_selector == "spec.type!=ClusterIP"
+    assert service_scope(CollectorTarget(targets=("10.0.0.9:2055",))) is None
+    services = [
+        service("b", {"role": "flows-collector"}, 30001),
+        service("a", {"role": "flows-collector"}, 30002),
+        service("c", {"role": "flows-collector"}, None),  # no node port: cannot be a node-local collector
+        service("d", {"role": "other"}, 30001),
+    ]
+    assert [s["metadata"]["name"] for s in candidate_services(default, services)] == ["a", "b"]
+    slices = endpoint_slice_scope(default, services)
+    assert slices is not None and slices.label_selector == "kubernetes.io/service-name in (a,b)"
+    port_slices = endpoint_slice_scope(CollectorTarget(node_port=30001), services)
+    assert port_slices is not None and port_slices.label_selector == "kubernetes.io/service-name in (b,d)"
+    assert endpoint_slice_scope(CollectorTarget(node_port=30009), services) is None

@@ -496,3 +496,31 @@ async def test_unreadable_collector_metrics_are_logged_once_and_make_delivery_un
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_only_what_can_be_the_collector_is_watched_and_static_targets_watch_nothing(rig: Rig) -> None:
+    for i in range(20):  # the rest of the cluster: never sent to the agent
+        rig.kube.put(SERVICES, {"metadata": {"name": f"web-{i}", "namespace": "shop"}, "spec": {"type": "ClusterIP"}})
+        rig.kube.put(ENDPOINT_SLICES, endpoint_slice(name=f"web-{i}"))
+    rig.kube.put(SERVICES, service("other", node_port=30009, labels={"app": "other"}))
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+    assert not rig.agent.services.watching and not rig.agent.slices.watching
+
+    def watches() -> int:
+        return sum(len(queues) for queues in rig.kube.queues.values())
+
+    assert watches() == 2  # FlowExport/cluster and Node/node-2
+    rig.start(FlowType.NETFLOW)  # node port 30001: any Service publishing it
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    assert sorted(s["metadata"]["name"] for s in rig.agent.services.items()) == ["collector", "other"]
+    assert [s["metadata"]["name"] for s in rig.agent.slices.items()] == ["collector-abc"]
+    assert watches() == 4
+    rig.start(FlowType.NETFLOW, selector={"role": "flows-collector"})
+    await eventually(lambda: [s["metadata"]["name"] for s in rig.agent.services.items()] == ["collector"])
+    generation = rig.kube.objects[FLOW_EXPORTS]["cluster"]["metadata"]["generation"]
+    await eventually(lambda: rig.flow() is not None and rig.flow().observed_generation == generation)  # type: ignore[union-attr]
+    assert rig.state() is NodeFlowState.EMITTING and watches() == 4
+    rig.start(FlowType.NETFLOW, targets=["192.0.2.9:2055"])
+    await eventually(lambda: rig.flow() is not None and rig.flow().endpoint == "192.0.2.9:2055")  # type: ignore[union-attr]
+    assert not rig.agent.services.watching and not rig.agent.slices.watching
+    await eventually(lambda: watches() == 2)

@@ -321,3 +321,31 @@ async def test_run_after_list_once_watches_on_without_listing_again() -> None:
     assert source.calls == [("list", ""), ("watch", "3")] and informer.ready
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_scoped_informer_watches_what_its_selectors_say_and_nothing_without_them() -> None:
+    from gateway.watch.scoped import ScopedInformer
+
+    asked: list[tuple[str | None, str | None]] = []
+    synced: list[int] = []
+
+    def factory(labels: str | None, fields: str | None) -> Informer:
+        asked.append((labels, fields))
+        items = [flow("a", "1")] if labels == "role=a" else []
+        return Informer(ScriptedSource([listing("5", *items)], []), clock=FakeClock())
+
+    scoped = ScopedInformer("flows", factory, on_synced=lambda: synced.append(len(asked)))
+    heard: list[str] = []
+    scoped.add_listener(lambda e: heard.append(f"{e.type} {e.name}"))
+    assert scoped.synced and not scoped.watching and scoped.items() == []
+    assert scoped.scope("role=a", "spec.type!=ClusterIP")
+    assert not scoped.scope("role=a", "spec.type!=ClusterIP")  # the same selectors keep the watch
+    await settle()
+    assert scoped.synced and [o["metadata"]["name"] for o in scoped.items()] == ["a"] and heard == ["ADDED a"]
+    assert scoped.scope("role=b", None)
+    assert not scoped.synced or scoped.items() == []  # the new scope's objects only
+    await settle()
+    assert scoped.synced and scoped.items() == [] and synced == [1, 2]  # an empty list is heard too
+    assert scoped.unscope() and not scoped.watching and scoped.synced
+    assert asked == [("role=a", "spec.type!=ClusterIP"), ("role=b", None)] and scoped.rescopes == 3
+    await scoped.stop()
