@@ -160,3 +160,19 @@ async def test_a_token_file_is_read_again_when_it_changes(tmp_path: Path) -> Non
             replacement.rename(token)  # how the kubelet swaps a projected token in
             await api.get(FLOWS, "a")
     assert seen == ["Bearer first", "Bearer second"]
+
+
+def test_kubernetes_asyncio_s_generated_models_load_only_when_asked_for() -> None:
+    """A node agent does not carry every generated model and API class; asking for one still works."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gateway.kube.api, gateway.kube.config, kubernetes_asyncio.config; "
+        "print(sum(m.startswith(('kubernetes_asyncio.client.models.', 'kubernetes_asyncio.client.api.')) "
+        "for m in sys.modules)); "
+        "from kubernetes_asyncio.client import CoreV1Api, V1Pod; import kubernetes_asyncio; "
+        "print(V1Pod.__name__, CoreV1Api.__name__, kubernetes_asyncio.__version__ > '')"
+    )
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert answer.stdout.split() == ["0", "V1Pod", "CoreV1Api", "True"], answer.stderr
