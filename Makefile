@@ -62,7 +62,7 @@ check: lint
 # smoke of about two minutes, every section (figures printed, not asserted).
 test: setup image-deps lint
 	@hack/build-ui.sh --check
-	$(VENV)/bin/pytest -q -ra tests
+	$(VENV)/bin/pytest -q -ra --durations=15 tests
 	$(VENV)/bin/python -m bench --quick
 
 # Every section of bench/RESULTS.md, measured again: the gateway at cluster scale against a naive

@@ -188,9 +188,15 @@ def serving_certificate(directory: Path) -> Path:
     return directory
 
 
-def pod_service_account(testbed: Any, directory: Path, account: str) -> Path:
-    """What the kubelet mounts for the pod's service account: a TokenRequest token, the CA, the namespace."""
-    folder = service_account_dir(testbed, directory, testbed.service_account_token(account))
+def pod_service_account(testbed: Any, directory: Path, account: str, node: str | None = None) -> Path:
+    """What the kubelet mounts for the pod's service account: a TokenRequest token, the CA, the
+    namespace. With `node`, the token is bound to a pod scheduled there and carries its name, as a
+    DaemonSet pod's does (the admission policy confines the agent to that node's Flow)."""
+    if node is None:
+        token = testbed.service_account_token(account)
+    else:
+        token = testbed.service_account_token(account, bound_pod=f"{account}-{node}", node=node)
+    folder = service_account_dir(testbed, directory, token)
     folder.chmod(0o755)
     return folder
 
@@ -251,7 +257,7 @@ def agent_in_image(
         field_refs={"spec.nodeName": node, "status.podIP": "127.0.0.1"},
         env=api_server_env(testbed),
         service_account=pod_service_account(
-            testbed, tmp_path / f"agent-sa-{node}-{time.monotonic_ns()}", "flowgate-agent"
+            testbed, tmp_path / f"agent-sa-{node}-{time.monotonic_ns()}", "flowgate-agent", node
         ),
     )
     if capabilities is not None:

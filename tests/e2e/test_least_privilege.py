@@ -122,7 +122,8 @@ def test_gateway_and_agents_with_only_their_roles_start_emit_and_stop(fresh_ovs_
 
 def test_the_agents_role_cannot_write_flowexport_and_the_gateways_cannot_write_flow(fresh_ovs_testbed: Any) -> None:
     tb = fresh_ovs_testbed
-    agent = as_account(tb, tb.service_account_token("flowgate-agent"))
+    # node-1's agent, as its DaemonSet pod runs it: a token bound to a pod on node-1
+    agent = as_account(tb, tb.service_account_token("flowgate-agent", bound_pod="flowgate-agent-node-1", node="node-1"))
     gateway = as_account(tb, tb.service_account_token("flowgate-gateway"))
     export = {
         "apiVersion": "flowgate.dev/v1alpha1",

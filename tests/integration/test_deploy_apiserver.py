@@ -51,6 +51,8 @@ def apply(testbed: Any, objects: dict[Key, JSON] | list[JSON], *, dry_run: bool 
         "--server-side",
         "--validate=strict",
         "--field-manager=flowgate-install-test",
+        # The testbed installs the admission policy itself: the install takes its fields over.
+        "--force-conflicts",
         "-f",
         "-",
     ]
