@@ -130,7 +130,8 @@ def main() -> None:
 
 async def seed_background(testbed: Testbed, count: int) -> None:
     """`count` ordinary Services, each with an EndpointSlice of three pods: what any cluster runs
-    beside the collector, and what an unfiltered agent caches."""
+    beside the collector, and what an unfiltered agent caches. Headless (the testbed's service
+    range is small); to the agents' filter they are ClusterIP Services like any other."""
     async with KubeApi(await load_kubeconfig(testbed.kubeconfig("admin")), timeout=60) as api:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": BACKGROUND_NAMESPACE}}
         try:
@@ -144,7 +145,7 @@ async def seed_background(testbed: Testbed, count: int) -> None:
         async def one(i: int) -> None:
             name = f"app-{i}"
             service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "labels": {"app": name}},
-                       "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}  # fmt: skip
+                       "spec": {"clusterIP": "None", "selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}  # fmt: skip
             endpoints = [{"addresses": [f"10.128.{i % 250}.{k + 1}"], "nodeName": f"node-{(i * 3 + k) % 100 + 1}",
                           "conditions": {"ready": True}} for k in range(3)]  # fmt: skip
             slice_ = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",

@@ -106,7 +106,11 @@ class Gateway:
         started = time.perf_counter()
         with urllib.request.urlopen(request, timeout=60) as answer:
             data = answer.read()
-        return time.perf_counter() - started, len(data)
+        elapsed = time.perf_counter() - started
+        errors = json.loads(data).get("errors")
+        if errors:  # a fast refusal is not a figure
+            raise RuntimeError(f"the gateway answered the query with errors: {errors}")
+        return elapsed, len(data)
 
     def stop(self) -> None:
         self.process.terminate()
