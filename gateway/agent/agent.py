@@ -1,9 +1,9 @@
 """The reconcile loop: one node, one bridge. Desired state comes from informers (gateway/watch/):
-FlowExport/cluster and this Node always, and while export goes to a discovered collector, the
-Services that can be it and their EndpointSlices, filtered by the API server (at most four
-watches, whatever the cluster's size). OpenShift's operator Network, which may hand br-int to the
-Cluster Network Operator, is read at every resync and before any change to the bridge. Every
-relevant change, every change OVS reports on the bridge and every resync runs one reconcile.
+FlowExport/cluster and this Node, and unless export goes to static targets, the Services that can
+be its collector and their EndpointSlices, filtered by the API server (at most four watches,
+whatever the cluster's size). OpenShift's operator Network, which may hand br-int to the Cluster
+Network Operator, is read at every resync and, where it exists, before any change to the bridge.
+Every relevant change, every change OVS reports on the bridge and every resync runs one reconcile.
 Nothing here ever exits on an error: it reports, backs off and tries again.
 
 Beside it, the delivery loop reads the collector's counters (and OVS's own, for IPFIX) every
@@ -30,6 +30,7 @@ from gateway.domain.model import (
     FLOW_EXPORT_NAME,
     FLOW_KIND,
     OPERATOR,
+    CollectorTarget,
     Delivery,
     DeliveryReport,
     FlowExport,
@@ -112,7 +113,8 @@ class NodeAgent:
         self.nodes = Informer.on_api(api, NODES, name=node)
         self.informers = InformerSet([self.exports, self.nodes])
         self._wake = asyncio.Event()
-        # Watched only while export goes to a discovered collector, and only what can be it.
+        # Only what can be the collector FlowExport names (the default one when there is none), and
+        # nothing for static targets.
         # watch_filtering=False watches every Service and EndpointSlice of the cluster instead:
         # the naive baseline the benchmark measures the filtering against.
         self.watch_filtering = watch_filtering
@@ -131,6 +133,7 @@ class NodeAgent:
         # change to the bridge, so the agent never writes over the operator's setting.
         self._operator: OperatorExport | None = None
         self._operator_read_at: float | None = None
+        self._operator_network_exists = False  # OpenShift: read afresh before every change to br-int
         # What this agent last put on the bridge (None = cleared); tells a new wish from drift.
         self._applied: ExportSettings | None = None
         self._applied_once = False
@@ -295,7 +298,7 @@ class NodeAgent:
             log.error("FlowExport/%s cannot be read (%s); OVS is left as it is", FLOW_EXPORT_NAME, exc)
             return True
         operator = await self._operator_export(fresh=False)
-        if not self._watch_collector(export if operator is None else None):
+        if not self._watch_collector(export):
             return True  # woken again once the lists are in
         wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent, operator)
         if wanted.hands_off:
@@ -344,20 +347,21 @@ class NodeAgent:
 
     def _watch_collector(self, export: FlowExport | None) -> bool:
         """Point the Service and EndpointSlice watches at what can be the collector (nothing for
-        static targets or no export); False while their lists are still on the way."""
-        collector = export.spec.collector if export is not None and export.spec.enabled else None
+        static targets); False while their lists are still on the way. While export is off they
+        follow the collector it names (or the default one), so that a start finds them listed."""
+        collector = export.spec.collector if export is not None else CollectorTarget.default()
         if not self.watch_filtering:
             self.services.scope(None, None)
             self.slices.scope(None, None)
             return self.services.synced and self.slices.synced
-        services = service_scope(collector) if collector is not None else None
+        services = service_scope(collector)
         if services is None:
             self.services.unscope()
         else:
             self.services.scope(services.label_selector, services.field_selector)
         if not self.services.synced:
             return False
-        slices = endpoint_slice_scope(collector, self.services.items()) if collector is not None else None
+        slices = endpoint_slice_scope(collector, self.services.items())
         if slices is None:
             self.slices.unscope()
         else:
@@ -372,6 +376,7 @@ class NodeAgent:
             return self._operator
         try:
             network = await self.api.get_or_none(OPERATOR_NETWORKS, "cluster")
+            self._operator_network_exists = network is not None
         except (ApiError, ApiUnreachable) as exc:
             self._operator_trouble.log(
                 logging.WARNING, f"could not read the {OPERATOR}'s Network ({exc}); retrying at the next resync."
@@ -393,7 +398,7 @@ class NodeAgent:
                 self._ovs_trouble.resolved(self._ovs_ok)
                 self._applied, self._applied_once = desired, True
                 return wanted, True
-            if await self._operator_export(fresh=True) is not None:
+            if self._operator_network_exists and await self._operator_export(fresh=True) is not None:
                 return None
             await self.bridge.apply(desired)
             after = await self.bridge.read()

@@ -101,8 +101,8 @@ def _agent_metrics(port: int) -> dict[str, float]:
 
 def test_the_api_server_sends_an_agent_only_what_can_be_its_collector(fresh_testbed: Any, tmp_path: Path) -> None:
     """Beside 30 ordinary Services and another NodePort Service, an agent discovering its
-    collector by label holds that Service and its EndpointSlice, in at most four watches the API
-    server counts too; static targets need no Service watch at all."""
+    collector by label (export on or off) holds that Service and its EndpointSlice, in four
+    watches the API server counts too; static targets need no Service watch at all."""
     admin = fresh_testbed.client()
     names = [f"web-{i}" for i in range(30)]
     for name in names:
@@ -122,8 +122,10 @@ def test_the_api_server_sends_an_agent_only_what_can_be_its_collector(fresh_test
     agents.start("node-1", ovs_rundir=str(tmp_path / "no-ovs"), extra=["--metrics-address", f"127.0.0.1:{port}"])
     try:
         wait_for_flow(fresh_testbed, "node-1", lambda s: "state" in s)  # reported (OVS absent: Error)
-        assert wait_for(lambda: _agent_metrics(port).get("watches") == 2, 10, "two watches while export is off")
-        assert _watches_at_the_api_server(fresh_testbed, "services") == services_before
+        # Export off: the default collector's Service (role=flows-collector) is watched, ready for a start.
+        figures = wait_for(lambda: (m := _agent_metrics(port)).get("watches") == 4 and m, 10, "four watches")
+        assert figures["services"] == 1 and figures["endpointslices"] == 1, figures
+        assert _watches_at_the_api_server(fresh_testbed, "services") == services_before + 1
         body = {"apiVersion": "flowgate.dev/v1alpha1", "kind": "FlowExport", "metadata": {"name": "cluster"},
                 "spec": {"type": "NetFlow"}}  # fmt: skip
         admin.create(EXPORTS, body)

@@ -504,12 +504,13 @@ async def test_only_what_can_be_the_collector_is_watched_and_static_targets_watc
         rig.kube.put(ENDPOINT_SLICES, endpoint_slice(name=f"web-{i}"))
     rig.kube.put(SERVICES, service("other", node_port=30009, labels={"app": "other"}))
     await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
-    assert not rig.agent.services.watching and not rig.agent.slices.watching
 
     def watches() -> int:
         return sum(len(queues) for queues in rig.kube.queues.values())
 
-    assert watches() == 2  # FlowExport/cluster and Node/node-2
+    # No FlowExport yet: the default collector's Service (role=flows-collector), listed ahead of a start.
+    assert [s["metadata"]["name"] for s in rig.agent.services.items()] == ["collector"]
+    assert [s["metadata"]["name"] for s in rig.agent.slices.items()] == ["collector-abc"] and watches() == 4
     rig.start(FlowType.NETFLOW)  # node port 30001: any Service publishing it
     await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
     assert sorted(s["metadata"]["name"] for s in rig.agent.services.items()) == ["collector", "other"]
