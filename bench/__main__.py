@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from typing import Any
 from flowgate_testbed.testbed import Testbed
 
 from bench import agents, dataplane, dataplane_report
-from bench.gateway import Cluster, Report, Row, fanout, flows_query, storm, tabs
+from bench.gateway import Cluster, Report, Row, fanout, flows_query, py_spy, storm, tabs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -67,7 +66,7 @@ def run(quick: bool, log_dir: Path) -> Report:
 
         naive = fanout(tb, log_dir, cluster, sharing=False, subscribers=baseline_subscribers)
         for count in fanouts:
-            profiled = count == fanouts[-1] and shutil.which("py-spy") is not None
+            profiled = count == fanouts[-1] and py_spy() is not None
             shared = fanout(tb, log_dir, cluster, sharing=True, subscribers=count, profile=profiled)
             row = Row(
                 f"{count:,} subscribers: change → every client",

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -223,7 +224,7 @@ class Profile:
     def __init__(self, pid: int, out: Path) -> None:
         self.out = out
         self.process = subprocess.Popen(
-            ["py-spy", "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "50", "--nonblocking"],
+            [str(py_spy()), "record", "-p", str(pid), "-o", str(out), "--format", "raw", "-r", "50", "--nonblocking"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -261,6 +262,13 @@ class Profile:
             "functions": [(name, share(n)) for name, n in by_leaf.most_common(top)],
             "packages": [(name, share(n)) for name, n in by_package.most_common(top)],
         }
+
+
+def py_spy() -> Path | None:
+    """py-spy from the benchmark's own environment (a dev dependency), else from PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    found = beside if beside.exists() else shutil.which("py-spy")
+    return Path(found) if found else None
 
 
 def _package(path: str) -> str:
