@@ -155,23 +155,11 @@ def run_agents(quick: bool, log_dir: Path) -> Report:
 
 
 def agents_section(report: Report, info: dict[str, str]) -> str:
-    lines = [
-        "## Node agents at cluster scale",
-        "",
-        f"- command: `{info['command']}`",
-        f"- date: {info['date']}",
-        f"- machine: {info['machine']}",
-        f"- commit: {info['commit']}",
-        "- layout: an API-only testbed with one node per agent; the agents in one process pinned to core 1; "
-        "kube-apiserver and etcd unpinned. Baseline: the agents with watch filtering off.",
-        "",
-        "| figure | target | measured | baseline: unfiltered | ratio |",
-        "|---|---|---|---|---|",
-    ]
-    for row in report.rows:
-        lines.append(f"| {row.figure} | {row.target} | {row.measured} | {row.baseline} | {row.ratio} |")
-    lines += ["", *report.notes, ""]
-    return "\n".join(lines)
+    layout = (
+        "an API-only testbed with one node per agent; the agents in one process pinned to core 1; "
+        "kube-apiserver and etcd unpinned. Baseline: the agents with watch filtering off."
+    )
+    return table_section("Node agents at cluster scale", layout, "baseline: unfiltered", report, info)
 
 
 def agent_rows(report: Report, tb: Testbed, log_dir: Path, quick: bool) -> None:
@@ -311,18 +299,26 @@ def meta(command: str, loads: list[float], measured_commit: str, started: dateti
 
 
 def gateway_section(report: Report, info: dict[str, str]) -> str:
+    layout = (
+        "the gateway pinned to core 0, the load processes (a minimal WebSocket client each, up to 5,000 "
+        "subscribers per process) to core 1; kube-apiserver and etcd unpinned. Baseline: `flowgate serve "
+        "--sharing off` (a watch per subscriber, a LIST per query, an execution per message)."
+    )
+    return table_section("Gateway at cluster scale", layout, "naive baseline", report, info)
+
+
+def table_section(title: str, layout: str, baseline: str, report: Report, info: dict[str, str]) -> str:
+    """A section of figures against targets and a baseline, with how and where it was measured."""
     lines = [
-        "## Gateway at cluster scale",
+        f"## {title}",
         "",
         f"- command: `{info['command']}`",
         f"- date: {info['date']}",
         f"- machine: {info['machine']}",
         f"- commit: {info['commit']}",
-        "- layout: the gateway pinned to core 0, the load processes (a minimal WebSocket client each, "
-        "up to 5,000 subscribers per process) to core 1; kube-apiserver and etcd unpinned. Baseline: "
-        "`flowgate serve --sharing off` (a watch per subscriber, a LIST per query, an execution per message).",
+        f"- layout: {layout}",
         "",
-        "| figure | target | measured | naive baseline | ratio |",
+        f"| figure | target | measured | {baseline} | ratio |",
         "|---|---|---|---|---|",
     ]
     for row in report.rows:
