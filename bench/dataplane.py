@@ -12,7 +12,6 @@ measured in the same scenario, interleaved with the others, with the spread over
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import shutil
@@ -29,6 +28,7 @@ from typing import Any, TypeVar
 
 from flowgate_testbed.binaries import find_binary, find_tool
 from flowgate_testbed.dataplane import COLLECTOR_NODE_PORT, pod_ip, udp_port_bound
+from flowgate_testbed.netns import enter
 from flowgate_testbed.procs import Daemon, wait_until
 from flowgate_testbed.testbed import Testbed
 
@@ -50,7 +50,6 @@ ACTIVE_TIMEOUT = 10
 # offered rate does not depend on other load on a shared machine.
 NICE = -10
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-CLONE_NEWNET = 0x40000000
 
 T = TypeVar("T")
 
@@ -206,13 +205,7 @@ class NetnsWorker:
 
     @staticmethod
     def _enter(netns: str) -> None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-        try:
-            if libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), f"cannot enter network namespace {netns}")
-        finally:
-            os.close(fd)
+        enter(netns)
 
     def call(self, fn: Callable[[], T]) -> T:
         return self.pool.submit(fn).result(timeout=30)

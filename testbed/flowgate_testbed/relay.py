@@ -10,19 +10,13 @@ Usage: python -m flowgate_testbed.relay PORT NETNS..."""
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import socket
 import sys
 
-CLONE_NEWNET = 0x40000000
+from flowgate_testbed.netns import setns as _setns
+
 CHUNK = 64 * 1024
-
-
-def _setns(fd: int, what: str) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), f"cannot enter network namespace {what}")
 
 
 def listen_in(netns: str, port: int) -> socket.socket:

@@ -6,26 +6,19 @@ Usage: python -m flowgate_testbed.traffic NETNS_A IP_A NETNS_B IP_B PORT [FLOWS]
 
 from __future__ import annotations
 
-import ctypes
-import os
 import select
 import socket
 import sys
 import time
 
-CLONE_NEWNET = 0x40000000
+from flowgate_testbed.netns import enter
+
 INTERVAL = 0.1  # one packet per flow and direction per interval
 
 
 def socket_in_netns(netns: str, address: str, port: int) -> socket.socket:
     # A socket belongs to the namespace it was created in, so switch, create, and keep it.
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), f"cannot enter network namespace {netns}")
-    finally:
-        os.close(fd)
+    enter(netns)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((address, port))
     sock.setblocking(False)
