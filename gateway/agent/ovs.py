@@ -254,6 +254,39 @@ class OvsError(Exception):
     """OVS could not be reached or refused the change; the message is the sentence to report."""
 
 
+async def _complete(
+    argv: Sequence[str],
+    timeout: float,
+    *,
+    cannot_run: Callable[[OSError], str],
+    no_answer: str,
+    env: dict[str, str] | None = None,
+) -> tuple[int, bytes, bytes]:
+    """Run an OVS client to its end within `timeout`: its exit code, stdout and stderr. Timed out,
+    or cancelled (SIGTERM mid-transaction), it is killed and reaped, never left behind."""
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+    except OSError as exc:
+        raise OvsError(cannot_run(exc)) from exc
+    try:
+        async with asyncio.timeout(timeout):
+            stdout, stderr = await proc.communicate()
+    except TimeoutError:
+        raise OvsError(no_answer) from None
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, stdout, stderr
+
+
 class OvsBridge:
     """One bridge on one ovsdb-server, driven through ovs-vsctl.
 
@@ -283,32 +316,16 @@ class OvsBridge:
         if self.no_wait:
             command.append("--no-wait")
         env = {**os.environ, "OVS_RUNDIR": self.rundir}
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *command,
-                *args,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=env,
-            )
-        except OSError as exc:
-            raise OvsError(f"OVS not reachable at {self.db}: cannot run {self.executable} ({exc.strerror}).") from exc
-        try:
-            async with asyncio.timeout(self.timeout + 2):
-                stdout, stderr = await proc.communicate()
-        except TimeoutError:
-            raise OvsError(
-                f"OVS not reachable at {self.db}: ovs-vsctl gave no answer within {self.timeout:.0f}s; "
-                "check that ovsdb-server and ovs-vswitchd are running."
-            ) from None
-        finally:
-            # Timed out, or cancelled by SIGTERM mid-transaction: never leave an orphan behind.
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        if proc.returncode != 0:
-            raise OvsError(self._explain(proc.returncode, stderr.decode(errors="replace").strip()))
+        returncode, stdout, stderr = await _complete(
+            [*command, *args],
+            self.timeout + 2,
+            env=env,
+            cannot_run=lambda exc: f"OVS not reachable at {self.db}: cannot run {self.executable} ({exc.strerror}).",
+            no_answer=f"OVS not reachable at {self.db}: ovs-vsctl gave no answer within {self.timeout:.0f}s; "
+            "check that ovsdb-server and ovs-vswitchd are running.",
+        )
+        if returncode != 0:
+            raise OvsError(self._explain(returncode, stderr.decode(errors="replace").strip()))
         return stdout.decode(errors="replace")
 
     def _explain(self, returncode: int | None, stderr: str) -> str:
@@ -382,34 +399,16 @@ class OvsBridge:
     async def ipfix_stats(self) -> ExporterCounts | None:
         """OVS's own IPFIX counters for the bridge (None when it exports no IPFIX)."""
         target = f"unix:{os.path.join(self.rundir, self.bridge + '.mgmt')}"
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                self.ofctl,
-                "-O",
-                OFCTL_VERSIONS,
-                f"--timeout={max(1, int(self.timeout))}",
-                "dump-ipfix-bridge",
-                target,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise OvsError(f"cannot run {self.ofctl} to read OVS's IPFIX counters ({exc.strerror}).") from exc
-        try:
-            async with asyncio.timeout(self.timeout + 2):
-                stdout, stderr = await proc.communicate()
-        except TimeoutError:
-            raise OvsError(
-                f"{self.ofctl} dump-ipfix-bridge {target} gave no answer within {self.timeout:.0f}s."
-            ) from None
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-        if proc.returncode != 0:
+        argv = [self.ofctl, "-O", OFCTL_VERSIONS, f"--timeout={max(1, int(self.timeout))}", "dump-ipfix-bridge", target]
+        returncode, stdout, stderr = await _complete(
+            argv,
+            self.timeout + 2,
+            cannot_run=lambda exc: f"cannot run {self.ofctl} to read OVS's IPFIX counters ({exc.strerror}).",
+            no_answer=f"{self.ofctl} dump-ipfix-bridge {target} gave no answer within {self.timeout:.0f}s.",
+        )
+        if returncode != 0:
             last = stderr.decode(errors="replace").strip().splitlines()
-            raise OvsError(f"{self.ofctl} dump-ipfix-bridge {target} failed: {last[-1] if last else proc.returncode}.")
+            raise OvsError(f"{self.ofctl} dump-ipfix-bridge {target} failed: {last[-1] if last else returncode}.")
         try:
             return parse_ipfix_stats(stdout.decode(errors="replace"))
         except ValueError as exc:
