@@ -19,7 +19,7 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from flowgate_testbed.testbed import free_port
 from tests.fixtures.credentials import service_account_dir
 from tests.fixtures.image import ROOT, Container, ContainerProcess, Image, RunOptions, capability_names
 from tests.fixtures.manifests import JSON, container, pod_spec, render_kustomize
+from tests.fixtures.waiting import wait_for
 
 # The first test here builds the image when the store holds none of these sources: minutes (a
 # first build downloads Debian, Node and Python packages), beyond the suite's usual limit per test.
@@ -52,17 +53,6 @@ STOP = "mutation { stopFlows { generation } }"
 
 def figure(name: str, value: float, unit: str = "s") -> None:
     print(f"figure: {name}: {value:.1f} {unit}")
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(interval)
 
 
 # -- the image itself ----------------------------------------------------------------------------

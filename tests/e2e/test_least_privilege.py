@@ -6,7 +6,6 @@ FlowExport, the gateway cannot write Flow (it writes FlowExport as its callers, 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from flowgate_testbed.cluster_api import ClusterApi, ClusterApiError
 from tests.fixtures.agents import NodeAgents
 from tests.fixtures.credentials import token_kubeconfig
 from tests.fixtures.gateway import launch
+from tests.fixtures.waiting import wait_for
 
 pytestmark = [pytest.mark.ovs, pytest.mark.slow]
 
@@ -30,17 +30,6 @@ mutation Start($port: Int!) {
 }"""
 STOP = "mutation { stopFlows { generation } }"
 FLOWS_QUERY = "{ flows { enabled nodes { node state type endpoint } } }"
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(0.1)
 
 
 def flow_states(testbed: Any) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ from typing import Any
 from flowgate_testbed.testbed import free_port
 
 from tests.fixtures.agents import NodeAgents
+from tests.fixtures.waiting import wait_for
 
 FLOWS = "/apis/flowgate.dev/v1alpha1/flows"
 EXPORTS = "/apis/flowgate.dev/v1alpha1/flowexports"
@@ -64,15 +65,6 @@ def test_ovs_not_reachable_is_reported_and_the_agent_keeps_running(fresh_testbed
         code = agents.stop("node-1")
     assert code == 0
     assert "received SIGTERM; stopping and leaving OVS as it is" in agents.log("node-1")
-
-
-def wait_for(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout:.0f} s")
 
 
 def _watches_at_the_api_server(testbed: Any, resource: str) -> float:
