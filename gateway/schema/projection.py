@@ -13,7 +13,8 @@ import enum
 import json
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
+from json.encoder import encode_basestring
 from typing import Any
 
 from graphql import (
@@ -51,16 +52,39 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _json_value(value: Any) -> str:
+    """One leaf as JSON text, as graphql-core would serialise it and json.dumps write it."""
+    if value is None:
+        return "null"
+    if value.__class__ is str:
+        return encode_basestring(value)
+    if isinstance(value, enum.Enum):
+        return '"' + value.name + '"'  # names are identifiers: nothing to escape
+    return _dumps(_plain(value))
+
+
 @dataclass(frozen=True)
 class RowProjection:
-    """The selected fields of a NodeFlowStatus: (response key, attribute), in response order."""
+    """The selected fields of a NodeFlowStatus: (response key, attribute), in response order.
+    The GraphQL type's attributes are the domain status's own, so rows are written straight from
+    the domain object, field by field: at 5,000 nodes a snapshot is 5,000 rows."""
 
     fields: tuple[tuple[str, str | None], ...]  # attribute None: __typename
+    _heads: tuple[str, ...] = field(init=False, compare=False, repr=False)  # '{"key":', ',"key":', …
 
-    def json(self, row: NodeFlowStatus) -> str:
-        return _dumps(
-            {key: ("NodeFlowStatus" if attr is None else _plain(getattr(row, attr))) for key, attr in self.fields}
-        )
+    def __post_init__(self) -> None:
+        heads = tuple(("," if i else "{") + encode_basestring(key) + ":" for i, (key, _) in enumerate(self.fields))
+        object.__setattr__(self, "_heads", heads)
+
+    def json(self, row: model.NodeFlowStatus) -> str:
+        if not self.fields:
+            return "{}"
+        parts = []
+        for head, (_, attr) in zip(self._heads, self.fields, strict=True):
+            parts.append(head)
+            parts.append('"NodeFlowStatus"' if attr is None else _json_value(getattr(row, attr)))
+        parts.append("}")
+        return "".join(parts)
 
 
 class LivePlan:
@@ -85,6 +109,9 @@ class LivePlan:
         self.root_field = nodes[0].name.value
         self.arguments = {a.name.value: a.value for a in nodes[0].arguments or ()}
         self._row_cache: dict[str, tuple[model.NodeFlowStatus, str]] = {}
+        # The last whole-table payload and the hub version it is of (flowsTable), kept by the
+        # caller across the plan's subscribers coming and going.
+        self.snapshot: tuple[int, bytes] | None = None
         self.rows: RowProjection | None = None
         self.changed_keys: tuple[str, ...] = ()
         self.compiled = self._compile(nodes)
@@ -145,6 +172,8 @@ class LivePlan:
             definition = row_type.fields.get(name)
             if definition is None or not is_leaf_type(get_named_type(definition.type)) or name not in attributes:
                 return None
+            if attributes[name] not in _DOMAIN_ROW_FIELDS:
+                return None  # not a plain copy of the domain status: executed as usual
             fields.append((key, attributes[name]))
         return RowProjection(tuple(fields))
 
@@ -185,12 +214,18 @@ class LivePlan:
         cached = self._row_cache.get(status.node)
         if cached is not None and cached[0] is status:
             return cached[1]
-        text = self.rows.json(NodeFlowStatus.from_domain(status))
+        text = self.rows.json(status)
         self._row_cache[status.node] = (status, text)
         return text
 
     def forget_row(self, node: str) -> None:
         self._row_cache.pop(node, None)
+
+    def keep_rows(self, nodes: Sequence[model.NodeFlowStatus]) -> None:
+        """Drop cached rows of nodes no longer listed (gone while nobody ran this plan)."""
+        if len(self._row_cache) > len(nodes):
+            listed = {s.node for s in nodes}
+            self._row_cache = {n: row for n, row in self._row_cache.items() if n in listed}
 
     def node_payload(self, status: model.NodeFlowStatus) -> str:
         """The `next` payload (JSON text) of a nodeFlowStatus event."""
@@ -224,6 +259,9 @@ class LivePlan:
             data[key] = marker
         rows = "[" + ",".join(self.row_json(s) for s in changed) + "]"
         return _dumps(payload).replace(_dumps(marker), rows)
+
+
+_DOMAIN_ROW_FIELDS = frozenset(f.name for f in fields(model.NodeFlowStatus))
 
 
 def _attribute_names(strawberry_type: type) -> dict[str, str]:

@@ -4,6 +4,7 @@ Flows page at /, the console plugin's files at /plugin/, and /healthz, /readyz a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -280,6 +281,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         informers.start()
+        deriving = asyncio.create_task(hub.derive_when_synced(), name="derive node statuses")
         audit_watch.start()
         live.start()
         # What start-up built stays for the life of the process: out of the collector's sight.
@@ -287,6 +289,7 @@ def create_app(
         try:
             yield
         finally:
+            deriving.cancel()
             await live.stop()
             hub.close()
             await audit_watch.stop()

@@ -220,15 +220,17 @@ class TableGroup(Group):
         super().__init__(live, key, plan)
         self.mailbox: TableMailbox = live.hub.subscribe_table(live.table_batch)
         self.mailbox.get_nowait()  # the group's own snapshot: members get theirs when they join
-        self._snapshot: tuple[int, bytes] | None = None
 
     def snapshot(self) -> bytes:
-        """The whole table as one update, computed once per hub version for every tab that opens."""
+        """The whole table as one update, computed once per hub version for every tab that opens
+        (the plan keeps it, and its rows, while no tab is open)."""
         hub = self.live.hub
-        if self._snapshot is None or self._snapshot[0] != hub.version:
-            text = self.plan.table_payload(True, hub.statuses(), (), hub.overview())
-            self._snapshot = (hub.version, text.encode())
-        return self._snapshot[1]
+        if self.plan.snapshot is None or self.plan.snapshot[0] != hub.version:
+            statuses = hub.statuses()
+            self.plan.keep_rows(statuses)
+            text = self.plan.table_payload(True, statuses, (), hub.overview())
+            self.plan.snapshot = (hub.version, text.encode())
+        return self.plan.snapshot[1]
 
     def add(self, member: Member) -> None:
         assert isinstance(member, TableMember)
@@ -260,6 +262,9 @@ class LiveOperations:
         self.groups: dict[str, Group] = {}
         self.connections: set[LiveConnection] = set()
         self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
+        # Plans by operation, kept after their last subscriber leaves: a tab reopening the table
+        # finds its rows (and, unchanged, its whole snapshot) already written.
+        self._plans: dict[str, LivePlan] = {}
         self._owed: dict[LiveConnection, None] = {}
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -288,6 +293,14 @@ class LiveOperations:
             if len(self._documents) >= DOCUMENT_CACHE:
                 self._documents.pop(next(iter(self._documents)))
             self._documents[query] = found
+        return found
+
+    def plan(self, key: str, make: Callable[[], LivePlan]) -> LivePlan:
+        """The operation's plan, made once and remembered for the operations clients keep using."""
+        found = self._plans.pop(key, None) or make()
+        self._plans[key] = found  # most recently used last
+        if len(self._plans) > DOCUMENT_CACHE:
+            self._plans.pop(next(iter(self._plans)))
         return found
 
     def start(self) -> None:
@@ -504,7 +517,8 @@ class LiveConnection:
             await self._error(operation_id, errors)
             return
         self.services.metrics.operations.labels("subscription").inc()
-        await self._join(operation_id, key, LivePlan(schema._schema, document, operation, variables, operation_name))
+        plan = self.live.plan(key, lambda: LivePlan(schema._schema, document, operation, variables, operation_name))
+        await self._join(operation_id, key, plan)
 
     async def _join(self, operation_id: str, key: str, plan: LivePlan) -> None:
         assert self.context is not None

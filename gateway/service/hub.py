@@ -203,6 +203,14 @@ class StatusHub:
         self._published: dict[str, NodeFlowStatus] = {}
         self._ordered: tuple[NodeFlowStatus, ...] | None = None  # _published sorted by name, built on demand
         self._counts: Counter[NodeFlowState] = Counter()
+        # Kept from Node events, so that reading the network type never walks every Node: at
+        # 5,000 nodes that walk was most of what opening a console tab cost.
+        self._ovn_nodes: dict[str, NodeInfo] = {}
+        for node in self.nodes:  # those listed before the hub listened (none, when started together)
+            info = NodeInfo.from_object(node)
+            if info.ovn_kubernetes:
+                self._ovn_nodes[info.name] = info
+        self._network: NetworkSupport | None = None
         # Moves with every change a reader could see (a row, a removal, the cluster-level state):
         # what cached answers are keyed on.
         self.version = 0
@@ -235,8 +243,10 @@ class StatusHub:
         return [NodeInfo.from_object(n) for n in self.nodes]
 
     def network(self) -> NetworkSupport:
-        config = self.networks.get("cluster") if self.networks is not None else None
-        return network_support(config, self.node_infos())
+        if self._network is None:
+            config = self.networks.get("cluster") if self.networks is not None else None
+            self._network = network_support(config, self._ovn_nodes.values())
+        return self._network
 
     def operator_export(self) -> OperatorExport | None:
         """The Cluster Network Operator's flow export, when it manages export on this cluster."""
@@ -280,6 +290,12 @@ class StatusHub:
                 raise InvalidArgument("node", f"node: there is no node named {node!r} in this cluster.")
             return [self._published[node]]
         return list(ordered)
+
+    async def derive_when_synced(self) -> None:
+        """Derive every node as soon as every kind is listed, so that the first reader (a console
+        tab on a 5,000-node cluster) does not wait for it."""
+        await self.informers.wait_synced()
+        self._sorted()
 
     # -- subscribing -----------------------------------------------------------------------
 
@@ -336,7 +352,10 @@ class StatusHub:
         if event.resource == FLOW_EXPORTS:
             self._export_changed.set()
             self._export_changed = asyncio.Event()
-        if event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS, OPERATOR_NETWORKS):
+        touched = event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS, OPERATOR_NETWORKS)
+        if event.resource in (NODES, CONFIG_NETWORKS):
+            touched = self._network_changed(event) or touched
+        if touched:
             self.version += 1
             for table in self._tables:
                 table.touch()
@@ -352,6 +371,18 @@ class StatusHub:
         else:
             changed = self._node_names()
         self._recompute(changed)
+
+    def _network_changed(self, event: WatchEvent) -> bool:
+        """Keep the OVN-K nodes and the network support derived from them; True when the
+        support changed (a first OVN-K node on plain Kubernetes, say)."""
+        if event.resource == NODES:
+            info = NodeInfo.from_object(event.object)
+            if event.type != "DELETED" and info.ovn_kubernetes:
+                self._ovn_nodes[event.name] = info
+            elif self._ovn_nodes.pop(event.name, None) is None:
+                return False  # neither was nor is an OVN-K node: the support cannot have moved
+        before, self._network = self._network, None
+        return before is not None and before != self.network()
 
     def _node_names(self) -> list[str]:
         return [str((n.get("metadata") or {}).get("name", "")) for n in self.nodes]

@@ -11,6 +11,7 @@ import pytest
 from gateway.domain.errors import InvalidArgument, Unavailable
 from gateway.domain.model import FlowType, NodeFlowState
 from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
+from gateway.service.hub import StatusHub
 from tests.unit.fakes import Cluster, export, flow, node
 
 JSON = dict[str, Any]
@@ -127,6 +128,46 @@ async def test_config_network_decides_support(cluster: Cluster) -> None:
     cluster.put(CONFIG_NETWORKS, {"metadata": {"name": "cluster"}, "status": {"networkType": "OpenShiftSDN"}})
     state = cluster.hub.state()
     assert (state.network_type, state.supported) == ("OpenShiftSDN", False)
+
+
+async def test_network_support_follows_node_annotations_without_walking_every_node(pair: Cluster) -> None:
+    """On plain Kubernetes OVN-K is known by its node annotations: the hub keeps which nodes carry
+    them from Node events, and a change of support is an update for table subscribers."""
+    table = pair.hub.subscribe_table(batch_window=0)
+    await table.get()  # the snapshot
+    assert pair.hub.network().supported
+    version = pair.hub.version
+    plain = {"metadata": {"name": "node-a", "resourceVersion": "2"}, "status": {}}
+    pair.put(NODES, plain)  # node-b still runs OVN-K
+    assert pair.hub.network().supported and not table.pending
+    pair.put(NODES, {**plain, "metadata": {"name": "node-b", "resourceVersion": "2"}})
+    assert (pair.hub.network().network_type, pair.hub.network().supported) == (None, False)
+    assert pair.hub.version > version and table.pending
+    assert not (await table.get()).state.supported
+    pair.delete(NODES, plain)
+    pair.put(NODES, node("node-c"))  # a new OVN-K node
+    assert pair.hub.network().supported and table.pending
+
+
+async def test_hub_built_after_the_lists_knows_the_network_from_the_store() -> None:
+    c = Cluster()
+    c.put(NODES, node("node-a"))
+    late = StatusHub(c.informers)  # listened only after the Node list arrived
+    c.sync()
+    assert late.network().supported
+
+
+async def test_every_node_is_derived_as_soon_as_the_lists_are_in() -> None:
+    c = Cluster()
+    for name in ("node-a", "node-b"):
+        c.put(NODES, node(name))
+    deriving = asyncio.ensure_future(c.hub.derive_when_synced())
+    await asyncio.sleep(0)
+    assert not c.hub._published and not deriving.done()
+    for informer in c.informers.informers:
+        informer.synced.set()
+    await asyncio.wait_for(deriving, 1)
+    assert sorted(c.hub._published) == ["node-a", "node-b"]  # before any reader asked
 
 
 async def test_wait_for_export_sees_own_write(cluster: Cluster) -> None:

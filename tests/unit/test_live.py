@@ -134,6 +134,34 @@ def test_table_snapshot_then_batched_changes(client: TestClient, kube: FakeKube)
     ctx.__exit__(None, None, None)
 
 
+def test_a_tab_reopening_the_table_finds_it_written(client: TestClient, kube: FakeKube) -> None:
+    """The plan outlives its subscribers: the next tab gets the same snapshot bytes while nothing
+    changed, a fresh one (with only the changed rows written again) once something did, and the
+    rows of nodes gone meanwhile are dropped."""
+
+    def open_table() -> dict[str, Any]:
+        with connected(client) as socket:
+            subscribe(socket, "t", TABLE_QUERY)
+            table: dict[str, Any] = receive(socket)["payload"]["data"]["flowsTable"]
+        return table
+
+    first = open_table()
+    assert not live(client).groups  # the last tab left: no group runs
+    (plan,) = live(client)._plans.values()
+    written = plan.snapshot
+    assert open_table() == first and plan.snapshot is written
+    rows = dict(plan._row_cache)
+    kube.put(FLOWS, flow("node-a", "Emitting", 1))
+    kube.remove(NODES, "node-b")
+    for _ in range(300):
+        reopened = open_table()
+        if [r["node"] for r in reopened["changed"]] == ["node-a"]:
+            break
+        time.sleep(0.01)
+    assert [r["node"] for r in reopened["changed"]] == ["node-a"] and plan.snapshot is not written
+    assert set(plan._row_cache) == {"node-a"} and plan._row_cache["node-a"] != rows["node-a"]
+
+
 class Connection:
     """Stands in for a LiveConnection: records that a member owes messages."""
 
