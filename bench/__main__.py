@@ -27,7 +27,7 @@ from typing import Any
 from flowgate_testbed.testbed import Testbed
 
 from bench import agents, dataplane, dataplane_report
-from bench.gateway import Cluster, Report, Row, fanout, flows_query, py_spy, storm, tabs
+from bench.gateway import Cluster, Report, Row, churn, fanout, flows_query, py_spy, reconnections, storm, tabs
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -125,8 +125,49 @@ def run(quick: bool, log_dir: Path) -> Report:
                 f"at most {blast['max_row_messages']} messages per node",
             )
         )
+        collector_rows(report, tb, log_dir, cluster, quick)
     report.notes.append(f"Run time {time.monotonic() - started:.0f} s.")
     return report
+
+
+def collector_rows(report: Report, tb: Testbed, log_dir: Path, cluster: Cluster, quick: bool) -> None:
+    """The garbage-collection policy (`--gc-freeze on`) against Python's collector as it comes."""
+    held, seconds, rate, rounds = (200, 6, 50, 2) if quick else (10000, 60, 150, 3)
+
+    def full(figures: dict[str, Any]) -> str:
+        pauses = figures["full"]
+        return (
+            f"{pauses['count']:.0f} full collections, mean {ms(pauses['mean'])}, longest ≤ {ms(pauses['longest_within'])}; "
+            f"change after: p99 {ms(figures['p99'])}, {figures['received']:,} received; memory {figures['rss_growth_mib']:+.1f} MiB"
+        )
+
+    frozen = churn(tb, log_dir, cluster, True, held, seconds, rate)
+    python_gc = churn(tb, log_dir, cluster, False, held, seconds, rate)
+    report.add(
+        Row(
+            f"GC under churn: {held:,} subscribers stay while {frozen['churned']:,} come and go in {seconds} s; "
+            "baseline `--gc-freeze off`",
+            "no collection stalls every subscriber",
+            full(frozen),
+            full(python_gc),
+            f"mean full pause {ratio(python_gc['full']['mean'], frozen['full']['mean'])}",
+        )
+    )
+    kept = reconnections(tb, log_dir, True, held, rounds)
+    plain = reconnections(tb, log_dir, False, held, rounds)
+
+    def rounds_text(figures: dict[str, Any]) -> str:
+        return ", ".join(f"{mib:+.0f}" for mib in figures["held_mib"]) + " MiB"
+
+    report.add(
+        Row(
+            f"memory with {held:,} subscribers connected, each of {rounds} times all of them reconnect; "
+            "baseline `--gc-freeze off`",
+            "flat: nothing kept of connections gone",
+            f"{rounds_text(kept)} ({kept['frozen']:,.0f} objects frozen at the end)",
+            rounds_text(plain),
+        )
+    )
 
 
 def profile_note(subscribers: int, profile: dict[str, Any]) -> str:

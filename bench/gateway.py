@@ -71,14 +71,14 @@ class Report:
 
 
 class Gateway:
-    def __init__(self, testbed: Testbed, log_dir: Path, sharing: bool) -> None:
+    def __init__(self, testbed: Testbed, log_dir: Path, sharing: bool, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/graphql"
         argv = [
             sys.executable, "-m", "gateway.main", "serve", "--kubeconfig", str(testbed.kubeconfig("admin")),
             "--auth", "none", "--port", str(self.port), "--log-level", "warning",
-            "--sharing", "on" if sharing else "off", "--max-subscriptions-per-connection", "20",
+            "--sharing", "on" if sharing else "off", "--max-subscriptions-per-connection", "20", *extra,
         ]  # fmt: skip
         self.log = log_dir / f"gateway-{'shared' if sharing else 'naive'}-{self.port}.log"
         with self.log.open("wb") as out:
@@ -123,8 +123,8 @@ class Gateway:
 
 
 @contextmanager
-def gateway(testbed: Testbed, log_dir: Path, sharing: bool) -> Iterator[Gateway]:
-    running = Gateway(testbed, log_dir, sharing)
+def gateway(testbed: Testbed, log_dir: Path, sharing: bool, *extra: str) -> Iterator[Gateway]:
+    running = Gateway(testbed, log_dir, sharing, *extra)
     try:
         yield running
     finally:
@@ -365,3 +365,99 @@ def storm(
         "max_row_messages": result.get("max_row_messages", 0),
         "failures": result["failure_count"],
     }
+
+
+def collector_pauses(gw: Gateway) -> dict[str, Any]:
+    """The gateway's own garbage-collection figures from /metrics: per generation, the count, the
+    total seconds and the smallest histogram bound holding the longest pause; and frozen objects."""
+    with urllib.request.urlopen(gw.url + "/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    out: dict[str, Any] = {}
+    for generation in "012":
+        label = f'{{generation="{generation}"}}'
+        count = re.search(rf"^flowgate_gc_pause_seconds_count{label} (\S+)$", text, re.M)
+        total = re.search(rf"^flowgate_gc_pause_seconds_sum{label} (\S+)$", text, re.M)
+        buckets = re.findall(
+            rf'^flowgate_gc_pause_seconds_bucket{{generation="{generation}",le="([^"]+)"}} (\S+)$', text, re.M
+        )
+        out[generation] = {
+            "count": float(count[1]) if count else 0.0,
+            "seconds": float(total[1]) if total else 0.0,
+            "buckets": [(float(le), float(n)) for le, n in buckets],
+        }
+    frozen = re.search(r"^flowgate_gc_frozen_objects (\S+)$", text, re.M)
+    out["frozen"] = float(frozen[1]) if frozen else 0.0
+    return out
+
+
+def _pauses_between(before: dict[str, Any], after: dict[str, Any], generation: str) -> dict[str, float]:
+    """Collections of one generation between two scrapes: how many, their mean, and the bound of
+    the histogram bucket the longest fell in."""
+    b, a = before[generation], after[generation]
+    count = a["count"] - b["count"]
+    longest = 0.0
+    for (bound, now), (_, then) in zip(a["buckets"], b["buckets"], strict=True):
+        if now - then >= count and count > 0:
+            longest = bound
+            break
+    return {"count": count, "mean": (a["seconds"] - b["seconds"]) / max(1.0, count), "longest_within": longest}
+
+
+def churn(
+    testbed: Testbed, log_dir: Path, cluster: Cluster, freeze: bool, held: int, seconds: float, rate: float
+) -> dict[str, Any]:
+    """`held` idle subscribers stay while others come and go at `rate` a second for `seconds`
+    (each takes its snapshot and leaves); then one change to the held ones. The gateway's own
+    pause figures say what its garbage collector cost meanwhile."""
+    asyncio.run(cluster.report(["node-1"], "Pending"))
+    with gateway(testbed, log_dir, True, "--gc-freeze", "on" if freeze else "off") as gw:
+        loads = [LoadProcess(gw.ws, part, SUBSCRIBE_ONE, '"EMITTING"', rate=500) for part in _split(held)]
+        for load in loads:
+            load.ready()
+        time.sleep(2)
+        before, rss_before = collector_pauses(gw), gw.rss()
+        churned, ends = 0, time.monotonic() + seconds
+        while time.monotonic() < ends:
+            wave = max(1, int(rate * 2))
+            passing = LoadProcess(gw.ws, wave, SUBSCRIBE_ONE, "", rate=rate)
+            passing.ready()
+            passing.go()
+            passing.result()
+            churned += wave
+        time.sleep(2)
+        after, rss_after = collector_pauses(gw), gw.rss()
+        for load in loads:
+            load.go()
+        changed_at = asyncio.run(cluster.report(["node-1"], "Emitting"))
+        results = [load.result() for load in loads]
+    asyncio.run(cluster.report(["node-1"], "Pending"))
+    hits = [h - changed_at for r in results for h in r["hits"]]
+    return {
+        "churned": churned,
+        "young": _pauses_between(before, after, "0"),
+        "full": _pauses_between(before, after, "2"),
+        "rss_growth_mib": (rss_after - rss_before) / 1024,
+        "p99": percentile(hits, 0.99),
+        "received": len(hits),
+    }
+
+
+def reconnections(testbed: Testbed, log_dir: Path, freeze: bool, clients: int, rounds: int) -> dict[str, Any]:
+    """Every subscriber leaves and comes back, `rounds` times (a proxy restarting, a network blip):
+    the gateway's memory while they are connected, each round."""
+    held: list[float] = []
+    with gateway(testbed, log_dir, True, "--gc-freeze", "on" if freeze else "off") as gw:
+        start = gw.rss()
+        for _ in range(rounds):
+            loads = [LoadProcess(gw.ws, part, SUBSCRIBE_ONE, "", rate=1000) for part in _split(clients)]
+            for load in loads:
+                load.ready()
+            time.sleep(2.5)  # settled (and frozen) as after any wave
+            held.append((gw.rss() - start) / 1024)
+            for load in loads:
+                load.go()
+            for load in loads:
+                load.result()
+            time.sleep(2.5)  # the policy looks once a second
+        frozen = collector_pauses(gw)["frozen"]
+    return {"held_mib": held, "frozen": frozen}

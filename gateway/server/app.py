@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import time
@@ -35,6 +34,7 @@ from gateway.resolvers.context import Context, Services, caller_api
 from gateway.schema.extensions import is_internal
 from gateway.schema.root import schema
 from gateway.server.answers import QueryAnswers
+from gateway.server.collector import CollectorPolicy
 from gateway.server.live import LiveConnection, LiveOperations, origin_allowed, wants_live
 from gateway.server.settings import GatewaySettings
 from gateway.service.audit import AuditLog
@@ -216,7 +216,7 @@ def create_app(
         sharing=settings.sharing == "on",
     )
     graphql_app = GatewayGraphQL(services, settings)
-    live = LiveOperations(hub)
+    live = LiveOperations(hub, collector=CollectorPolicy(freeze=settings.gc_freeze == "on"))
     metrics.track(
         hub,
         authorizer,
@@ -280,16 +280,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        unwatch_collector = metrics.watch_collector()
         informers.start()
         deriving = asyncio.create_task(hub.derive_when_synced(), name="derive node statuses")
         audit_watch.start()
         live.start()
-        # What start-up built stays for the life of the process: out of the collector's sight.
-        gc.freeze()
+        live.collector.started()
         try:
             yield
         finally:
             deriving.cancel()
+            unwatch_collector()
             await live.stop()
             hub.close()
             await audit_watch.stop()

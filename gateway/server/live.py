@@ -17,7 +17,6 @@ as before. Close codes and messages follow the graphql-transport-ws specificatio
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -43,12 +42,12 @@ from gateway.access import StandingAccess
 from gateway.resolvers.context import Context, Services
 from gateway.schema.projection import LivePlan, live_operation
 from gateway.schema.root import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, schema
+from gateway.server.collector import CollectorPolicy
 from gateway.service.hub import Mailbox, StatusHub, TableMailbox
 
 log = logging.getLogger(__name__)
 
 PROTOCOL = "graphql-transport-ws"
-FREEZE_AFTER = 200  # new connections since the last freeze that make the next one worth it
 DOCUMENT_CACHE = 256  # distinct subscription documents remembered, parsed and validated
 TABLE_BACKLOG = 16  # updates a flowsTable member may owe before it is sent a fresh snapshot instead
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -256,9 +255,12 @@ class TableGroup(Group):
 class LiveOperations:
     """Every live group of one gateway, the connections they write to, and the one flusher."""
 
-    def __init__(self, hub: StatusHub, *, table_batch: float = 0.02) -> None:
+    def __init__(
+        self, hub: StatusHub, *, table_batch: float = 0.02, collector: CollectorPolicy | None = None
+    ) -> None:
         self.hub = hub
         self.table_batch = table_batch
+        self.collector = collector or CollectorPolicy(freeze=False)
         self.groups: dict[str, Group] = {}
         self.connections: set[LiveConnection] = set()
         self._documents: dict[str, tuple[DocumentNode, list[GraphQLError]]] = {}
@@ -351,18 +353,12 @@ class LiveOperations:
 
     async def _sweep_forever(self) -> None:
         """Access of running subscriptions is checked again when due, one connection at a time;
-        and after a wave of connections their objects are frozen out of the garbage collector's
-        way (a full collection over ten thousand connections otherwise stalls every subscriber
-        for a second or more)."""
+        and the garbage collector is kept out of the way of ten thousand connections
+        (gateway/server/collector.py)."""
         loop = asyncio.get_running_loop()
-        frozen_at = 0
         while True:
             await asyncio.sleep(1.0)
-            if len(self.connections) - frozen_at >= FREEZE_AFTER:
-                gc.freeze()
-                frozen_at = len(self.connections)
-            elif len(self.connections) < frozen_at:
-                frozen_at = len(self.connections)  # gone again: the next wave counts from here
+            self.collector.tick(self.connections)
             now = loop.time()
             for connection in list(self.connections):
                 if connection.access is not None and connection.access.due <= now and connection.checking is None:
@@ -405,6 +401,7 @@ class LiveConnection:
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._frames = FrameWriter.of(self.raw_send)
+        self.frozen = False  # out of the garbage collector's sight (gateway/server/collector.py)
 
     # -- serving ---------------------------------------------------------------------------------
 
@@ -431,6 +428,7 @@ class LiveConnection:
             timer.cancel()
             self._closed = True
             self.live.connections.discard(self)
+            self.live.collector.closed(self)
             for member in self.members.values():
                 self.live.leave(member)
             self.members.clear()

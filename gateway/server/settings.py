@@ -99,6 +99,13 @@ class GatewaySettings:
         default="on",
         choices=("on", "off"),
     )
+    gc_freeze: str = setting(
+        "on: objects alive after start-up and after each wave of connections are frozen out of the garbage "
+        "collector's walks, and collected once half of the frozen connections are gone; off: Python's "
+        "collector as it comes (what benchmarks compare against)",
+        default="on",
+        choices=("on", "off"),
+    )
     log_level: str = setting("how much to log", default="info", choices=LOG_LEVELS)
 
     @property
