@@ -37,8 +37,9 @@ LOAD_CORE = 1
 BACKGROUND_NAMESPACE = "bench-apps"
 WATCHED = ("flowexports", "nodes", "services", "endpointslices", "networks")
 IDLE_SECONDS = 10.0
-READY_SECONDS = 120.0  # agents that have not all reported by then are a figure of their own
+READY_SECONDS = 300.0  # agents that have not all reported by then are a figure of their own
 CONVERGE_SECONDS = 120.0
+START_RATE = 200.0  # agents started a second
 
 
 class MemoryBridge(OvsBridge):
@@ -92,7 +93,13 @@ async def _swarm(kubeconfig: str, nodes: int, filtering: bool) -> None:
         for i, api in enumerate(apis, start=1)
     ]
     started = time.monotonic()
-    tasks = [asyncio.create_task(agent.run()) for agent in agents]
+    tasks = []
+    for index, agent in enumerate(agents):
+        tasks.append(asyncio.create_task(agent.run()))
+        # As a DaemonSet's pods come up: not all in the same millisecond.
+        behind = started + (index + 1) / START_RATE - time.monotonic()
+        if behind > 0:
+            await asyncio.sleep(behind)
 
     def reported() -> bool:
         return all(a.reported is not None and a.reported.state is NodeFlowState.DISABLED for a in agents)
@@ -192,6 +199,14 @@ async def _watches(testbed: Testbed) -> dict[str, float]:
     return counts
 
 
+async def _heap_in_use(testbed: Testbed) -> float:
+    """The API server's Go heap in use, in bytes (go_memstats_heap_inuse_bytes)."""
+    async with KubeApi(await load_kubeconfig(testbed.kubeconfig("admin")), timeout=60) as api:
+        text = await api.text("/metrics")
+    found = re.search(r"^go_memstats_heap_inuse_bytes (\S+)$", text, re.M)
+    return float(found[1]) if found else float("nan")
+
+
 async def _all_emitting(testbed: Testbed, nodes: int, generation: int, timeout: float) -> float:
     """Seconds until Flow/node-1..N all say Emitting for `generation`, from one watch."""
     wanted = {f"node-{i}" for i in range(1, nodes + 1)}
@@ -229,9 +244,13 @@ def at_scale(
     """N agents ready, then startFlows (as FlowExport written) → every node Emitting; the API
     server's watches and memory, the agents' idle CPU and memory."""
     asyncio.run(_set_export(testbed, None))
+    # A fresh API server for every run: a Go heap grown by an earlier run does not give memory back.
+    testbed.stop_apiserver()
+    testbed.start_apiserver()
+    time.sleep(5)
     apiserver = testbed.apiserver_pid
     assert apiserver is not None
-    apiserver_before = rss_kib(apiserver)
+    apiserver_before, heap_before = rss_kib(apiserver), asyncio.run(_heap_in_use(testbed))
     log = open(log_dir / f"agents-{nodes}-{'filtered' if filtering else 'unfiltered'}.log", "w")
     argv = [
         sys.executable,
@@ -275,7 +294,7 @@ def at_scale(
         swarm.stdin.write("idle\n")
         swarm.stdin.flush()
         idle = json.loads(swarm.stdout.readline())
-        apiserver_after = rss_kib(apiserver)
+        apiserver_after, heap_after = rss_kib(apiserver), asyncio.run(_heap_in_use(testbed))
     finally:
         if swarm.poll() is None:
             swarm.stdin.write("stop\n")
@@ -295,6 +314,7 @@ def at_scale(
         "watches_per_agent": sum(watches.values()) / nodes,
         "collector_watches_per_agent": (watches["services"] + watches["endpointslices"]) / nodes,
         "apiserver_growth_mib": (apiserver_after - apiserver_before) / 1024,
+        "apiserver_heap_growth_mib": (heap_after - heap_before) / 2**20,
         "agent_cpu_percent": 100 * idle["cpu"] / nodes,
         "agent_rss_mib": idle["rss_kib"] / 1024 / nodes,
         "process_rss_mib": idle["rss_kib"] / 1024,

@@ -335,12 +335,33 @@ def tabs(testbed: Testbed, log_dir: Path, sharing: bool, count: int, nodes: int)
     """`count` console tabs opening at once: the time until each holds the whole table."""
     with gateway(testbed, log_dir, sharing) as gw:
         started = time.monotonic()
-        load = LoadProcess(gw.ws, count, TABLE, "", snapshot=1, rate=100000, timeout=120)
-        seconds, failures = load.ready()
-        load.go()
-        load.result()
+        seconds, failures = _open_tabs(gw, count)
         wall = time.monotonic() - started
     return {"all_served": seconds, "failures": failures, "wall": wall}
+
+
+def one_tab(testbed: Testbed, log_dir: Path, sharing: bool, gateways: int = 3, after: int = 3) -> dict[str, float]:
+    """One console tab opening: the first after a gateway starts (nothing of the table written yet;
+    the median over `gateways` fresh gateways), and `after` more, one at a time, on the same
+    running gateways (the median of those)."""
+    first: list[float] = []
+    later: list[float] = []
+    failures = 0
+    for _ in range(gateways):
+        with gateway(testbed, log_dir, sharing) as gw:
+            for index in range(1 + after):
+                seconds, failed = _open_tabs(gw, 1)
+                (first if index == 0 else later).append(seconds)
+                failures += failed
+    return {"first": statistics.median(first), "later": statistics.median(later), "failures": failures}
+
+
+def _open_tabs(gw: Gateway, count: int) -> tuple[float, int]:
+    load = LoadProcess(gw.ws, count, TABLE, "", snapshot=1, rate=100000, timeout=120)
+    seconds, failures = load.ready()
+    load.go()
+    load.result()
+    return seconds, failures
 
 
 def storm(
