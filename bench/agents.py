@@ -187,16 +187,36 @@ async def _set_export(testbed: Testbed, flow_type: str | None) -> int:
 
 async def _watches(testbed: Testbed) -> dict[str, float]:
     """The API server's open watches per kind (apiserver_longrunning_requests, verb WATCH)."""
+    counts = dict.fromkeys(WATCHED, 0.0)
+    for labels, value in await _samples(testbed, "apiserver_longrunning_requests"):
+        if labels.get("verb") == "WATCH" and labels.get("resource") in counts:
+            counts[labels["resource"]] += value
+    return counts
+
+
+async def _collector_bytes(testbed: Testbed) -> float:
+    """Bytes the API server has sent of Services and EndpointSlices since it started: LIST
+    responses and watch events (apiserver_response_sizes, apiserver_watch_events_sizes)."""
+    total = 0.0
+    for labels, value in await _samples(testbed, "apiserver_response_sizes_sum"):
+        if labels.get("verb") == "LIST" and labels.get("resource") in ("services", "endpointslices"):
+            total += value
+    for labels, value in await _samples(testbed, "apiserver_watch_events_sizes_sum"):
+        if {labels.get("kind"), labels.get("resource")} & {"Service", "EndpointSlice", "services", "endpointslices"}:
+            total += value
+    return total
+
+
+async def _samples(testbed: Testbed, name: str) -> list[tuple[dict[str, str], float]]:
+    """One metric's samples from the API server's /metrics: (labels, value) each."""
     async with KubeApi(await load_kubeconfig(testbed.kubeconfig("admin")), timeout=60) as api:
         text = await api.text("/metrics")
-    counts = dict.fromkeys(WATCHED, 0.0)
+    samples = []
     for line in text.splitlines():
-        found = re.match(r"^apiserver_longrunning_requests\{(.*)\} (\S+)$", line)
+        found = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
         if found:
-            labels = dict(re.findall(r'(\w+)="([^"]*)"', found[1]))
-            if labels.get("verb") == "WATCH" and labels.get("resource") in counts:
-                counts[labels["resource"]] += float(found[2])
-    return counts
+            samples.append((dict(re.findall(r'(\w+)="([^"]*)"', found[1])), float(found[2])))
+    return samples
 
 
 async def _heap_in_use(testbed: Testbed) -> float:
@@ -291,6 +311,7 @@ def at_scale(
             progress(f"{what}: not all reported within {READY_SECONDS:.0f} s")
         time.sleep(2)
         watches = asyncio.run(_watches(testbed))  # while exporting: the collector's kinds are watched too
+        sent = asyncio.run(_collector_bytes(testbed))
         swarm.stdin.write("idle\n")
         swarm.stdin.flush()
         idle = json.loads(swarm.stdout.readline())
@@ -313,6 +334,7 @@ def at_scale(
         "watches": watches,
         "watches_per_agent": sum(watches.values()) / nodes,
         "collector_watches_per_agent": (watches["services"] + watches["endpointslices"]) / nodes,
+        "collector_mib_sent": sent / 2**20,
         "apiserver_growth_mib": (apiserver_after - apiserver_before) / 1024,
         "apiserver_heap_growth_mib": (heap_after - heap_before) / 2**20,
         "agent_cpu_percent": 100 * idle["cpu"] / nodes,
