@@ -343,11 +343,16 @@ def machine() -> str:
 
 
 def commit() -> str:
-    """The code measured: taken before a run, since the run itself rewrites tracked files."""
-    described = subprocess.run(
-        ["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True, text=True, cwd=ROOT
+    """The code measured: taken before a run, since the run itself rewrites tracked files. Marked
+    dirty when anything but the results (which earlier sections of the same run rewrote) differs."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
-    return described or "unknown"
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.splitlines()
+    dirty = any(line[3:] != str(RESULTS.relative_to(ROOT)) for line in changed)
+    return (head or "unknown") + ("-dirty" if dirty and head else "")
 
 
 def meta(command: str, loads: list[float], measured_commit: str, started: datetime.datetime) -> dict[str, str]:
