@@ -255,9 +255,7 @@ class TableGroup(Group):
 class LiveOperations:
     """Every live group of one gateway, the connections they write to, and the one flusher."""
 
-    def __init__(
-        self, hub: StatusHub, *, table_batch: float = 0.02, collector: CollectorPolicy | None = None
-    ) -> None:
+    def __init__(self, hub: StatusHub, *, table_batch: float = 0.02, collector: CollectorPolicy | None = None) -> None:
         self.hub = hub
         self.table_batch = table_batch
         self.collector = collector or CollectorPolicy(freeze=False)
