@@ -217,8 +217,8 @@ class TableGroup(Group):
 
     def __init__(self, live: LiveOperations, key: str, plan: LivePlan) -> None:
         super().__init__(live, key, plan)
-        self.mailbox: TableMailbox = live.hub.subscribe_table(live.table_batch)
-        self.mailbox.get_nowait()  # the group's own snapshot: members get theirs when they join
+        # No snapshot for the group itself: members get theirs when they join.
+        self.mailbox: TableMailbox = live.hub.subscribe_table(live.table_batch, snapshot=False)
 
     def snapshot(self) -> bytes:
         """The whole table as one update, computed once per hub version for every tab that opens

@@ -124,15 +124,16 @@ class TableMailbox:
     """A table subscriber's pending changes: the latest status per node and the nodes removed,
     handed over together in one update. A slow reader holds at most one entry per node."""
 
-    def __init__(self, hub: StatusHub, batch_window: float) -> None:
+    def __init__(self, hub: StatusHub, batch_window: float, snapshot: bool = True) -> None:
         self.hub = hub
         self.batch_window = batch_window
-        self._snapshot = True
+        self._snapshot = snapshot
         self._changed: dict[str, tuple[NodeFlowStatus, float]] = {}
         self._removed: dict[str, None] = {}
         self._touched = False  # cluster-level state changed (type, collector, network)
         self._wakeup = asyncio.Event()
-        self._wakeup.set()  # the snapshot is due at once
+        if snapshot:
+            self._wakeup.set()  # the snapshot is due at once
         self.closed = False
 
     def put(self, status: NodeFlowStatus, now: float) -> None:
@@ -320,10 +321,11 @@ class StatusHub:
         self._mailboxes.add(mailbox)
         return mailbox
 
-    def subscribe_table(self, batch_window: float = 0.02) -> TableMailbox:
-        """A mailbox whose first update is every node at once, then batched changes and removals."""
+    def subscribe_table(self, batch_window: float = 0.02, *, snapshot: bool = True) -> TableMailbox:
+        """A mailbox whose first update is every node at once (unless told not to), then batched
+        changes and removals."""
         self._sorted()  # raises Unavailable before anything is registered
-        mailbox = TableMailbox(self, batch_window)
+        mailbox = TableMailbox(self, batch_window, snapshot)
         self._tables.add(mailbox)
         return mailbox
 

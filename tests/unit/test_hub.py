@@ -235,6 +235,14 @@ async def test_table_snapshot_is_one_update_then_batches_and_removals(pair: Clus
     assert not table.pending
 
 
+async def test_a_table_mailbox_without_snapshot_waits_for_the_first_change(pair: Cluster) -> None:
+    table = pair.hub.subscribe_table(batch_window=0, snapshot=False)
+    assert not table.pending
+    pair.put(FLOWS, flow("node-a", "Emitting", 1))
+    update = await asyncio.wait_for(table.get(), 1)
+    assert not update.snapshot and [s.node for s in update.changed] == ["node-a"]
+
+
 async def test_a_removed_node_that_returns_is_a_change_not_a_removal(pair: Cluster) -> None:
     table = pair.hub.subscribe_table(batch_window=0)
     await table.get()
