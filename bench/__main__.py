@@ -60,16 +60,19 @@ def ratio(baseline: float, measured: float) -> str:
     return f"{baseline / measured:,.1f}x" if measured > 0 else ""
 
 
+def api_testbed(directory: Path, nodes: int, purpose: str = "") -> Testbed:
+    """An API-only testbed of `nodes` nodes (to enter with `with`), its start-up told as it goes."""
+    progress(f"starting an API-only testbed of {nodes} nodes{purpose} ...")
+    return Testbed(directory, nodes=nodes, ovs=False, progress=progress)
+
+
 def run(quick: bool, log_dir: Path) -> Report:
     report = Report()
     nodes = 100 if quick else 5000
     fanouts = [200] if quick else [1000, 5000, 10000]
     baseline_subscribers = 50 if quick else 1000
     started = time.monotonic()
-    print(f"bench: starting an API-only testbed of {nodes} nodes ...", flush=True)
-    with Testbed(
-        log_dir / "testbed", nodes=nodes, ovs=False, progress=lambda m: print(f"bench: {m}", flush=True)
-    ) as tb:
+    with api_testbed(log_dir / "testbed", nodes) as tb:
         cluster = Cluster(tb)
         import asyncio
 
@@ -208,10 +211,7 @@ def run_agents(quick: bool, log_dir: Path) -> Report:
     report = Report()
     nodes = 50 if quick else 1000
     started = time.monotonic()
-    print(f"bench: starting an API-only testbed of {nodes} nodes for the agents ...", flush=True)
-    with Testbed(
-        log_dir / "agents-testbed", nodes=nodes, ovs=False, progress=lambda m: print(f"bench: {m}", flush=True)
-    ) as tb:
+    with api_testbed(log_dir / "agents-testbed", nodes, " for the agents") as tb:
         agent_rows(report, tb, log_dir, quick)
     report.notes.append(f"Run time {time.monotonic() - started:.0f} s.")
     return report
@@ -231,9 +231,6 @@ def agent_rows(report: Report, tb: Testbed, log_dir: Path, quick: bool) -> None:
     on a freshly started API server."""
     count, background = (50, 50) if quick else (1000, 300)
 
-    def say(message: str) -> None:
-        print(f"bench: {message}", flush=True)
-
     def seconds(result: dict[str, Any]) -> str:
         if result["converged_seconds"] is not None:
             return f"{result['converged_seconds']:.1f} s"
@@ -242,12 +239,12 @@ def agent_rows(report: Report, tb: Testbed, log_dir: Path, quick: bool) -> None:
     def memory(result: dict[str, Any]) -> str:
         return f"{result['apiserver_heap_growth_mib']:+,.0f} MiB heap in use ({result['apiserver_growth_mib']:+,.0f} MiB resident)"
 
-    say(f"seeding {background:,} ordinary Services with their EndpointSlices ...")
+    progress(f"seeding {background:,} ordinary Services with their EndpointSlices ...")
     import asyncio
 
     asyncio.run(agents.seed_background(tb, background))
-    filtered = agents.at_scale(tb, log_dir, count, True, say)
-    unfiltered = agents.at_scale(tb, log_dir, count, False, say)
+    filtered = agents.at_scale(tb, log_dir, count, True, progress)
+    unfiltered = agents.at_scale(tb, log_dir, count, False, progress)
     one = agents.single_agent(tb, log_dir)
     both = f"{count:,} agents"
     report.add(
@@ -318,9 +315,10 @@ def agent_rows(report: Report, tb: Testbed, log_dir: Path, quick: bool) -> None:
         "Services with their EndpointSlices; the memory per agent is that process's resident memory divided by "
         "the agents. The API server is restarted before each run, so each starts from the same heap; its growth is "
         "read after the agents reported and export started (Go's heap in use from its /metrics, and the process's "
-        "resident memory), read once, so it includes whatever garbage Go had not collected yet. Both hold the same 4 watches per agent, and the API server's memory goes mostly to "
-        "them; what filtering spares it is what it sends (the Services and EndpointSlices row). The single agent "
-        "runs on an API-only node without OVS, so it retries reading OVS at every resync."
+        "resident memory), read once, so it includes whatever garbage Go had not collected yet. Both hold the same "
+        "4 watches per agent, and the API server's memory goes mostly to them; what filtering spares it is what it "
+        "sends (the Services and EndpointSlices row). The single agent runs on an API-only node without OVS, so it "
+        "retries reading OVS at every resync."
     )
 
 

@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 
 from flowgate_testbed.testbed import Testbed
 
+from bench import prometheus
 from gateway.agent.agent import NodeAgent
 from gateway.agent.ovs import ExportSettings, OvsBridge
 from gateway.domain.model import NodeFlowState
@@ -185,46 +185,37 @@ async def _set_export(testbed: Testbed, flow_type: str | None) -> int:
         return int(written["metadata"]["generation"])
 
 
-async def _watches(testbed: Testbed) -> dict[str, float]:
+async def _apiserver_metrics(testbed: Testbed) -> str:
+    """The API server's /metrics page."""
+    async with KubeApi(await load_kubeconfig(testbed.kubeconfig("admin")), timeout=60) as api:
+        return await api.text("/metrics")
+
+
+def _watches(page: str) -> dict[str, float]:
     """The API server's open watches per kind (apiserver_longrunning_requests, verb WATCH)."""
     counts = dict.fromkeys(WATCHED, 0.0)
-    for labels, value in await _samples(testbed, "apiserver_longrunning_requests"):
+    for labels, value in prometheus.samples(page, "apiserver_longrunning_requests"):
         if labels.get("verb") == "WATCH" and labels.get("resource") in counts:
             counts[labels["resource"]] += value
     return counts
 
 
-async def _collector_bytes(testbed: Testbed) -> float:
+def _collector_bytes(page: str) -> float:
     """Bytes the API server has sent of Services and EndpointSlices since it started: LIST
     responses and watch events (apiserver_response_sizes, apiserver_watch_events_sizes)."""
     total = 0.0
-    for labels, value in await _samples(testbed, "apiserver_response_sizes_sum"):
+    for labels, value in prometheus.samples(page, "apiserver_response_sizes_sum"):
         if labels.get("verb") == "LIST" and labels.get("resource") in ("services", "endpointslices"):
             total += value
-    for labels, value in await _samples(testbed, "apiserver_watch_events_sizes_sum"):
+    for labels, value in prometheus.samples(page, "apiserver_watch_events_sizes_sum"):
         if {labels.get("kind"), labels.get("resource")} & {"Service", "EndpointSlice", "services", "endpointslices"}:
             total += value
     return total
 
 
-async def _samples(testbed: Testbed, name: str) -> list[tuple[dict[str, str], float]]:
-    """One metric's samples from the API server's /metrics: (labels, value) each."""
-    async with KubeApi(await load_kubeconfig(testbed.kubeconfig("admin")), timeout=60) as api:
-        text = await api.text("/metrics")
-    samples = []
-    for line in text.splitlines():
-        found = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
-        if found:
-            samples.append((dict(re.findall(r'(\w+)="([^"]*)"', found[1])), float(found[2])))
-    return samples
-
-
-async def _heap_in_use(testbed: Testbed) -> float:
+def _heap_in_use(page: str) -> float:
     """The API server's Go heap in use, in bytes (go_memstats_heap_inuse_bytes)."""
-    async with KubeApi(await load_kubeconfig(testbed.kubeconfig("admin")), timeout=60) as api:
-        text = await api.text("/metrics")
-    found = re.search(r"^go_memstats_heap_inuse_bytes (\S+)$", text, re.M)
-    return float(found[1]) if found else float("nan")
+    return prometheus.value(page, "go_memstats_heap_inuse_bytes")
 
 
 async def _all_emitting(testbed: Testbed, nodes: int, generation: int, timeout: float) -> float:
@@ -270,7 +261,7 @@ def at_scale(
     time.sleep(5)
     apiserver = testbed.apiserver_pid
     assert apiserver is not None
-    apiserver_before, heap_before = rss_kib(apiserver), asyncio.run(_heap_in_use(testbed))
+    apiserver_before, heap_before = rss_kib(apiserver), _heap_in_use(asyncio.run(_apiserver_metrics(testbed)))
     log = open(log_dir / f"agents-{nodes}-{'filtered' if filtering else 'unfiltered'}.log", "w")
     argv = [
         sys.executable,
@@ -310,12 +301,12 @@ def at_scale(
         else:
             progress(f"{what}: not all reported within {READY_SECONDS:.0f} s")
         time.sleep(2)
-        watches = asyncio.run(_watches(testbed))  # while exporting: the collector's kinds are watched too
-        sent = asyncio.run(_collector_bytes(testbed))
+        page = asyncio.run(_apiserver_metrics(testbed))  # while exporting: the collector's kinds are watched too
+        watches, sent = _watches(page), _collector_bytes(page)
         swarm.stdin.write("idle\n")
         swarm.stdin.flush()
         idle = json.loads(swarm.stdout.readline())
-        apiserver_after, heap_after = rss_kib(apiserver), asyncio.run(_heap_in_use(testbed))
+        apiserver_after, heap_after = rss_kib(apiserver), _heap_in_use(asyncio.run(_apiserver_metrics(testbed)))
     finally:
         if swarm.poll() is None:
             swarm.stdin.write("stop\n")

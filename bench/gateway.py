@@ -24,6 +24,7 @@ from typing import Any
 
 from flowgate_testbed.testbed import Testbed, free_port
 
+from bench import prometheus
 from gateway.kube.api import KubeApi
 from gateway.kube.config import load_kubeconfig
 from gateway.kube.resources import FLOW_EXPORTS, FLOWS
@@ -390,24 +391,22 @@ def storm(
 
 def collector_pauses(gw: Gateway) -> dict[str, Any]:
     """The gateway's own garbage-collection figures from /metrics: per generation, the count, the
-    total seconds and the smallest histogram bound holding the longest pause; and frozen objects."""
+    total seconds and the cumulative histogram buckets; and the frozen objects."""
     with urllib.request.urlopen(gw.url + "/metrics", timeout=10) as answer:
-        text = answer.read().decode()
+        page = answer.read().decode()
+
+    def of(generation: str, suffix: str) -> list[tuple[dict[str, str], float]]:
+        found = prometheus.samples(page, "flowgate_gc_pause_seconds" + suffix)
+        return [(labels, value) for labels, value in found if labels.get("generation") == generation]
+
     out: dict[str, Any] = {}
     for generation in "012":
-        label = f'{{generation="{generation}"}}'
-        count = re.search(rf"^flowgate_gc_pause_seconds_count{label} (\S+)$", text, re.M)
-        total = re.search(rf"^flowgate_gc_pause_seconds_sum{label} (\S+)$", text, re.M)
-        buckets = re.findall(
-            rf'^flowgate_gc_pause_seconds_bucket{{generation="{generation}",le="([^"]+)"}} (\S+)$', text, re.M
-        )
         out[generation] = {
-            "count": float(count[1]) if count else 0.0,
-            "seconds": float(total[1]) if total else 0.0,
-            "buckets": [(float(le), float(n)) for le, n in buckets],
+            "count": sum(value for _, value in of(generation, "_count")),
+            "seconds": sum(value for _, value in of(generation, "_sum")),
+            "buckets": [(float(labels["le"]), value) for labels, value in of(generation, "_bucket")],
         }
-    frozen = re.search(r"^flowgate_gc_frozen_objects (\S+)$", text, re.M)
-    out["frozen"] = float(frozen[1]) if frozen else 0.0
+    out["frozen"] = prometheus.value(page, "flowgate_gc_frozen_objects", default=0.0)
     return out
 
 
@@ -455,7 +454,6 @@ def churn(
     hits = [h - changed_at for r in results for h in r["hits"]]
     return {
         "churned": churned,
-        "young": _pauses_between(before, after, "0"),
         "full": _pauses_between(before, after, "2"),
         "rss_growth_mib": (rss_after - rss_before) / 1024,
         "p99": percentile(hits, 0.99),
