@@ -201,11 +201,7 @@ class NetnsWorker:
     requests to addresses that exist only there, such as goflow2's metrics on the node's loopback."""
 
     def __init__(self, netns: str) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=1, initializer=self._enter, initargs=(netns,))
-
-    @staticmethod
-    def _enter(netns: str) -> None:
-        enter(netns)
+        self.pool = ThreadPoolExecutor(max_workers=1, initializer=enter, initargs=(netns,))
 
     def call(self, fn: Callable[[], T]) -> T:
         return self.pool.submit(fn).result(timeout=30)
