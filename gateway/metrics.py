@@ -109,6 +109,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.gc_policy_collections = Counter(
+            "flowgate_gc_policy_collections",
+            "Full collections the garbage-collection policy made once half of the frozen connections had closed.",
+            registry=self.registry,
+        )
+
     def watch_collector(self) -> Callable[[], None]:
         """Time every garbage collection of this process into gc_pauses (undo with the returned
         function): a full collection over ten thousand connections is a stall every subscriber sees."""

@@ -216,7 +216,8 @@ def create_app(
         sharing=settings.sharing == "on",
     )
     graphql_app = GatewayGraphQL(services, settings)
-    live = LiveOperations(hub, collector=CollectorPolicy(freeze=settings.gc_freeze == "on"))
+    collector = CollectorPolicy(freeze=settings.gc_freeze == "on", on_collect=metrics.gc_policy_collections.inc)
+    live = LiveOperations(hub, collector=collector)
     metrics.track(
         hub,
         authorizer,

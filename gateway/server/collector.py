@@ -13,7 +13,7 @@ freezes again: one deliberate full collection, when there is the most to gain fo
 from __future__ import annotations
 
 import gc
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 WAVE = 200  # new connections since the last freeze that make the next one worth it
@@ -26,11 +26,11 @@ class Connection(Protocol):
 class CollectorPolicy:
     """`freeze`: as above; off: Python's collector as it comes (the benchmark's comparison)."""
 
-    def __init__(self, freeze: bool = True, wave: int = WAVE) -> None:
+    def __init__(self, freeze: bool = True, wave: int = WAVE, on_collect: Callable[[], None] | None = None) -> None:
         self.freeze = freeze
         self.wave = wave
+        self.on_collect = on_collect  # told of every collection the policy makes (a metric)
         self.frozen_gone = 0  # connections closed since they were frozen, not yet collected
-        self.refreezes = 0
         self._wave_base = 0
 
     def started(self) -> None:
@@ -50,7 +50,8 @@ class CollectorPolicy:
             gc.unfreeze()
             gc.collect()
             self.frozen_gone = 0
-            self.refreezes += 1
+            if self.on_collect is not None:
+                self.on_collect()
             self._freeze(connections)
         elif len(connections) - self._wave_base >= self.wave:
             self._freeze(connections)

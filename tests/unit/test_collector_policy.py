@@ -26,7 +26,8 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_waves_are_frozen_and_a_collection_follows_once_half_the_frozen_are_gone(calls: list[str]) -> None:
-    policy = CollectorPolicy(freeze=True, wave=10)
+    collections: list[None] = []
+    policy = CollectorPolicy(freeze=True, wave=10, on_collect=lambda: collections.append(None))
     policy.started()
     assert calls == ["freeze"]
     open_: list[Any] = [Conn() for _ in range(9)]
@@ -54,7 +55,7 @@ def test_waves_are_frozen_and_a_collection_follows_once_half_the_frozen_are_gone
     del open_[:6]
     policy.tick(open_)
     assert calls[2:] == ["unfreeze", "collect", "freeze"]
-    assert policy.frozen_gone == 0 and policy.refreezes == 1
+    assert policy.frozen_gone == 0 and len(collections) == 1
 
 
 def test_a_collection_waits_until_the_gone_are_half_of_those_open(calls: list[str]) -> None:
