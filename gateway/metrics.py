@@ -69,6 +69,17 @@ class _Live(Collector):
         yield GaugeMetricFamily(
             "flowgate_ready", "1 when every watch is synced and connected.", value=float(self.hub.informers.ready)
         )
+        if self.hub.synced:
+            # One series per node, whatever its agent says or whether it has one: what alerts
+            # compare the agents' own series with (a node Pending with no agent reporting).
+            nodes = GaugeMetricFamily(
+                "flowgate_node_state",
+                "Each node's export state as users see it (Disabled, Pending, Emitting, Error); always 1.",
+                labels=["node", "state"],
+            )
+            for status in self.hub.statuses():
+                nodes.add_metric([status.node, status.state.value], 1.0)
+            yield nodes
         yield GaugeMetricFamily(
             "flowgate_gc_frozen_objects",
             "Objects moved out of the garbage collector's sight (gc.freeze) after start-up and connection waves.",

@@ -21,7 +21,15 @@ from typing import Any
 
 from gateway.agent.collector import CollectorMetrics, ScrapeError
 from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed
-from gateway.agent.reconcile import OvsAction, next_report, ovs_action, ovs_failure, plan, status_patch
+from gateway.agent.reconcile import (
+    OvsAction,
+    export_on_since,
+    next_report,
+    ovs_action,
+    ovs_failure,
+    plan,
+    status_patch,
+)
 from gateway.domain.audit import NODE_ERROR_ACTION, NODE_ERROR_REASON
 from gateway.domain.delivery import DeliveryConfig, DeliveryTracker, DeliveryView
 from gateway.domain.discovery import endpoint_slice_scope, service_scope
@@ -170,6 +178,7 @@ class NodeAgent:
         self.scrape_failures = 0
         self.received_records: dict[FlowType, float] = {}
         self.ovs_sent_records: float | None = None
+        self.export_since: float | None = None  # Unix time FlowExport has had this node export since (None: off)
 
     @property
     def watch_count(self) -> int:
@@ -325,6 +334,7 @@ class NodeAgent:
             report, ovs_ok = driven
         flow_read = await self._read_flow()  # first: a restarted agent carries its Flow's verdict over
         self._follow_delivery(report, wanted.delivery)
+        self.export_since = export_on_since(self.export_since, wanted.report, self._reported, time.time())
         if not flow_read:
             return False
         written = await self._write(replace(report, delivery=self._delivery), node)

@@ -1,7 +1,9 @@
-"""What the agent's own /metrics reports (`--metrics-address`): its reconciles, OVS repairs and
-errors, status writes, collector scrapes, and the delivery verdict with the counts behind it, so
-Prometheus can alert on a node whose records do not arrive:
+"""What the agent's own /metrics reports (`--metrics-address`): the node's state as Flow/<node>
+says it, since when export has been on, its reconciles, OVS repairs and errors, status writes,
+collector scrapes, and the delivery verdict with the counts behind it, so Prometheus can alert on
+a node in Error, a node whose records do not arrive, export left on (deploy/monitoring/):
 
+    flowgate_agent_state{state="Error"} == 1
     flowgate_agent_delivery{delivery="NotReceived"} == 1
 
 Figures are read from the agent at scrape time (from the HTTP server's thread: plain attribute
@@ -16,7 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.domain.model import Delivery
+from gateway.domain.model import Delivery, NodeFlowState
 
 if TYPE_CHECKING:
     from gateway.agent.agent import NodeAgent
@@ -40,6 +42,31 @@ class AgentCollector(Collector):
             family.add_metric(node, value)
             return family
 
+        reported = agent.reported
+        if reported is not None:
+            # Only once the agent knows what Flow/<node> says: an agent whose series are absent is
+            # one that does not report (the "agent missing" alert).
+            states = GaugeMetricFamily(
+                "flowgate_agent_state",
+                "1 for the node's state as its Flow says (Disabled, Emitting, Error), 0 for the others.",
+                labels=["node", "type", "state"],
+            )
+            reported_type = reported.type.value if reported.type is not None else ""
+            for node_state in NodeFlowState:
+                if node_state is not NodeFlowState.PENDING:  # a gateway's word, never an agent's
+                    states.add_metric(
+                        [agent.node, reported_type, node_state.value], float(reported.state is node_state)
+                    )
+            yield states
+        if agent.export_since is not None:
+            since = GaugeMetricFamily(
+                "flowgate_agent_export_on_since_timestamp_seconds",
+                "Since when FlowExport has had this node export (Unix time; absent while it does not), across "
+                "settings changes and errors.",
+                labels=["node"],
+            )
+            since.add_metric(node, agent.export_since)
+            yield since
         yield counter("flowgate_agent_reconciles", "Reconcile passes run.", agent.reconciles)
         yield gauge(
             "flowgate_agent_watches",

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.agent.ovs import ExportSettings, desired_settings, matches
 from gateway.domain.delivery import DeliveryConfig
 from gateway.domain.discovery import resolve_collector
-from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo, OperatorExport
+from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo, OperatorExport, parse_time
 
 
 @dataclass(frozen=True)
@@ -117,3 +117,19 @@ def status_patch(report: FlowReport) -> dict[str, Any]:
     status: dict[str, Any] = {"type": None, "endpoint": None, "message": None, "delivery": None}
     status.update(report.to_status())
     return {"status": status}
+
+
+def export_on_since(since: float | None, report: FlowReport, reported: FlowReport | None, now: float) -> float | None:
+    """Since when FlowExport has had this node export (None while it does not): kept across
+    settings changes and errors, reset only when the node turns Disabled. An agent that starts on
+    a node already exporting takes the time its Flow last changed state, a lower bound (the
+    "export left on" alert fires late rather than never)."""
+    if report.state is NodeFlowState.DISABLED:
+        return None
+    if since is not None:
+        return since
+    if reported is not None and reported.state is not NodeFlowState.DISABLED:
+        carried = parse_time(reported.last_transition_time)
+        if carried is not None:
+            return min(carried, now)
+    return now

@@ -231,6 +231,9 @@ def test_http_query_and_operational_endpoints(app_client: tuple[TestClient, Fake
     assert [n["node"] for n in answer.json()["data"]["flows"]["nodes"]] == ["node-a", "node-b"]
     metrics = client.get("/metrics").text
     assert "flowgate_watches 6.0" in metrics and 'flowgate_graphql_operations_total{type="query"} 1.0' in metrics
+    # One series per node, for the alerts that compare the gateway's view with the agents' own.
+    assert 'flowgate_node_state{node="node-a",state="Disabled"} 1.0' in metrics
+    assert 'flowgate_node_state{node="node-b",state="Disabled"} 1.0' in metrics
 
 
 def test_a_subscription_sent_over_http_is_told_where_it_runs(app_client: tuple[TestClient, FakeKube]) -> None:

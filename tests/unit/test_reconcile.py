@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 
 from gateway.agent.agent import NodeAgent
 from gateway.agent.collector import CollectorMetrics, ScrapeError
+from gateway.agent.metrics import AgentCollector
 from gateway.agent.ovs import ExportSettings
-from gateway.agent.reconcile import OvsAction, next_report, ovs_action, plan, status_patch
+from gateway.agent.reconcile import OvsAction, export_on_since, next_report, ovs_action, plan, status_patch
 from gateway.domain.delivery import NO_METRICS, CollectorCounts
 from gateway.domain.model import (
     CollectorTarget,
@@ -525,3 +527,48 @@ async def test_only_what_can_be_the_collector_is_watched_and_static_targets_watc
     await eventually(lambda: rig.flow() is not None and rig.flow().endpoint == "192.0.2.9:2055")  # type: ignore[union-attr]
     assert not rig.agent.services.watching and not rig.agent.slices.watching
     await eventually(lambda: watches() == 2)
+
+
+def test_export_on_since_holds_across_changes_and_errors_and_carries_the_flows_time_over() -> None:
+    emitting = FlowReport("node-2", NodeFlowState.EMITTING, type=FlowType.NETFLOW)
+    error = FlowReport("node-2", NodeFlowState.ERROR, type=FlowType.IPFIX)
+    disabled = FlowReport("node-2", NodeFlowState.DISABLED)
+    assert export_on_since(None, disabled, None, 100.0) is None
+    assert export_on_since(None, emitting, disabled, 100.0) == 100.0  # switched on now
+    assert export_on_since(100.0, error, emitting, 500.0) == 100.0  # an error or a switch keeps it
+    assert export_on_since(100.0, disabled, error, 600.0) is None  # off again
+    # A restarted agent on a node already exporting: the time its Flow last changed state.
+    written = FlowReport("node-2", NodeFlowState.EMITTING, last_transition_time="1970-01-01T00:00:40Z")
+    assert export_on_since(None, emitting, written, 100.0) == 40.0
+    assert export_on_since(None, emitting, FlowReport("node-2", NodeFlowState.EMITTING), 100.0) == 100.0
+
+
+def samples(agent: NodeAgent) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in AgentCollector(agent).collect()
+        for sample in family.samples
+    }
+
+
+async def test_the_agents_metrics_say_the_nodes_state_and_since_when_export_is_on(rig: Rig) -> None:
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+    page = samples(rig.agent)
+    assert page[("flowgate_agent_state", (("node", "node-2"), ("state", "Disabled"), ("type", "")))] == 1.0
+    assert page[("flowgate_agent_state", (("node", "node-2"), ("state", "Error"), ("type", "")))] == 0.0
+    assert not [name for name, _ in page if name == "flowgate_agent_export_on_since_timestamp_seconds"]
+    before = time.time()
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    page = samples(rig.agent)
+    assert page[("flowgate_agent_state", (("node", "node-2"), ("state", "Emitting"), ("type", "NetFlow")))] == 1.0
+    since = page[("flowgate_agent_export_on_since_timestamp_seconds", (("node", "node-2"),))]
+    assert before - 1 <= since <= time.time()
+    rig.start(FlowType.NETFLOW, nodePort=30009)  # no collector there: Error, and export is still on
+    await eventually(lambda: rig.state() is NodeFlowState.ERROR)
+    page = samples(rig.agent)
+    assert page[("flowgate_agent_state", (("node", "node-2"), ("state", "Error"), ("type", "NetFlow")))] == 1.0
+    assert page[("flowgate_agent_export_on_since_timestamp_seconds", (("node", "node-2"),))] == since
+    rig.start(None)
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+    assert not [name for name, _ in samples(rig.agent) if name == "flowgate_agent_export_on_since_timestamp_seconds"]
