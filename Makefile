@@ -13,10 +13,11 @@ all: setup
 
 setup: system-deps venv binaries
 
-# Debian packages the data plane and the browser tests need (root, apt).
+# Debian packages the data plane, the browser tests and the alerting tests need (root, apt).
 system-deps:
 	@hack/install-system-deps.sh
 	@hack/install-system-deps.sh browser
+	@hack/install-system-deps.sh monitoring
 
 # What building the image needs (root, apt): buildah, and debootstrap for the Debian base image.
 image-deps:
@@ -48,7 +49,8 @@ lint: venv
 image:
 	@hack/build-image.sh $(if $(OCI_ARCHIVE),--oci-archive $(OCI_ARCHIVE))
 
-# Copy deploy/crds, deploy/rbac/clusterroles.yaml and deploy/admission into the Helm chart after changing them.
+# Copy deploy/crds, deploy/rbac/clusterroles.yaml, deploy/admission and deploy/monitoring/prometheusrule.yaml
+# into the Helm chart after changing them.
 chart-sync:
 	@hack/sync-chart-crds.sh
 

@@ -9,6 +9,10 @@
 #   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
 #                                        without a daemon) and debootstrap (makes the Debian base
 #                                        image when no registry is reachable)
+#   hack/install-system-deps.sh monitoring
+#                                        the alerting tests': Debian's prometheus (the server that
+#                                        scrapes the testbed, and promtool, which unit-tests the
+#                                        alert rules); its service is never started
 set -euo pipefail
 need=()
 case "${1:-testbed}" in
@@ -26,8 +30,11 @@ case "${1:-testbed}" in
     command -v buildah >/dev/null || need+=(buildah)
     command -v debootstrap >/dev/null || need+=(debootstrap)
     ;;
+  monitoring)
+    command -v promtool >/dev/null || need+=(prometheus)
+    ;;
   *)
-    echo "flowgate: install-system-deps.sh takes 'testbed' (the default), 'browser' or 'image', not '$1'." >&2
+    echo "flowgate: install-system-deps.sh takes 'testbed' (the default), 'browser', 'image' or 'monitoring', not '$1'." >&2
     exit 2
     ;;
 esac
@@ -39,4 +46,10 @@ fi
 echo "flowgate: installing ${need[*]} with apt ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# policy-rc.d keeps maintainer scripts from starting services (prometheus would start a server).
+rc_policy=/usr/sbin/policy-rc.d
+if [ ! -e "$rc_policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$rc_policy" && chmod 755 "$rc_policy"
+  trap 'rm -f "$rc_policy"' EXIT
+fi
 apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies flowgate's CRDs (deploy/crds/*.yaml) into the Helm chart's crds/, and its ClusterRoles
-# (deploy/rbac/clusterroles.yaml) and the agent's admission policy (deploy/admission/agent-own-node.yaml)
-# into the chart's files/, so the chart installs exactly what deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
+# (deploy/rbac/clusterroles.yaml), the agent's admission policy (deploy/admission/agent-own-node.yaml)
+# and the alerts (deploy/monitoring/prometheusrule.yaml) into the chart's files/, so the chart installs exactly what deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
 # either. With --check it changes nothing and fails if a copy differs (for tests and CI).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,6 +21,7 @@ for crd in "$ROOT"/deploy/crds/*.yaml; do
 done
 pairs+=("$ROOT/deploy/rbac/clusterroles.yaml" "$CHART/files/clusterroles.yaml")
 pairs+=("$ROOT/deploy/admission/agent-own-node.yaml" "$CHART/files/agent-own-node.yaml")
+pairs+=("$ROOT/deploy/monitoring/prometheusrule.yaml" "$CHART/files/prometheusrule.yaml")
 
 stale=()
 for ((i = 0; i < ${#pairs[@]}; i += 2)); do
@@ -46,9 +47,9 @@ if $check; then
     echo "flowgate: the Helm chart's copies differ from deploy/: ${stale[*]}; run hack/sync-chart-crds.sh." >&2
     exit 1
   fi
-  echo "flowgate: the Helm chart's CRDs, ClusterRoles and admission policy match deploy/"
+  echo "flowgate: the Helm chart's CRDs, ClusterRoles, admission policy and alerts match deploy/"
 elif [ ${#stale[@]} -gt 0 ]; then
   echo "flowgate: updated ${stale[*]}"
 else
-  echo "flowgate: the Helm chart's CRDs, ClusterRoles and admission policy already match deploy/"
+  echo "flowgate: the Helm chart's CRDs, ClusterRoles, admission policy and alerts already match deploy/"
 fi
