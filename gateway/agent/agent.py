@@ -8,7 +8,9 @@ Nothing here ever exits on an error: it reports, backs off and tries again.
 
 Beside it, the delivery loop reads the collector's counters (and OVS's own, for IPFIX) every
 scrape interval and feeds them to the domain's DeliveryTracker; when the report the tracker hands
-out changes, it wakes the reconcile loop, which stays the one writer of Flow/<node>."""
+out changes, it wakes the reconcile loop, which stays the one writer of Flow/<node>. The traffic
+loop likewise reads br-int's interface counters every traffic interval, whatever the export, and
+feeds the domain's TrafficMeter: the packet rate a projection of export's cost starts from."""
 
 from __future__ import annotations
 
@@ -47,8 +49,10 @@ from gateway.domain.model import (
     NodeFlowState,
     NodeInfo,
     OperatorExport,
+    TrafficReport,
 )
 from gateway.domain.network import operator_export
+from gateway.domain.traffic import TrafficMeter
 from gateway.kube.api import NODE_NAME_EXTRA, ApiError, ApiUnreachable, KubeApi
 from gateway.kube.events import EventRecorder, Occurrence, SeriesRecorder, object_reference
 from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS, SERVICES
@@ -110,6 +114,7 @@ class NodeAgent:
         scrape_interval: float = 10.0,
         collector: CollectorMetrics | None = None,
         watch_filtering: bool = True,
+        traffic_interval: float = 10.0,
     ) -> None:
         self.api = api
         self.node = node
@@ -169,6 +174,12 @@ class NodeAgent:
         self._scrape_now = asyncio.Event()
         self._delivery: DeliveryReport | None = None  # the tracker's report as the reconcile loop last took it
         self.delivery_view: DeliveryView | None = None  # as of the last scrape, for /metrics
+        # Traffic: the meter is fed by the traffic loop; the reconcile loop writes its report.
+        self.traffic_interval = traffic_interval
+        self.meter = TrafficMeter()
+        self._traffic: TrafficReport | None = None  # the meter's report as the reconcile loop last took it
+        self._traffic_trouble = _Complaint()
+        self._written_at: float | None = None  # when Flow/<node>'s status was last written (time.time())
         # What happened, for /metrics.
         self.reconciles = 0
         self.repairs = 0
@@ -223,6 +234,7 @@ class NodeAgent:
         self.informers.start()
         monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
         deliveries = asyncio.create_task(self._deliveries(), name="delivery")
+        traffic = asyncio.create_task(self._measure_traffic(), name="traffic")
         try:
             await self._wait_synced()
             await self._introduce()
@@ -252,7 +264,8 @@ class NodeAgent:
         finally:
             monitor.cancel()
             deliveries.cancel()
-            await asyncio.gather(monitor, deliveries, return_exceptions=True)
+            traffic.cancel()
+            await asyncio.gather(monitor, deliveries, traffic, return_exceptions=True)
             await self.collector.close()
             await asyncio.gather(self.informers.stop(), self.services.stop(), self.slices.stop())
 
@@ -337,8 +350,16 @@ class NodeAgent:
         self.export_since = export_on_since(self.export_since, wanted.report, self._reported, time.time())
         if not flow_read:
             return False
-        written = await self._write(replace(report, delivery=self._delivery), node)
+        observed = replace(report, delivery=self._delivery, traffic=self._take_traffic(writing=False))
+        if not observed.same_observation(self._reported):
+            # A write happens anyway: it carries the latest packet rate at no extra cost.
+            observed = replace(observed, traffic=self._take_traffic(writing=True))
+        written = await self._write(observed, node)
         return ovs_ok and written
+
+    def _take_traffic(self, *, writing: bool) -> TrafficReport | None:
+        self._traffic = self.meter.report(time.time(), self._written_at, writing=writing)
+        return self._traffic
 
     def _follow_delivery(self, report: FlowReport, config: DeliveryConfig | None) -> None:
         """Point the tracker at what OVS now exports (nothing unless emitting) and take its report."""
@@ -456,6 +477,8 @@ class NodeAgent:
             return False
         self._flow_exists = current is not None
         self._reported = FlowReport.from_object(current) if current else None
+        # A restarted agent keeps the rate its Flow says until its own measurements differ enough.
+        self.meter.carry(self._reported.traffic if self._reported else None, time.time())
         self._flow_ref = object_reference(current) if current else None
         self._flow_read_at = now
         return True
@@ -512,8 +535,32 @@ class NodeAgent:
     async def _patch_status(self, report: FlowReport) -> None:
         written = await self.api.merge_patch(FLOWS, self.node, status_patch(report), subresource="status")
         self.status_writes += 1
+        self._written_at = time.time()
         if written:
             self._flow_ref = object_reference(written)
+
+    # -- traffic -----------------------------------------------------------------------------
+
+    async def _measure_traffic(self) -> None:
+        """Read br-int's interface counters every traffic interval, export or not, and wake the
+        reconcile loop when the packet rate to report changes."""
+        loop = asyncio.get_running_loop()
+        while True:
+            next_at = loop.time() + self.traffic_interval
+            try:
+                received = await self.bridge.received_packets()
+            except OvsError as exc:
+                self.meter.failed()
+                self._traffic_trouble.log(
+                    logging.WARNING,
+                    f"cannot read br-int's packet counters ({exc}); retrying every {self.traffic_interval:g}s.",
+                )
+            else:
+                self._traffic_trouble.resolved("br-int's packet counters can be read again.")
+                self.meter.observe(time.time(), received)
+            if self.meter.report(time.time(), self._written_at) != self._traffic:
+                self._wake.set()
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
 
     # -- delivery ----------------------------------------------------------------------------
 

@@ -82,6 +82,7 @@ async def _serve(settings: AgentSettings, node: str, bridge: OvsBridge) -> int:
             sflow_agent=settings.sflow_agent,
             resync=settings.resync,
             scrape_interval=settings.scrape_interval,
+            traffic_interval=settings.traffic_interval,
         )
         server: Any = None
         if settings.metrics_address is not None:

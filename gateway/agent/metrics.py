@@ -116,6 +116,14 @@ class AgentCollector(Collector):
                 "When the agent last saw the collector's count for this node grow (Unix time).",
                 view.last_record_at,
             )
+        packets = agent.meter.rate()
+        if packets is not None:
+            yield gauge(
+                "flowgate_agent_packets_per_second",
+                "Packets a second entering the OVS bridge (the sum of its interfaces' rx_packets over the last "
+                "minute): the traffic export's cost follows.",
+                packets,
+            )
         received = GaugeMetricFamily(
             "flowgate_agent_collector_records",
             "Flow records the collector counts from this node's address since it started, per type, as last read "

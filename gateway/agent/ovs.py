@@ -217,6 +217,62 @@ def describe_observed(observed: Sequence[ExportSettings]) -> str:
     return "; ".join(s.describe() for s in observed) if observed else "no flow export"
 
 
+# -- the traffic export cost follows ----------------------------------------------------------
+#
+# Packets entering the bridge: rx_packets of each of its interfaces, from the statistics
+# ovs-vswitchd writes to its database every 5 s (gateway/domain/traffic.py says why this counter).
+
+
+def build_traffic_read(bridge: str) -> list[str]:
+    """One read-only ovs-vsctl run: the bridge's ports, each port's interfaces and every
+    interface's statistics (the database does not join them; parse_traffic_read does)."""
+    return [
+        "--format=json",
+        "--",
+        "--columns=ports",
+        "list",
+        "Bridge",
+        bridge,
+        "--",
+        "--columns=_uuid,interfaces",
+        "list",
+        "Port",
+        "--",
+        "--columns=_uuid,statistics",
+        "list",
+        "Interface",
+    ]
+
+
+def parse_traffic_read(output: str) -> dict[str, float] | None:
+    """rx_packets of every interface on the bridge, by interface uuid, from `build_traffic_read`'s
+    output; None when the bridge does not exist. Interfaces without statistics yet (just added)
+    are left out."""
+    tables = [json.loads(line) for line in output.splitlines() if line.strip()]
+    if len(tables) != 3:
+        raise ValueError(f"expected 3 tables from ovs-vsctl, got {len(tables)}")
+    bridge, ports, interfaces = tables
+    if not bridge["data"]:
+        return None
+    on_bridge = {_uuid(v) for v in _atoms(bridge["data"][0][0])}
+    wanted: set[str | None] = set()
+    for row in ports["data"]:
+        port = dict(zip(ports["headings"], row, strict=True))
+        if _uuid(port["_uuid"]) in on_bridge:
+            wanted.update(_uuid(v) for v in _atoms(port["interfaces"]))
+    received: dict[str, float] = {}
+    for row in interfaces["data"]:
+        interface = dict(zip(interfaces["headings"], row, strict=True))
+        uuid = _uuid(interface["_uuid"])
+        statistics = interface["statistics"]
+        if uuid not in wanted or not (isinstance(statistics, list) and statistics[:1] == ["map"]):
+            continue
+        counters = dict(statistics[1])
+        if isinstance(counters.get("rx_packets"), int):
+            received[str(uuid)] = float(counters["rx_packets"])
+    return received
+
+
 # -- OVS's own exporter counters ---------------------------------------------------------------
 #
 # Only IPFIX has any in OVS 3.1: `ovs-ofctl dump-ipfix-bridge BRIDGE` (an NXST_IPFIX_BRIDGE
@@ -413,6 +469,18 @@ class OvsBridge:
             return parse_ipfix_stats(stdout.decode(errors="replace"))
         except ValueError as exc:
             raise OvsError(f"OVS answered dump-ipfix-bridge in a form flowgate does not understand: {exc}.") from exc
+
+    async def received_packets(self) -> dict[str, float]:
+        """rx_packets of each of the bridge's interfaces, by interface uuid: the packets that
+        entered the bridge, as ovs-vswitchd last wrote them (every 5 s)."""
+        output = await self._run(build_traffic_read(self.bridge))
+        try:
+            received = parse_traffic_read(output)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise OvsError(f"OVS at {self.db} answered in a form flowgate does not understand: {exc}.") from exc
+        if received is None:
+            raise OvsError(f"OVS at {self.db} has no bridge {self.bridge}; is OVN-Kubernetes running on this node?")
+        return received
 
     async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
         """Call on_change whenever the bridge's exporter columns change (and whenever the

@@ -114,7 +114,7 @@ def next_report(previous: FlowReport | None, observed: FlowReport, now: str) -> 
 def status_patch(report: FlowReport) -> dict[str, Any]:
     """A merge patch for the status subresource; explicit nulls clear fields the new state lacks
     (an old error message must not survive into Emitting, nor a delivery verdict into Error)."""
-    status: dict[str, Any] = {"type": None, "endpoint": None, "message": None, "delivery": None}
+    status: dict[str, Any] = {"type": None, "endpoint": None, "message": None, "delivery": None, "traffic": None}
     status.update(report.to_status())
     return {"status": status}
 

@@ -43,6 +43,13 @@ class AgentSettings:
         parse=duration,
         metavar="DURATION",
     )
+    traffic_interval: float = setting(
+        "read br-int's packet counters this often (export on or off): the node's traffic, from which the cost of "
+        "export is projected",
+        default=10.0,
+        parse=duration,
+        metavar="DURATION",
+    )
     metrics_address: str | None = setting(
         "serve the agent's own Prometheus metrics (reconciles, repairs, OVS errors, scrapes, the delivery verdict) "
         "on HOST:PORT, :PORT or [IPv6]:PORT; off unless set",

@@ -14,7 +14,7 @@ import yaml
 JSON = dict[str, Any]
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 COLUMNS = ("NAME", "STATUS", "TYPE", "ENDPOINT")
-WIDE_COLUMNS = (*COLUMNS, "RECEIVED", "RATE", "MESSAGE", "AGE")
+WIDE_COLUMNS = (*COLUMNS, "PACKETS/S", "RECEIVED", "RATE", "MESSAGE", "AGE")
 DELIVERY_NOTES = ("WAITING", "NOT_RECEIVED")  # deliveries whose sentence the MESSAGE column shows
 EMPTY = ""  # as `kubectl get flows` prints an empty printer column
 GAP = "  "  # the seed's table: left-aligned columns, two spaces apart
@@ -79,7 +79,14 @@ def row(node: Mapping[str, Any], *, wide: bool = False, now: datetime | None = N
     if wide:
         note = node.get("deliveryMessage") if node.get("delivery") in DELIVERY_NOTES else None
         message = " ".join(str(node.get("message") or note or "").split()) or EMPTY
-        cells = (*cells, received(node), rate(node.get("recordsPerSecond")), message, age(node.get("updatedAt"), now))
+        cells = (
+            *cells,
+            packets(node.get("packetsPerSecond")),
+            received(node),
+            rate(node.get("recordsPerSecond")),
+            message,
+            age(node.get("updatedAt"), now),
+        )
     return cells
 
 
@@ -90,6 +97,17 @@ def received(node: Mapping[str, Any]) -> str:
     if not delivery or (delivery == "UNKNOWN" and node.get("state") != "EMITTING"):
         return EMPTY
     return str(delivery).lower().replace("_", "-")
+
+
+def packets(value: Any) -> str:
+    """A node's traffic into br-int: 850, 12.3k, 1.2M (packets a second)."""
+    if not isinstance(value, int | float):
+        return EMPTY
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.3g}M"
+    if value >= 1000:
+        return f"{value / 1000:.3g}k"
+    return f"{value:.3g}"
 
 
 def rate(value: Any) -> str:
@@ -184,7 +202,7 @@ class WatchPrinter:
         else:
             header = WIDE_COLUMNS if self.wide else COLUMNS
             # Later lines reuse these widths, so leave room for any state, type and IPv4 endpoint.
-            widest = ("", "disabled", "netflow", "255.255.255.255:65535", "not-received", "1e+03/s", "", "")[
+            widest = ("", "disabled", "netflow", "255.255.255.255:65535", "999k", "not-received", "1e+03/s", "", "")[
                 : len(header)
             ]
             self.widths = column_widths([row(n, wide=self.wide) for n in nodes] + [widest], header)

@@ -25,6 +25,8 @@ def node_json(status: NodeFlowStatus) -> JSON:
         "lastRecordAt": status.last_record_at,
         "deliverySince": status.delivery_since,
         "deliveryMessage": status.delivery_message,
+        "packetsPerSecond": status.packets_per_second,
+        "trafficMeasuredAt": status.traffic_measured_at,
     }
 
 

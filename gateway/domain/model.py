@@ -131,6 +131,27 @@ class DeliveryReport:
 
 
 @dataclass(frozen=True)
+class TrafficReport:
+    """Flow/<node>.status.traffic: the packets a second entering the node's br-int, as last written
+    (gateway/domain/traffic.py: which counter, and why export cost follows it)."""
+
+    packets_per_second: float
+    measured_at: str  # when the agent measured this rate (RFC 3339)
+
+    def to_status(self) -> dict[str, Any]:
+        return {"packetsPerSecond": self.packets_per_second, "measuredAt": self.measured_at}
+
+    @staticmethod
+    def from_status(status: Mapping[str, Any] | None) -> TrafficReport | None:
+        if not status:
+            return None
+        rate, at = status.get("packetsPerSecond"), status.get("measuredAt")
+        if not isinstance(rate, int | float) or isinstance(rate, bool) or rate < 0 or not at:
+            return None
+        return TrafficReport(float(rate), str(at))
+
+
+@dataclass(frozen=True)
 class CollectorTarget:
     """Where a node sends its records. Exactly one of the first three is set; the metrics fields
     say where the collector's own counters are read when its Service does not tell (a port named
@@ -270,6 +291,7 @@ class FlowReport:
     observed_generation: int = 0
     last_transition_time: str | None = None
     delivery: DeliveryReport | None = None  # while emitting: does the collector receive the records?
+    traffic: TrafficReport | None = None  # packets a second into br-int, measured whatever the state
 
     @staticmethod
     def from_object(obj: Mapping[str, Any]) -> FlowReport:
@@ -285,6 +307,7 @@ class FlowReport:
             observed_generation=int(status.get("observedGeneration") or 0),
             last_transition_time=status.get("lastTransitionTime"),
             delivery=DeliveryReport.from_status(status.get("delivery")),
+            traffic=TrafficReport.from_status(status.get("traffic")),
         )
 
     def to_status(self) -> JSON:
@@ -299,6 +322,8 @@ class FlowReport:
             status["lastTransitionTime"] = self.last_transition_time
         if self.delivery is not None:
             status["delivery"] = self.delivery.to_status()
+        if self.traffic is not None:
+            status["traffic"] = self.traffic.to_status()
         return status
 
     def same_observation(self, other: FlowReport | None) -> bool:
@@ -310,7 +335,16 @@ class FlowReport:
             self.message,
             self.observed_generation,
             self.delivery,
-        ) == (other.state, other.type, other.endpoint, other.message, other.observed_generation, other.delivery)
+            self.traffic,
+        ) == (
+            other.state,
+            other.type,
+            other.endpoint,
+            other.message,
+            other.observed_generation,
+            other.delivery,
+            other.traffic,
+        )
 
 
 @dataclass(frozen=True)
@@ -352,6 +386,8 @@ class NodeFlowStatus:
     last_record_at: str | None = None
     delivery_since: str | None = None
     delivery_message: str | None = None
+    packets_per_second: float | None = None  # into br-int, as the node's agent last reported it
+    traffic_measured_at: str | None = None
 
 
 # networks.operator.openshift.io/cluster: when spec.exportNetworkFlows is set, OpenShift's Cluster

@@ -26,6 +26,10 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
     generation (no Flow yet, or an older observedGeneration); once it has, the agent's own
     report is the truth. When export is stopped every node is DISABLED, with a note while the
     agent has not yet confirmed."""
+    # The node's traffic is shown in every state: it is what a start would cost.
+    traffic = report.traffic if report is not None else None
+    rate = traffic.packets_per_second if traffic else None
+    measured_at = traffic.measured_at if traffic else None
     if export is None or not export.spec.enabled:
         generation = export.generation if export else 0
         unconfirmed = (
@@ -39,6 +43,8 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
             message=STOP_NOT_CONFIRMED.format(generation=generation) if unconfirmed else None,
             updated_at=report.last_transition_time if report else None,
             observed_generation=report.observed_generation if report else None,
+            packets_per_second=rate,
+            traffic_measured_at=measured_at,
         )
     if report is None or report.observed_generation < export.generation:
         return NodeFlowStatus(
@@ -48,6 +54,8 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
             message=WAITING_FOR_AGENT.format(generation=export.generation),
             updated_at=report.last_transition_time if report else None,
             observed_generation=report.observed_generation if report else None,
+            packets_per_second=rate,
+            traffic_measured_at=measured_at,
         )
     # Delivery is judged only while the node emits: an error or a stop has its own message.
     delivery = report.delivery if report.state is NodeFlowState.EMITTING else None
@@ -64,6 +72,8 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
         last_record_at=delivery.last_record_time if delivery else None,
         delivery_since=delivery.last_transition_time if delivery else None,
         delivery_message=delivery.message if delivery else None,
+        packets_per_second=rate,
+        traffic_measured_at=measured_at,
     )
 
 

@@ -128,6 +128,12 @@ class NodeFlowStatus:
     delivery_message: str | None = strawberry.field(
         description="Why delivery is WAITING, NOT_RECEIVED (with the likely causes) or UNKNOWN, as a sentence."
     )
+    packets_per_second: float | None = strawberry.field(
+        description="Packets a second entering the node's OVS bridge br-int, as its agent measures them whether "
+        "export is on or off (its interfaces' rx_packets over a minute): the traffic export's cost follows. "
+        "Rewritten when it moves by half, at most once a minute; null until the agent has measured it."
+    )
+    traffic_measured_at: str | None = strawberry.field(description="When packetsPerSecond was measured (RFC 3339).")
 
     @staticmethod
     def from_domain(status: model.NodeFlowStatus) -> NodeFlowStatus:
@@ -144,6 +150,8 @@ class NodeFlowStatus:
             last_record_at=status.last_record_at,
             delivery_since=status.delivery_since,
             delivery_message=status.delivery_message,
+            packets_per_second=status.packets_per_second,
+            traffic_measured_at=status.traffic_measured_at,
         )
 
 

@@ -218,6 +218,7 @@ class FakeBridge(OvsBridge):
         self.broken = False
         self.vswitchd_down = False  # the database answers, ovs-vswitchd does not
         self.on_change: Callable[[], None] | None = None  # what the agent's OVSDB monitor calls
+        self.received: dict[str, float] = {"pod1": 0.0, "pod2": 0.0}  # rx_packets by interface
 
     def tamper(self, *state: ExportSettings, seen: bool = False) -> None:
         """Change the bridge behind the agent's back, as an ovnkube-node restart or an admin
@@ -240,6 +241,11 @@ class FakeBridge(OvsBridge):
             raise OvsError(
                 "ovs-vswitchd is not running on this node (/run/fake-ovs/ovs-vswitchd.1.ctl: Connection refused)."
             )
+
+    async def received_packets(self) -> dict[str, float]:
+        if self.broken:
+            raise OvsError(f"OVS not reachable at {self.db}: database connection failed (Connection refused).")
+        return dict(self.received)
 
     async def apply(self, settings: ExportSettings | None) -> None:
         if self.broken:

@@ -98,7 +98,7 @@ def test_wide_adds_message_and_age() -> None:
     lines = output.format_table(
         [node("a", "ERROR", message="no flows collector\non a", updatedAt="2025-01-01T11:55:30Z")], wide=True, now=now
     )
-    assert lines[0].split() == ["NAME", "STATUS", "TYPE", "ENDPOINT", "RECEIVED", "RATE", "MESSAGE", "AGE"]
+    assert lines[0].split() == ["NAME", "STATUS", "TYPE", "ENDPOINT", "PACKETS/S", "RECEIVED", "RATE", "MESSAGE", "AGE"]
     assert lines[1].endswith("no flows collector on a  4m30s")
 
 
@@ -107,9 +107,11 @@ def test_wide_shows_what_the_collector_received() -> None:
         node("a", "EMITTING", delivery="CONFIRMED", recordsPerSecond=12.5),
         node("b", "EMITTING", delivery="NOT_RECEIVED", recordsPerSecond=0.0, deliveryMessage="No records since 12:00."),
         node("c", "EMITTING", delivery="UNKNOWN", deliveryMessage="no metrics endpoint"),
-        node("d", "DISABLED", delivery="UNKNOWN"),
+        node("d", "DISABLED", delivery="UNKNOWN", packetsPerSecond=12345.0),
     ]
     lines = output.format_table(rows, wide=True)
+    traffic = lines[0].index("PACKETS/S")
+    assert lines[-1][traffic:].split()[0] == "12.3k"  # the node's traffic, whether or not it exports
     header = lines[0]
     received, rate, message = header.index("RECEIVED"), header.index("RATE"), header.index("MESSAGE")
     cells = {

@@ -13,10 +13,12 @@ from gateway.agent.ovs import (
     ExportSettings,
     OvsBridge,
     build_read,
+    build_traffic_read,
     build_transaction,
     desired_settings,
     matches,
     parse_read,
+    parse_traffic_read,
 )
 from gateway.domain.model import CollectorTarget, FlowExportSpec, FlowType
 
@@ -176,3 +178,35 @@ async def test_a_cancelled_ovs_vsctl_run_is_killed_and_reaped(tmp_path: Path) ->
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not process_exists(pid), "ovs-vsctl was left running (or unreaped) after cancellation"
+
+
+# What ovs-vsctl answered for build_traffic_read on a testbed node (br-int with the management port
+# and two pods), with a port of another bridge added: only br-int's interfaces count.
+TRAFFIC_READ = "\n".join(
+    [
+        '{"data":[[["set",[["uuid","p-mp0"],["uuid","p-pod1"],["uuid","p-br"]]]]],"headings":["ports"]}',
+        '{"data":[[["uuid","p-mp0"],["uuid","i-mp0"]],[["uuid","p-pod1"],["uuid","i-pod1"]],'
+        '[["uuid","p-br"],["uuid","i-br"]],[["uuid","p-ex"],["uuid","i-ex"]]],"headings":["_uuid","interfaces"]}',
+        '{"data":[[["uuid","i-pod1"],["map",[["rx_bytes",2754],["rx_packets",52],["tx_packets",64]]]],'
+        '[["uuid","i-mp0"],["map",[["rx_packets",6],["tx_packets",10]]]],'
+        '[["uuid","i-br"],["map",[["rx_packets",0],["tx_dropped",16]]]],'
+        '[["uuid","i-new"],["map",[]]],'
+        '[["uuid","i-ex"],["map",[["rx_packets",99999]]]]],"headings":["_uuid","statistics"]}',
+    ]
+)
+
+
+def test_the_traffic_read_asks_for_the_bridge_its_ports_and_their_statistics() -> None:
+    args = build_traffic_read("br-int")
+    assert args[:2] == ["--format=json", "--"] and args.count("list") == 3
+    assert ["list", "Bridge", "br-int"] == args[args.index("Bridge") - 1 : args.index("Bridge") + 2]
+
+
+def test_the_traffic_read_counts_the_packets_entering_the_bridge_only() -> None:
+    assert parse_traffic_read(TRAFFIC_READ) == {"i-pod1": 52.0, "i-mp0": 6.0, "i-br": 0.0}
+    no_bridge = '{"data":[],"headings":["ports"]}\n{"data":[],"headings":["_uuid","interfaces"]}\n' + (
+        '{"data":[],"headings":["_uuid","statistics"]}'
+    )
+    assert parse_traffic_read(no_bridge) is None
+    with pytest.raises(ValueError):
+        parse_traffic_read('{"data":[],"headings":["ports"]}')

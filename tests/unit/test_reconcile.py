@@ -26,6 +26,7 @@ from gateway.domain.model import (
     NodeFlowState,
     NodeInfo,
 )
+from gateway.domain.traffic import TrafficMeter
 from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS, SERVICES
 from gateway.retry import Backoff
 from tests.unit.fakes import FakeBridge, FakeKube, eventually
@@ -126,6 +127,7 @@ def test_status_patch_clears_fields_the_new_state_lacks() -> None:
             "endpoint": None,
             "message": None,
             "delivery": None,
+            "traffic": None,
             "observedGeneration": 5,
             "lastTransitionTime": "T",
         }
@@ -152,7 +154,7 @@ class FakeCollector(CollectorMetrics):
 
 
 class Rig:
-    def __init__(self, resync: float = 0.2, metrics_port: int | None = None) -> None:
+    def __init__(self, resync: float = 0.2, metrics_port: int | None = None, traffic_interval: float = 10.0) -> None:
         self.kube = FakeKube()
         self.bridge = FakeBridge()
         self.collector = FakeCollector()
@@ -174,6 +176,7 @@ class Rig:
             backoff=Backoff(0.05, 0.2),
             scrape_interval=0.02,
             collector=self.collector,
+            traffic_interval=traffic_interval,
         )
 
     def flow(self) -> FlowReport | None:
@@ -572,3 +575,32 @@ async def test_the_agents_metrics_say_the_nodes_state_and_since_when_export_is_o
     rig.start(None)
     await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
     assert not [name for name, _ in samples(rig.agent) if name == "flowgate_agent_export_on_since_timestamp_seconds"]
+
+
+async def test_the_traffic_through_br_int_is_reported_while_export_is_off_and_not_rewritten_at_once() -> None:
+    rig = Rig(traffic_interval=0.02)
+    rig.agent.meter = TrafficMeter(window=0.5, first_span=0.2)
+    task = await running(rig)
+
+    async def pods_talk(per_reading: float) -> None:
+        while True:
+            rig.bridge.received["pod1"] += per_reading
+            await asyncio.sleep(0.01)
+
+    talking = asyncio.create_task(pods_talk(10.0))  # about 1,000 packets a second
+    try:
+        await eventually(lambda: (rig.flow() or FlowReport("", NodeFlowState.PENDING)).traffic is not None)
+        report = rig.flow()
+        assert report is not None and report.state is NodeFlowState.DISABLED and report.traffic is not None
+        assert 200 < report.traffic.packets_per_second < 2000, report.traffic
+        writes = rig.agent.status_writes
+        talking.cancel()
+        talking = asyncio.create_task(pods_talk(100.0))  # ten times the traffic
+        await asyncio.sleep(1.0)
+        # Within a minute of the last status write the new rate waits (the write budget).
+        assert rig.agent.status_writes == writes
+        assert rig.agent.meter.rate() is not None and rig.agent.meter.rate() > 3 * report.traffic.packets_per_second  # type: ignore[operator]
+    finally:
+        talking.cancel()
+        task.cancel()
+        await asyncio.gather(task, talking, return_exceptions=True)
