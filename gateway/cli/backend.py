@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
-from gateway.cli.shapes import node_json, state_json
+from gateway.cli.shapes import node_json, projection_json, state_json
 from gateway.client import FlowgateClient, GatewayError, GatewayUnreachable
 from gateway.domain.errors import FlowgateError, Unavailable
 from gateway.domain.validation import StartRequest
@@ -49,6 +49,8 @@ class Backend(Protocol):
     async def start(self, request: StartRequest) -> JSON: ...
 
     async def stop(self) -> JSON: ...
+
+    async def dry_run(self, request: StartRequest) -> JSON: ...
 
     def watch(self, node: str | None) -> AsyncIterator[JSON]: ...
 
@@ -113,6 +115,10 @@ class ClusterBackend:
             except FlowgateError as exc:
                 raise _refusal(exc, self.where) from None
 
+    async def dry_run(self, request: StartRequest) -> JSON:
+        async with self._listed() as (_, hub):
+            return _domain(lambda: projection_json(FlowSwitch(hub, reporter=CLI_REPORTER).dry_run(request)))
+
     async def watch(self, node: str | None) -> AsyncIterator[JSON]:
         """Every node's status, then each change; the informers ride out API server outages."""
         async with self._listed() as (_, hub):
@@ -159,6 +165,9 @@ class GatewayBackend:
 
     async def stop(self) -> JSON:
         return await self._call(self.client.stop_flows())
+
+    async def dry_run(self, request: StartRequest) -> JSON:
+        return await self._call(self.client.export_projection(request))
 
     async def watch(self, node: str | None) -> AsyncIterator[JSON]:
         try:

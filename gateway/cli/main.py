@@ -274,6 +274,19 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--active-timeout", metavar="S", type=_bounded_int(1, 3600), help="export long-lived flows every S seconds"
     )
     start.add_argument("--cache-max-flows", metavar="N", type=_bounded_int(1, 2**32 - 1), help="IPFIX flow cache size")
+    start.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="change nothing: print what this setting would cost each node at the traffic it carries now, and in "
+        "total (the same checks as a start; needs only the right to read flow state)",
+    )
+    start.add_argument(
+        "-o",
+        "--output",
+        choices=output.OUTPUT_FORMATS[:1] + output.OUTPUT_FORMATS[2:],
+        default="table",
+        help="with --dry-run: table (default), json or yaml",
+    )
     start.set_defaults(run=_run_start)
 
     stop = command("stop", "stop exporting flows on every node")
@@ -412,6 +425,15 @@ def _run_completion(ctx: Context) -> int:
 
 def _run_start(ctx: Context) -> int:
     request = start_request(ctx.args, ctx.parser)
+    if ctx.args.output != "table" and not ctx.args.dry_run:
+        _subparser(ctx.parser, "start").error("argument -o/--output: only with --dry-run")
+    if ctx.args.dry_run:
+
+        async def dry_run() -> dict[str, Any]:
+            return await (await ctx.backend()).dry_run(request)
+
+        ctx.out.write(output.render_projection(asyncio.run(dry_run()), ctx.args.output))
+        return EXIT_OK
 
     async def start() -> dict[str, Any]:
         return await (await ctx.backend()).start(request)
@@ -486,8 +508,15 @@ def report_refusal(ctx: Context, exc: Refused) -> None:
     """The cluster's or gateway's sentence, exactly and once; a hint only where it lacks one."""
     ctx.err.write(exc.message.rstrip() + "\n")
     command = ctx.args.command
-    if exc.code == "FORBIDDEN" and command in PERMISSION_NEEDED and "may not" not in exc.message:
-        ctx.err.write(f"{ctx.prog} {command} needs permission to {PERMISSION_NEEDED[command]}.\n")
+    # A dry run only reads: it needs what `status` needs.
+    needed = (
+        PERMISSION_NEEDED["status" if getattr(ctx.args, "dry_run", False) else command]
+        if command in PERMISSION_NEEDED
+        else None
+    )
+    if exc.code == "FORBIDDEN" and needed and "may not" not in exc.message:
+        shown = f"{command} --dry-run" if getattr(ctx.args, "dry_run", False) else command
+        ctx.err.write(f"{ctx.prog} {shown} needs permission to {needed}.\n")
     elif exc.code == "UNAUTHENTICATED" and not ctx.option("token"):
         ctx.err.write("Log in again, or pass --token.\n")
 

@@ -5,11 +5,14 @@ and the live views of `status --watch`."""
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import yaml
+
+from gateway.domain import export_cost
 
 JSON = dict[str, Any]
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
@@ -168,6 +171,84 @@ def start_confirmation(state: Mapping[str, Any]) -> str:
         f"Flow export started: {flow_type} to {describe_collector(state.get('collector'))} "
         f"(generation {state.get('generation')})."
     )
+
+
+def describe_setting(projection: Mapping[str, Any]) -> str:
+    """`ipfix 1/64, active timeout 60 s`: a projection's setting in the CLI's words."""
+    text = _lower(projection.get("type"))
+    if projection.get("sampling") is not None:
+        text += f" 1/{projection['sampling']}"
+    if projection.get("activeTimeoutSeconds") is not None:
+        text += f", active timeout {projection['activeTimeoutSeconds']} s"
+    if projection.get("cacheMaxFlows") is not None:
+        text += f", cache {projection['cacheMaxFlows']} flows"
+    return text
+
+
+RANGE_NOTES = {
+    "BELOW": "below the measured rates",
+    "ABOVE": "above the measured rates",
+    "UNKNOWN": "traffic not reported",
+}
+
+
+def _cost_cells(cost: Mapping[str, Any] | None, memory: bool) -> list[str]:
+    if not cost:
+        return [EMPTY, EMPTY, EMPTY] + ([EMPTY] if memory else [])
+    cells = [
+        export_cost.format_cpu(cost["cpuPercentOfCore"], cost["cpuSpread"]),
+        export_cost.format_rate(cost["exportBytesPerSecond"]),
+        f"{cost['recordsPerSecond']:.3g}",
+    ]
+    return cells + ([f"+{cost['memoryMib']:.0f} MiB"] if memory else [])
+
+
+def render_projection(projection: Mapping[str, Any], output: str) -> str:
+    """`start --dry-run`: each node's projected cost, the total, the notes and the basis."""
+    if output == "json":
+        return to_json(projection) + "\n"
+    if output == "yaml":
+        return to_yaml(dict(projection))
+    nodes = projection.get("nodes") or []
+    memory = any((n.get("cost") or {}).get("memoryMib", 0) >= 1 for n in nodes)
+    header = (
+        ["NODE", "PACKETS/S", "OVS-VSWITCHD CPU", "EXPORT", "RECORDS/S"] + (["MEMORY"] if memory else []) + ["NOTE"]
+    )
+    rows = [
+        [
+            str(n.get("node")),
+            packets(n.get("packetsPerSecond")),
+            *_cost_cells(n.get("cost"), memory),
+            RANGE_NOTES.get(str(n.get("range")), EMPTY),
+        ]
+        for n in nodes
+    ]
+    known = [n["packetsPerSecond"] for n in nodes if isinstance(n.get("packetsPerSecond"), int | float)]
+    rows.append(
+        ["TOTAL", packets(sum(known)) if known else EMPTY, *_cost_cells(projection.get("total"), memory), EMPTY]
+    )
+    widths = column_widths(rows, header)
+    lines = [
+        f"What {describe_setting(projection)} would cost each node at the traffic it carries now "
+        "(ovs-vswitchd CPU over export disabled, % of one core ± the measured spread; export to the collector):",
+        "",
+        format_line(header, widths),
+        *(format_line(r, widths) for r in rows),
+        "",
+    ]
+    for note in projection.get("notes") or []:
+        lines += textwrap.wrap(note, width=100, initial_indent="- ", subsequent_indent="  ")
+    basis = projection.get("basis") or {}
+    lines += textwrap.wrap(
+        f"Basis: {basis.get('description')}, on {basis.get('machine')}; {basis.get('traffic')}.", width=100
+    )
+    if projection.get("confirmation"):
+        lines += [
+            "",
+            *textwrap.wrap(f"Above the console's confirmation threshold: {projection['confirmation']}", width=100),
+        ]
+    lines += ["", "Nothing was changed (--dry-run)."]
+    return "\n".join(lines) + "\n"
 
 
 def stop_confirmation(state: Mapping[str, Any]) -> str:

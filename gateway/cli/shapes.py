@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain.cost_projection import CostFigures, ExportProjection
 from gateway.domain.model import OPERATOR, OPERATOR_FIELD, CollectorTarget, FlowsState, NodeFlowStatus, OperatorExport
 
 JSON = dict[str, Any]
@@ -27,6 +28,9 @@ def node_json(status: NodeFlowStatus) -> JSON:
         "deliveryMessage": status.delivery_message,
         "packetsPerSecond": status.packets_per_second,
         "trafficMeasuredAt": status.traffic_measured_at,
+        "projectedRecordsPerSecond": status.projected_records_per_second,
+        "projectedExportBytesPerSecond": status.projected_export_bytes_per_second,
+        "projectionRange": status.projection_range.name if status.projection_range else None,
     }
 
 
@@ -70,4 +74,47 @@ def state_json(state: FlowsState) -> JSON:
         },
         "operatorExport": None if state.operator_export is None else operator_json(state.operator_export),
         "nodes": [node_json(n) for n in state.nodes],
+    }
+
+
+def cost_json(figures: CostFigures) -> JSON:
+    return {
+        "cpuPercentOfCore": figures.cpu_percent_of_core,
+        "cpuSpread": figures.cpu_spread,
+        "memoryMib": figures.memory_mib,
+        "exportBytesPerSecond": figures.export_bytes_per_second,
+        "recordsPerSecond": figures.records_per_second,
+    }
+
+
+def projection_json(projection: ExportProjection) -> JSON:
+    basis = projection.basis
+    return {
+        "type": projection.type.name,
+        "sampling": projection.sampling,
+        "activeTimeoutSeconds": projection.active_timeout_seconds,
+        "cacheMaxFlows": projection.cache_max_flows,
+        "nodes": [
+            {
+                "node": n.node,
+                "packetsPerSecond": n.packets_per_second,
+                "trafficMeasuredAt": n.traffic_measured_at,
+                "range": n.range.name,
+                "cost": None if n.cost is None else cost_json(n.cost),
+            }
+            for n in projection.nodes
+        ],
+        "total": cost_json(projection.total),
+        "unknownNodes": projection.unknown_nodes,
+        "notes": list(projection.notes),
+        "basis": {
+            "measured": basis.measured,
+            "openVSwitch": basis.open_vswitch,
+            "datapath": basis.datapath,
+            "machine": basis.machine,
+            "traffic": basis.traffic,
+            "rates": list(basis.rates),
+            "description": basis.describe(),
+        },
+        "confirmation": projection.confirmation,
     }

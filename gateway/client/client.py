@@ -193,6 +193,10 @@ class FlowgateClient:
     async def stop_flows(self) -> JSON:
         return (await self._execute("StopFlows"))["stopFlows"]  # type: ignore[no-any-return]
 
+    async def export_projection(self, request: StartRequest) -> JSON:
+        """What starting `request` would cost (a query: nothing changes)."""
+        return (await self._execute("ExportProjection", start_variables(request)))["exportProjection"]  # type: ignore[no-any-return]
+
     def _ssl(self) -> ssl.SSLContext | bool:
         return self.endpoint.ssl_context if self.endpoint.ssl_context is not None else True
 

@@ -76,6 +76,15 @@ class Delivery(enum.Enum):
         return "not-received" if self is Delivery.NOT_RECEIVED else self.value.lower()
 
 
+class TrafficRange(enum.Enum):
+    """Where a node's packet rate lies against the rates the table measured."""
+
+    MEASURED = "Measured"  # between the lowest and highest measured rate: interpolated
+    BELOW = "Below"  # under the lowest: scaled down in proportion, to nothing at no traffic
+    ABOVE = "Above"  # over the highest: scaled up in proportion, beyond what was measured
+    UNKNOWN = "Unknown"  # the node's agent has not reported its traffic: no projection
+
+
 def format_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -388,6 +397,11 @@ class NodeFlowStatus:
     delivery_message: str | None = None
     packets_per_second: float | None = None  # into br-int, as the node's agent last reported it
     traffic_measured_at: str | None = None
+    # While export is on: what the running setting is projected to send from this node's traffic
+    # (cost_projection.py), beside what its collector counts (records_per_second).
+    projected_records_per_second: float | None = None
+    projected_export_bytes_per_second: float | None = None
+    projection_range: TrafficRange | None = None
 
 
 # networks.operator.openshift.io/cluster: when spec.exportNetworkFlows is set, OpenShift's Cluster

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from gateway.domain.cost_projection import CostFigures, node_cost
+from gateway.domain.export_cost import ExportCostError
 from gateway.domain.model import (
     Delivery,
     FlowExport,
@@ -14,6 +16,7 @@ from gateway.domain.model import (
     NodeFlowState,
     NodeFlowStatus,
     OperatorExport,
+    TrafficRange,
 )
 from gateway.domain.network import NetworkSupport
 
@@ -46,6 +49,10 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
             packets_per_second=rate,
             traffic_measured_at=measured_at,
         )
+    # What the running setting is projected to cost this node, beside what its collector counts.
+    cost, where = _projected(export, rate)
+    projected_records = cost.records_per_second if cost else None
+    projected_bytes = cost.export_bytes_per_second if cost else None
     if report is None or report.observed_generation < export.generation:
         return NodeFlowStatus(
             node=node,
@@ -56,6 +63,9 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
             observed_generation=report.observed_generation if report else None,
             packets_per_second=rate,
             traffic_measured_at=measured_at,
+            projected_records_per_second=projected_records,
+            projected_export_bytes_per_second=projected_bytes,
+            projection_range=where,
         )
     # Delivery is judged only while the node emits: an error or a stop has its own message.
     delivery = report.delivery if report.state is NodeFlowState.EMITTING else None
@@ -74,7 +84,19 @@ def node_flow_status(node: str, export: FlowExport | None, report: FlowReport | 
         delivery_message=delivery.message if delivery else None,
         packets_per_second=rate,
         traffic_measured_at=measured_at,
+        projected_records_per_second=projected_records,
+        projected_export_bytes_per_second=projected_bytes,
+        projection_range=where,
     )
+
+
+def _projected(export: FlowExport, rate: float | None) -> tuple[CostFigures | None, TrafficRange]:
+    """The running setting's projected cost at this rate; none, rather than no status, when the
+    shipped table cannot be read (the dry run says why)."""
+    try:
+        return node_cost(export.spec, rate)
+    except ExportCostError:
+        return None, TrafficRange.UNKNOWN
 
 
 def summarize(statuses: Iterable[NodeFlowStatus]) -> FlowsSummary:

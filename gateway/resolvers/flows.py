@@ -1,4 +1,5 @@
-"""Resolvers for flows, viewer, events, exportCosts, startFlows, stopFlows, nodeFlowStatus and flowsTable."""
+"""Resolvers for flows, viewer, events, exportCosts, exportProjection, startFlows, stopFlows, nodeFlowStatus
+and flowsTable."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from gateway.access import ANONYMOUS_GATEWAY, StandingAccess, SwitchAccess, switch_access
 from gateway.domain import export_cost
 from gateway.domain.audit import AuditEntry
+from gateway.domain.cost_projection import ExportProjection
 from gateway.domain.errors import Unavailable
 from gateway.domain.model import FlowsState, NodeFlowStatus
 from gateway.domain.validation import StartRequest
 from gateway.resolvers.context import Context
 from gateway.service.audit import check_limit
 from gateway.service.hub import StatusHub, TableUpdate, flow_informers
+from gateway.service.switch import FlowSwitch
 
 
 async def flows(ctx: Context) -> FlowsState:
@@ -62,6 +65,15 @@ async def export_costs(ctx: Context) -> export_cost.ExportCostTable:
     with ctx.errors():
         await ctx.reader()  # every read is the caller's, like the rest of the API
         return export_cost.load()
+
+
+async def export_projection(ctx: Context, request: StartRequest) -> ExportProjection:
+    with ctx.errors():
+        await ctx.reader()  # a dry run reads; it needs no right to switch
+        if not ctx.services.sharing:
+            async with _own_listing(ctx) as hub:
+                return FlowSwitch(hub).dry_run(request)
+        return ctx.services.switch.dry_run(request)
 
 
 async def start_flows(ctx: Context, request: StartRequest) -> FlowsState:

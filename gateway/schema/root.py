@@ -25,6 +25,7 @@ from gateway.schema.extensions import NestingLimit, OneMutationPerRequest, Opera
 from gateway.schema.types import (
     CollectorInput,
     ExportCostTable,
+    ExportProjection,
     FlowEvent,
     FlowsState,
     FlowsTableUpdate,
@@ -64,6 +65,22 @@ class Query:
     )
     async def export_costs(self, info: GraphInfo) -> ExportCostTable:
         return ExportCostTable.from_domain(await resolve.export_costs(info.context))
+
+    @strawberry.field(
+        description="A dry run of startFlows with the same arguments: the same checks and errors, then what the "
+        "setting would cost each node at the traffic it carries now, and in total. Changes nothing."
+    )
+    async def export_projection(
+        self,
+        info: GraphInfo,
+        type: model.FlowType,
+        collector: CollectorInput | None = None,
+        sampling: int | None = None,
+        active_timeout_seconds: int | None = None,
+        cache_max_flows: int | None = None,
+    ) -> ExportProjection:
+        request = (collector or CollectorInput()).start_request(type, sampling, active_timeout_seconds, cache_max_flows)
+        return ExportProjection.from_domain(await resolve.export_projection(info.context, request))
 
 
 @strawberry.type

@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from gateway.access import SwitchAccess
-from gateway.domain import export_cost, model
+from gateway.domain import cost_projection, export_cost, model
 from gateway.domain.audit import AuditEntry
 from gateway.domain.model import NodeFlowState
 from gateway.domain.validation import StartRequest
@@ -18,6 +18,11 @@ DeliveryType = strawberry.enum(
     model.Delivery,
     name="FlowDelivery",
     description="Whether a node's collector receives its flow records.",
+)
+TrafficRangeType = strawberry.enum(
+    model.TrafficRange,
+    name="TrafficRange",
+    description="Where a node's packet rate lies against the rates the cost table measured.",
 )
 
 
@@ -134,6 +139,17 @@ class NodeFlowStatus:
         "Rewritten when it moves by half, at most once a minute; null until the agent has measured it."
     )
     traffic_measured_at: str | None = strawberry.field(description="When packetsPerSecond was measured (RFC 3339).")
+    projected_records_per_second: float | None = strawberry.field(
+        description="While export is on: the records a second the running setting is projected to send from this "
+        "node at packetsPerSecond (exportProjection tells how), beside what its collector counts (recordsPerSecond)."
+    )
+    projected_export_bytes_per_second: float | None = strawberry.field(
+        description="While export is on: the export bytes a second projected the same way."
+    )
+    projection_range: model.TrafficRange | None = strawberry.field(
+        description="While export is on: where packetsPerSecond lies against the measured rates (UNKNOWN: no "
+        "traffic reported, no projection)."
+    )
 
     @staticmethod
     def from_domain(status: model.NodeFlowStatus) -> NodeFlowStatus:
@@ -152,6 +168,9 @@ class NodeFlowStatus:
             delivery_message=status.delivery_message,
             packets_per_second=status.packets_per_second,
             traffic_measured_at=status.traffic_measured_at,
+            projected_records_per_second=status.projected_records_per_second,
+            projected_export_bytes_per_second=status.projected_export_bytes_per_second,
+            projection_range=status.projection_range,
         )
 
 
@@ -365,4 +384,110 @@ class ExportCostTable:
             traffic=table.traffic,
             rates=list(table.rates),
             estimates=[ExportCost.from_domain(e) for e in table.estimates],
+        )
+
+
+@strawberry.type(description="What export costs one node, or all of them, over export disabled.")
+class CostFigures:
+    cpu_percent_of_core: float = strawberry.field(description="ovs-vswitchd CPU, % of one core.")
+    cpu_spread: float = strawberry.field(description="± cpuPercentOfCore, as the measurements spread.")
+    memory_mib: float = strawberry.field(description="ovs-vswitchd resident memory, MiB.")
+    export_bytes_per_second: float = strawberry.field(description="Flow-export payload arriving at the collector.")
+    records_per_second: float = strawberry.field(
+        description="Flow records (sFlow: flow samples) arriving at the collector; the delivery figures count the same."
+    )
+
+    @staticmethod
+    def from_domain(figures: cost_projection.CostFigures) -> CostFigures:
+        return CostFigures(
+            cpu_percent_of_core=figures.cpu_percent_of_core,
+            cpu_spread=figures.cpu_spread,
+            memory_mib=figures.memory_mib,
+            export_bytes_per_second=figures.export_bytes_per_second,
+            records_per_second=figures.records_per_second,
+        )
+
+
+@strawberry.type(description="One node's projected cost, at the traffic it carries now.")
+class NodeCostProjection:
+    node: str
+    packets_per_second: float | None = strawberry.field(
+        description="Packets a second entering the node's br-int, as its agent last reported them."
+    )
+    traffic_measured_at: str | None = strawberry.field(description="When that rate was measured (RFC 3339).")
+    range: model.TrafficRange = strawberry.field(
+        description="MEASURED: interpolated between measured rates; BELOW or ABOVE the measured rates: scaled in "
+        "proportion to the rate from the nearest measured one; UNKNOWN: no traffic reported, no projection."
+    )
+    cost: CostFigures | None = strawberry.field(description="Null when the node's traffic is unknown.")
+
+    @staticmethod
+    def from_domain(node: cost_projection.NodeProjection) -> NodeCostProjection:
+        return NodeCostProjection(
+            node=node.node,
+            packets_per_second=node.packets_per_second,
+            traffic_measured_at=node.traffic_measured_at,
+            range=node.range,
+            cost=None if node.cost is None else CostFigures.from_domain(node.cost),
+        )
+
+
+@strawberry.type(description="What a projection stands on: the cost table flowgate ships, and where it was measured.")
+class ProjectionBasis:
+    measured: str = strawberry.field(description="When the benchmark measured the table, e.g. `2026-11-29 12:53 UTC`.")
+    open_vswitch: str = strawberry.field(name="openVSwitch", description="The Open vSwitch version measured.")
+    datapath: str = strawberry.field(description="The datapath measured: Open vSwitch's userspace datapath.")
+    machine: str
+    traffic: str = strawberry.field(description="What the node forwarded while measured, in a sentence.")
+    rates: list[int] = strawberry.field(description="The packet rates measured, ascending.")
+    description: str = strawberry.field(description="All of it in a phrase, to show beside any projected figure.")
+
+    @staticmethod
+    def from_domain(basis: cost_projection.ProjectionBasis) -> ProjectionBasis:
+        return ProjectionBasis(
+            measured=basis.measured,
+            open_vswitch=basis.open_vswitch,
+            datapath=basis.datapath,
+            machine=basis.machine,
+            traffic=basis.traffic,
+            rates=list(basis.rates),
+            description=basis.describe(),
+        )
+
+
+@strawberry.type(
+    description="What starting (or switching to) an export setting would cost each node at the traffic it carries "
+    "now, and all of them together; nothing is changed by asking."
+)
+class ExportProjection:
+    type: model.FlowType
+    sampling: int | None = strawberry.field(description="1 in N, as OVS would run it (defaults filled in).")
+    active_timeout_seconds: int | None = strawberry.field(description="As OVS would run it; null for sFlow.")
+    cache_max_flows: int | None
+    nodes: list[NodeCostProjection] = strawberry.field(description="Every node, sorted by name.")
+    total: CostFigures = strawberry.field(description="The sum over the nodes whose traffic is known.")
+    unknown_nodes: int = strawberry.field(description="Nodes left out of the total: no traffic reported.")
+    notes: list[str] = strawberry.field(
+        description="Sentences qualifying the figures: nodes outside the measured rates, a sampling not measured, "
+        "what NetFlow's cost follows."
+    )
+    basis: ProjectionBasis
+    confirmation: str | None = strawberry.field(
+        description="Why switching to this setting should be confirmed (a projected total passes a threshold), as a "
+        "sentence with the totals; null when it need not be."
+    )
+
+    @staticmethod
+    def from_domain(projection: cost_projection.ExportProjection) -> ExportProjection:
+        return ExportProjection(
+            type=projection.type,
+            sampling=projection.sampling,
+            active_timeout_seconds=projection.active_timeout_seconds,
+            cache_max_flows=projection.cache_max_flows,
+            nodes=[NodeCostProjection.from_domain(n) for n in projection.nodes],
+            total=CostFigures.from_domain(projection.total),
+            unknown_nodes=projection.unknown_nodes,
+            notes=list(projection.notes),
+            basis=ProjectionBasis.from_domain(projection.basis),
+            confirmation=projection.confirmation,
         )

@@ -21,6 +21,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from gateway.domain.audit import switch_record
+from gateway.domain.cost_projection import ExportProjection, project
 from gateway.domain.errors import (
     Conflict,
     FlowgateError,
@@ -78,6 +79,17 @@ class FlowSwitch:
         if managed is not None:
             raise ManagedByOperator(managed.reason)
         return await self._apply(api, request.spec(), user)
+
+    def dry_run(self, request: StartRequest) -> ExportProjection:
+        """What `start` would cost, changing nothing: the same checks as a start (network, the
+        Cluster Network Operator, the request itself), then each node's projected cost at the
+        traffic it reports. Reading it needs no right to switch."""
+        self.hub.require_synced()
+        self.hub.network().require()
+        managed = self.hub.operator_export()
+        if managed is not None:
+            raise ManagedByOperator(managed.reason)
+        return project(request.spec(), self.hub.statuses())
 
     async def stop(self, api: KubeApi, *, user: str | None = None) -> FlowsState:
         self.hub.require_synced()

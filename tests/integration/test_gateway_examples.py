@@ -68,6 +68,14 @@ async def test_gql_examples(gateway: Gateway) -> None:
 
     code, out, err = await run(gateway, "start_flows.py", "netflow", "--node-port", "30001", user="viewer")
     assert code == 1 and err.startswith("FORBIDDEN: ")
+    # ...but may ask what a switch would cost: every node, the total and what it stands on.
+    code, out, err = await run(gateway, "project_cost.py", "ipfix", "--sampling", "64", user="viewer")
+    assert code == 0, err
+    assert [line.split()[0] for line in out.splitlines()[: len(names) + 1]] == [*names, "total"]
+    assert out.splitlines()[-1].startswith("basis: the cost table measured")
+    code, out, err = await run(gateway, "project_cost.py", "netflow", "--json")
+    assert code == 0, err
+    assert json.loads(out)["type"] == "NETFLOW"
 
     code, out, err = await run(gateway, "stop_flows.py")
     assert code == 0, err

@@ -104,6 +104,8 @@ def test_sdn_cluster_refuses_with_the_exact_sentence(sdn_testbed: Any, tmp_path:
     assert result.stderr == SDN_SENTENCE + "\n"
     assert result.stdout == ""
     assert flow_export(admin) is None
+    dry_run = admin("flows", "start", "netflow", "--dry-run")  # what a start would do, it says
+    assert (dry_run.returncode, dry_run.stderr, dry_run.stdout) == (1, SDN_SENTENCE + "\n", "")
 
 
 def test_viewer_may_look_but_not_start(admin: Kubectl, viewer: Kubectl, testbed: Any) -> None:
@@ -116,6 +118,60 @@ def test_viewer_may_look_but_not_start(admin: Kubectl, viewer: Kubectl, testbed:
     status = viewer("flows", "status")
     assert status.returncode == 0, status.stderr
     assert sorted(by_name(status.rows())) == sorted(testbed.node_names)
+
+
+def report_traffic(kubectl: Kubectl, node: str, packets_per_second: float) -> None:
+    """Write the node's traffic into Flow/<node>'s status, as its agent does."""
+    measured = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    patch = {"status": {"traffic": {"packetsPerSecond": packets_per_second, "measuredAt": measured}}}
+    kubectl.ok("patch", "flows.flowgate.dev", node, "--subresource=status", "--type=merge", "-p", json.dumps(patch))
+
+
+def resource_versions(kubectl: Kubectl) -> dict[str, str]:
+    """The resourceVersion of FlowExport/cluster and of every Flow: any write moves one."""
+    versions = {}
+    for kind in ("flowexports.flowgate.dev", "flows.flowgate.dev"):
+        for item in json.loads(kubectl.ok("get", kind, "-o", "json").stdout)["items"]:
+            versions[f"{kind}/{item['metadata']['name']}"] = item["metadata"]["resourceVersion"]
+    return versions
+
+
+def test_dry_run_projects_each_nodes_cost_from_its_traffic_and_changes_nothing(
+    admin: Kubectl, viewer: Kubectl, testbed: Any
+) -> None:
+    nodes = sorted(testbed.node_names)
+    admin.ok("flows", "start", "netflow", "--node-port", "30001")
+    for index, node in enumerate(nodes):
+        flow_status(admin, node, "Emitting", "NetFlow", f"10.1.2.{index + 3}:30001")
+    rates = {nodes[0]: 2000.0, nodes[1]: 20000.0}  # the third node has not reported its traffic
+    for node, rate in rates.items():
+        report_traffic(admin, node, rate)
+    time.sleep(1)  # the gateway's watch has the writes
+    before = resource_versions(admin)
+    events = admin.ok("get", "events", "-A", "-o", "name").stdout
+
+    # A viewer may not start, but may ask what a start would cost.
+    result = viewer("flows", "start", "ipfix", "--sampling", "64", "--node-port", "30001", "--dry-run", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    projection = json.loads(result.stdout)
+    assert projection["type"] == "IPFIX" and projection["sampling"] == 64
+    by_node = {n["node"]: n for n in projection["nodes"]}
+    assert sorted(by_node) == nodes
+    for node, rate in rates.items():
+        assert by_node[node]["packetsPerSecond"] == rate and by_node[node]["range"] == "MEASURED"
+        assert by_node[node]["cost"]["exportBytesPerSecond"] > 0
+    assert by_node[nodes[1]]["cost"]["exportBytesPerSecond"] > 5 * by_node[nodes[0]]["cost"]["exportBytesPerSecond"]
+    assert by_node[nodes[2]] == {**by_node[nodes[2]], "range": "UNKNOWN", "cost": None}
+    assert projection["unknownNodes"] == 1
+    assert "userspace datapath" in projection["basis"]["description"]
+
+    table = viewer.ok("flows", "start", "ipfix", "--sampling", "64", "--dry-run")
+    assert "Nothing was changed (--dry-run)." in table.stdout and "TOTAL" in table.stdout
+    assert resource_versions(admin) == before
+    assert admin.ok("get", "events", "-A", "-o", "name").stdout == events
+    # What a start refuses, a dry run refuses in the same words.
+    refused = viewer("flows", "start", "ipfix", "--target", "10.0.0.1:2055", "--metrics-port", "9", "--dry-run")
+    assert refused.returncode == 2 and "--metrics-port" in refused.stderr
 
 
 def test_nobody_is_told_which_permission_reading_needs(admin: Kubectl, testbed: Any, route: str | None) -> None:
@@ -145,6 +201,11 @@ def test_status_json_uses_the_graphql_field_names(admin: Kubectl, testbed: Any) 
         "lastRecordAt",
         "deliverySince",
         "deliveryMessage",
+        "packetsPerSecond",
+        "trafficMeasuredAt",
+        "projectedRecordsPerSecond",
+        "projectedExportBytesPerSecond",
+        "projectionRange",
     }
     assert state["collector"]["metricsTarget"] is None
     one = json.loads(admin.ok("flows", "status", "-o", "json", "--node", testbed.node_names[0]).stdout)
