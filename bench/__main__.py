@@ -105,15 +105,18 @@ def run(quick: bool, log_dir: Path) -> Report:
                     )
                 )
 
-        query_shared = flows_query(tb, log_dir, sharing=True, repeat=10 if quick else 50)
-        query_naive = flows_query(tb, log_dir, sharing=False, repeat=5 if quick else 20)
+        query_shared = flows_query(tb, log_dir, cluster, sharing=True, repeat=10 if quick else 30)
+        query_naive = flows_query(tb, log_dir, cluster, sharing=False, repeat=3 if quick else 10)
         report.add(
             Row(
-                f"`flows` query, {nodes:,} nodes (full rows)",
-                "p50 ≤ 20 ms",
-                f"p50 {ms(query_shared['p50'])}",
-                f"p50 {ms(query_naive['p50'])}",
-                ratio(query_naive["p50"], query_shared["p50"]),
+                f"`flows` query, {nodes:,} nodes (full rows): answered fresh after a Flow changed; "
+                "then the same query again, nothing changed",
+                "p50 ≤ 20 ms fresh",
+                f"p50 {ms(query_shared['fresh_p50'])}; {ms(query_shared['p50'])} "
+                f"({query_shared['answers']} fresh answers)",
+                f"p50 {ms(query_naive['fresh_p50'])}; {ms(query_naive['p50'])}",
+                f"{ratio(query_naive['fresh_p50'], query_shared['fresh_p50'])}; "
+                f"{ratio(query_naive['p50'], query_shared['p50'])}",
             )
         )
         shared_tab, naive_tab = one_tab(tb, log_dir, sharing=True), one_tab(tb, log_dir, sharing=False)

@@ -1,11 +1,13 @@
-"""A live operation's results as JSON text, computed once and shared by every subscriber of it.
+"""Live operations' results and `flows` answers as JSON text, without graphql-core walking every row.
 
 The subscription result for an event is what graphql-core's execution of the operation gives; a
 plan computes the same JSON without running graphql-core over every row where the selection
 allows it: NodeFlowStatus rows whose selected fields are plain scalars and enums are serialised
 straight from the objects (and cached per row until the row changes), and only the remainder of
-a flowsTable update is executed by graphql-core. Anything else falls back to executing the whole
-operation. Tests hold both ways to the same answers."""
+a flowsTable update is executed by graphql-core. A `flows` query is planned the same way: the
+rest of the document is executed with every `nodes` list taken out, and the cached rows are
+spliced in where it was. Anything else falls back to executing the whole operation. Tests hold
+both ways to the same answers."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, cast
 
 from graphql import (
     DocumentNode,
@@ -26,14 +28,17 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    NameNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     execute,
     get_named_type,
     get_operation_ast,
     is_leaf_type,
+    visit,
 )
 
 from gateway.domain import model
@@ -87,9 +92,39 @@ class RowProjection:
         return "".join(parts)
 
 
-class LivePlan:
-    """How one (document, variables, operation name) turns events into the JSON of its `next`
-    payloads. `row_json` caches each row by the domain object it came from."""
+class RowCache:
+    """Each node's row as one projection writes it, kept until the node's status changes (a new
+    domain object) or the node goes. At 5,000 nodes a fresh answer after one change writes one
+    row and joins the 4,999 others as they are."""
+
+    def __init__(self, projection: RowProjection) -> None:
+        self.projection = projection
+        self._rows: dict[str, tuple[model.NodeFlowStatus, str]] = {}
+
+    def json(self, status: model.NodeFlowStatus) -> str:
+        cached = self._rows.get(status.node)
+        if cached is not None and cached[0] is status:
+            return cached[1]
+        text = self.projection.json(status)
+        self._rows[status.node] = (status, text)
+        return text
+
+    def list_json(self, statuses: Sequence[model.NodeFlowStatus]) -> str:
+        return "[" + ",".join([self.json(s) for s in statuses]) + "]"
+
+    def forget(self, node: str) -> None:
+        self._rows.pop(node, None)
+
+    def keep(self, statuses: Sequence[model.NodeFlowStatus]) -> None:
+        """Drop rows of nodes no longer listed (gone while nobody read them)."""
+        if len(self._rows) > len(statuses):
+            listed = {s.node for s in statuses}
+            self._rows = {n: row for n, row in self._rows.items() if n in listed}
+
+
+class _Plan:
+    """What every plan needs of its operation: the fields it selects (fragments expanded,
+    @skip/@include applied with its variables) and whether a list of rows can be projected."""
 
     def __init__(
         self,
@@ -104,19 +139,6 @@ class LivePlan:
         self.operation = operation
         self.variables = dict(variables or {})
         self.operation_name = operation_name
-        fields = self._collect([operation.selection_set])
-        ((self.response_key, nodes),) = fields.items()  # a subscription has exactly one root field
-        self.root_field = nodes[0].name.value
-        self.arguments = {a.name.value: a.value for a in nodes[0].arguments or ()}
-        self._row_cache: dict[str, tuple[model.NodeFlowStatus, str]] = {}
-        # The last whole-table payload and the hub version it is of (flowsTable), kept by the
-        # caller across the plan's subscribers coming and going.
-        self.snapshot: tuple[int, bytes] | None = None
-        self.rows: RowProjection | None = None
-        self.changed_keys: tuple[str, ...] = ()
-        self.compiled = self._compile(nodes)
-
-    # -- compiling ---------------------------------------------------------------------------
 
     def _collect(self, selection_sets: Sequence[SelectionSetNode | None]) -> dict[str, list[FieldNode]]:
         """The fields these selection sets select, by response key, fragments expanded and
@@ -177,10 +199,36 @@ class LivePlan:
             fields.append((key, attributes[name]))
         return RowProjection(tuple(fields))
 
+
+class LivePlan(_Plan):
+    """How one (document, variables, operation name) turns events into the JSON of its `next`
+    payloads. Rows are cached by the domain object they came from."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> None:
+        super().__init__(schema, document, operation, variables, operation_name)
+        fields = self._collect([operation.selection_set])
+        ((self.response_key, nodes),) = fields.items()  # a subscription has exactly one root field
+        self.root_field = nodes[0].name.value
+        self.arguments = {a.name.value: a.value for a in nodes[0].arguments or ()}
+        # The last whole-table payload and the hub version it is of (flowsTable), kept by the
+        # caller across the plan's subscribers coming and going.
+        self.snapshot: tuple[int, bytes] | None = None
+        self.rows: RowCache | None = None
+        self.changed_keys: tuple[str, ...] = ()
+        self.compiled = self._compile(nodes)
+
     def _compile(self, root_nodes: Sequence[FieldNode]) -> bool:
         """True when rows can be serialised directly; the rest is executed as usual."""
         if self.root_field == "nodeFlowStatus":
-            self.rows = self._row_projection(root_nodes)
+            projection = self._row_projection(root_nodes)
+            self.rows = None if projection is None else RowCache(projection)
             return self.rows is not None
         if self.root_field == "flowsTable":
             selected = self._collect([n.selection_set for n in root_nodes])
@@ -188,7 +236,8 @@ class LivePlan:
             projections = {self._row_projection(selected[key]) for key in changed}
             if len(projections) > 1 or None in projections:
                 return False  # aliases of `changed` selecting different fields: execute as usual
-            self.rows = projections.pop() if projections else None
+            projection = projections.pop() if projections else None
+            self.rows = None if projection is None else RowCache(projection)
             self.changed_keys = tuple(changed)
             return True
         return False
@@ -211,21 +260,15 @@ class LivePlan:
 
     def row_json(self, status: model.NodeFlowStatus) -> str:
         assert self.rows is not None
-        cached = self._row_cache.get(status.node)
-        if cached is not None and cached[0] is status:
-            return cached[1]
-        text = self.rows.json(status)
-        self._row_cache[status.node] = (status, text)
-        return text
+        return self.rows.json(status)
 
     def forget_row(self, node: str) -> None:
-        self._row_cache.pop(node, None)
+        if self.rows is not None:
+            self.rows.forget(node)
 
     def keep_rows(self, nodes: Sequence[model.NodeFlowStatus]) -> None:
-        """Drop cached rows of nodes no longer listed (gone while nobody ran this plan)."""
-        if len(self._row_cache) > len(nodes):
-            listed = {s.node for s in nodes}
-            self._row_cache = {n: row for n, row in self._row_cache.items() if n in listed}
+        if self.rows is not None:
+            self.rows.keep(nodes)
 
     def node_payload(self, status: model.NodeFlowStatus) -> str:
         """The `next` payload (JSON text) of a nodeFlowStatus event."""
@@ -254,11 +297,78 @@ class LivePlan:
         data = (payload.get("data") or {}).get(self.response_key)
         if not self.changed_keys or not isinstance(data, dict):
             return _dumps(payload)
-        marker = f"@@rows-{secrets.token_hex(8)}@@"
-        for key in self.changed_keys:
-            data[key] = marker
-        rows = "[" + ",".join(self.row_json(s) for s in changed) + "]"
-        return _dumps(payload).replace(_dumps(marker), rows)
+        assert self.rows is not None
+        return _splice(payload, [(data, self.changed_keys)], self.rows.list_json(changed))
+
+
+class QueryPlan(_Plan):
+    """A query whose root fields are `flows` (and __typename): graphql-core executes `executed`,
+    the document with every `nodes` under `flows` replaced by a placeholder, and `render` splices
+    the rows in. `compiled` is False when the rows cannot be written directly (a field that is
+    not a plain copy of the domain status, or aliases of `nodes` selecting different fields):
+    the caller then executes the whole document as usual."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any] | None,
+        operation_name: str | None,
+    ) -> None:
+        super().__init__(schema, document, operation, variables, operation_name)
+        self.row_keys: dict[str, tuple[str, ...]] = {}  # flows response key -> its `nodes` response keys
+        replaced: set[int] = set()
+        projections: set[RowProjection | None] = set()
+        for key, nodes in self._collect([operation.selection_set]).items():
+            if nodes[0].name.value != "flows":
+                continue
+            lists = [
+                (sub, sub_nodes)
+                for sub, sub_nodes in self._collect([n.selection_set for n in nodes]).items()
+                if sub_nodes[0].name.value == "nodes"
+            ]
+            for _, sub_nodes in lists:
+                projections.add(self._row_projection(sub_nodes))
+                replaced.update(id(n) for n in sub_nodes)
+            self.row_keys[key] = tuple(sub for sub, _ in lists)
+        self.compiled = len(projections) <= 1 and None not in projections
+        self.rows: RowProjection | None = projections.pop() if self.compiled and projections else None
+        self.executed = _without_fields(document, replaced) if self.compiled else document
+
+    def render(self, data: JSON, rows: RowCache | None, statuses: Sequence[model.NodeFlowStatus]) -> str:
+        """The answer's JSON: `data` as graphql-core executed `executed` (the `flows` it read being
+        of these statuses), with the rows written by `rows` (a cache of this plan's projection;
+        None when the document selects no rows)."""
+        if rows is None:
+            return _dumps({"data": data})
+        slots = [(value, keys) for key, keys in self.row_keys.items() if isinstance(value := data.get(key), dict)]
+        return _splice({"data": data}, slots, rows.list_json(statuses))
+
+
+def _splice(payload: JSON, slots: Sequence[tuple[JSON, Sequence[str]]], rows: str) -> str:
+    """`payload` as JSON text with `rows` (a JSON list) as the value of each key of each slot: a
+    marker no data can contain is put there, and its text replaced after serialising."""
+    marker = f"@@rows-{secrets.token_hex(8)}@@"
+    for parent, keys in slots:
+        for key in keys:
+            if key in parent:  # not skipped
+                parent[key] = marker
+    return _dumps(payload).replace(_dumps(marker), rows)
+
+
+def _without_fields(document: DocumentNode, fields: set[int]) -> DocumentNode:
+    """The document with these field nodes (by identity) replaced by `__typename` under the same
+    response key and directives: a cheap placeholder that keeps the key, its place and @skip."""
+
+    class Replace(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> FieldNode | None:
+            if id(node) not in fields:
+                return None
+            key = node.alias or node.name
+            return FieldNode(alias=key, name=NameNode(value="__typename"), arguments=(), directives=node.directives)
+
+    return cast(DocumentNode, visit(document, Replace()))
 
 
 _DOMAIN_ROW_FIELDS = frozenset(f.name for f in fields(model.NodeFlowStatus))

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, specified_rules
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
@@ -40,6 +40,16 @@ MAX_ALIASES = 20
 MAX_TOKENS = 2000
 
 GraphInfo = Info[Context, None]
+
+# What the schema's extensions check, as graphql-core rules: for the documents the gateway
+# validates itself (live operations, planned `flows` queries) before executing them directly.
+VALIDATION_RULES = [
+    *specified_rules,
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    OneMutationPerRequest,
+    NestingLimit,
+]
 
 
 @strawberry.type

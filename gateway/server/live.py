@@ -30,18 +30,16 @@ from graphql import (
     StringValueNode,
     VariableNode,
     parse,
-    specified_rules,
     validate,
 )
 from starlette.requests import HTTPConnection
 from starlette.types import Message, Receive, Scope, Send
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 
 from gateway.access import StandingAccess
 from gateway.resolvers.context import Context, Services
 from gateway.schema.projection import LivePlan, live_operation
-from gateway.schema.root import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, schema
+from gateway.schema.root import MAX_TOKENS, VALIDATION_RULES, schema
 from gateway.server.collector import CollectorPolicy
 from gateway.service.hub import Mailbox, StatusHub, TableMailbox
 
@@ -51,12 +49,6 @@ PROTOCOL = "graphql-transport-ws"
 DOCUMENT_CACHE = 256  # distinct subscription documents remembered, parsed and validated
 TABLE_BACKLOG = 16  # updates a flowsTable member may owe before it is sent a fresh snapshot instead
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-VALIDATION_RULES = [
-    *specified_rules,
-    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-]
 
 
 class Closed(Exception):

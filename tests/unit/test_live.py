@@ -150,7 +150,7 @@ def test_a_tab_reopening_the_table_finds_it_written(client: TestClient, kube: Fa
     (plan,) = live(client)._plans.values()
     written = plan.snapshot
     assert open_table() == first and plan.snapshot is written
-    rows = dict(plan._row_cache)
+    rows = dict(plan.rows._rows)
     kube.put(FLOWS, flow("node-a", "Emitting", 1))
     kube.remove(NODES, "node-b")
     for _ in range(300):
@@ -159,7 +159,7 @@ def test_a_tab_reopening_the_table_finds_it_written(client: TestClient, kube: Fa
             break
         time.sleep(0.01)
     assert [r["node"] for r in reopened["changed"]] == ["node-a"] and plan.snapshot is not written
-    assert set(plan._row_cache) == {"node-a"} and plan._row_cache["node-a"] != rows["node-a"]
+    assert set(plan.rows._rows) == {"node-a"} and plan.rows._rows["node-a"] != rows["node-a"]
 
 
 class Connection:

@@ -1,6 +1,7 @@
-"""A live operation's shared results are exactly what GraphQL execution of that operation gives:
-the direct row serialisation and the spliced flowsTable updates are compared with graphql-core's
-own execution, over aliases, fragments, __typename and @skip/@include."""
+"""A live operation's shared results, and a planned `flows` answer, are exactly what GraphQL
+execution of that operation gives: the direct row serialisation and the spliced flowsTable
+updates and `flows` answers are compared with graphql-core's own execution, over aliases,
+fragments, __typename and @skip/@include."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from typing import Any
 
 import pytest
-from graphql import parse
+from graphql import execute, get_operation_ast, parse
 
 from gateway.domain.model import (
     CollectorTarget,
@@ -19,8 +20,11 @@ from gateway.domain.model import (
     NodeFlowState,
     NodeFlowStatus,
 )
-from gateway.schema.projection import LivePlan, live_operation
+from gateway.kube.resources import FLOW_EXPORTS, FLOWS, NODES
+from gateway.resolvers.context import Context
+from gateway.schema.projection import LivePlan, QueryPlan, RowCache, live_operation
 from gateway.schema.root import schema
+from tests.unit.fakes import Cluster, export, flow, node, services
 
 GRAPHQL = schema._schema
 
@@ -125,3 +129,69 @@ def test_text_that_looks_like_the_splice_marker_is_data_not_rows() -> None:
     assert json.loads(fast.table_payload(False, (tricky,), (), STATE)) == json.loads(
         slow.table_payload(False, (tricky,), (), STATE)
     )
+
+
+QUERY_DOCUMENTS = [
+    "{ flows { enabled type generation summary { total emitting } nodes { node state type endpoint message updatedAt observedGeneration } } }",
+    "{ a: flows { n: nodes { node } } b: flows { enabled nodes { node } } __typename }",
+    "query Q($x: Boolean!) { flows { nodes @skip(if: $x) { node state } ...F } } fragment F on FlowsState { nodes { message } supported }",
+    "{ flows { nodes { node __typename delivery recordsPerSecond deliveryMessage } collector { description } } }",
+    # Different fields under two aliases of `nodes`: executed as usual.
+    "{ flows { a: nodes { node } b: nodes { state } } }",
+    "{ flows { enabled } }",
+]
+
+
+@pytest.fixture
+def cluster() -> Cluster:
+    cluster = Cluster()
+    for name in ("node-a", "node-b", "node-c"):
+        cluster.put(NODES, node(name))
+    cluster.sync()
+    cluster.put(FLOW_EXPORTS, export("NetFlow", 2))
+    cluster.put(FLOWS, flow("node-a", "Emitting", 2, "10.0.0.1:2055"))
+    tricky = flow("node-b", "Error", 2)
+    tricky["status"]["message"] = 'no collector "é" \n here "@@rows-0@@"'
+    cluster.put(FLOWS, tricky)
+    return cluster
+
+
+async def planned_answer(cluster: Cluster, text: str, variables: dict[str, Any]) -> dict[str, Any] | None:
+    document = parse(text)
+    operation = get_operation_ast(document, None)
+    assert operation is not None
+    plan = QueryPlan(GRAPHQL, document, operation, variables, None)
+    if not plan.compiled:
+        return None
+    context = Context(services=services(cluster.hub))
+    result = await execute(GRAPHQL, plan.executed, context_value=context, variable_values=variables)  # type: ignore[misc]
+    assert not result.errors
+    rows = None if plan.rows is None else RowCache(plan.rows)
+    return json.loads(plan.render(result.data, rows, cluster.hub.statuses()))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("text", QUERY_DOCUMENTS)
+@pytest.mark.parametrize("flag", [True, False])
+async def test_planned_flows_answers_equal_graphql_execution(cluster: Cluster, text: str, flag: bool) -> None:
+    variables = {"x": flag}
+    executed = await schema.execute(
+        text, variable_values=variables, context_value=Context(services=services(cluster.hub))
+    )
+    assert not executed.errors
+    planned = await planned_answer(cluster, text, variables)
+    assert planned is None or planned == {"data": executed.data}
+    assert (planned is None) == ("a: nodes { node } b: nodes { state }" in text)
+
+
+async def test_a_planned_answer_writes_only_the_rows_that_changed(cluster: Cluster) -> None:
+    document = parse(QUERY_DOCUMENTS[0])
+    operation = get_operation_ast(document, None)
+    assert operation is not None
+    plan = QueryPlan(GRAPHQL, document, operation, None, None)
+    assert plan.rows is not None
+    rows = RowCache(plan.rows)
+    before = [rows.json(s) for s in cluster.hub.statuses()]
+    cluster.put(FLOWS, flow("node-c", "Emitting", 2, "10.0.0.3:2055"))
+    after = [rows.json(s) for s in cluster.hub.statuses()]
+    assert [a is b for a, b in zip(before, after, strict=True)] == [True, True, False]
+    assert json.loads(after[2])["state"] == "EMITTING"
