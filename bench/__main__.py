@@ -368,8 +368,8 @@ def meta(command: str, loads: list[float], measured_commit: str, started: dateti
 
 def gateway_section(report: Report, info: dict[str, str]) -> str:
     layout = (
-        "the gateway pinned to core 0, the load processes (a minimal WebSocket client each, up to 5,000 "
-        "subscribers per process) to core 1; kube-apiserver and etcd unpinned. Baseline: `flowgate serve "
+        "the gateway pinned to core 0, the subscribers (hack/subscribers: a light Go WebSocket client, up to "
+        "5,000 subscribers per process) on core 1; kube-apiserver and etcd unpinned. Baseline: `flowgate serve "
         "--sharing off` (a watch per subscriber, a LIST per query, an execution per message)."
     )
     return table_section("Gateway at cluster scale", layout, "naive baseline", report, info)

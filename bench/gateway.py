@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowgate_testbed.binaries import find_binary
 from flowgate_testbed.testbed import Testbed, free_port
 
 from bench import prometheus
@@ -138,8 +139,11 @@ def gateway(testbed: Testbed, log_dir: Path, sharing: bool, *extra: str) -> Iter
 
 
 class LoadProcess:
+    """Subscribers in a process of their own (hack/subscribers, a light Go WebSocket client, so
+    that the gateway and not the client is what is measured), pinned to the load's core."""
+
     def __init__(self, url: str, clients: int, query: str, expect: str, *, snapshot: int = 1, **extra: Any) -> None:
-        argv = [sys.executable, "-m", "bench.load", "--url", url, "--clients", str(clients), "--query", query,
+        argv = [str(find_binary("subscribers")), "--url", url, "--clients", str(clients), "--query", query,
                 "--expect", expect, "--snapshot", str(snapshot)]  # fmt: skip
         for name, value in extra.items():
             argv += [f"--{name.replace('_', '-')}", str(value)]
@@ -148,7 +152,6 @@ class LoadProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            cwd=Path(__file__).resolve().parents[1],
             preexec_fn=lambda: os.sched_setaffinity(0, {LOAD_CORE}),
         )
 

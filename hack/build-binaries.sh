@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the real binaries the testbed runs (kube-apiserver, kube-controller-manager, kubectl, etcd,
-# goflow2) and helm (which renders the chart in deploy/helm) from the pinned Go modules under hack/,
-# caches them outside the clone keyed by module version and go.sum, and links them into .bin/. A second run finds the cache
+# goflow2), helm (which renders the chart in deploy/helm) and the benchmark's light WebSocket
+# client (subscribers, our own source in hack/subscribers) from the pinned Go modules under hack/,
+# caches them outside the clone keyed by go.mod, go.sum and our own sources, and links them into .bin/. A second run finds the cache
 # and returns at once. Name binaries to build only those: hack/build-binaries.sh helm goflow2
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -35,7 +36,9 @@ extra_ldflags() {
 build() {
   local dir=$HERE/$1 name=$2 pkg=$3 key out log start ldflags
   ldflags=$(extra_ldflags "$name")
-  key=$( { cat "$dir/go.mod" "$dir/go.sum"; [ -z "$ldflags" ] || echo "$ldflags"; } | sha256sum | cut -c1-12)
+  # Our own Go sources are part of the key; tools.go only pins an upstream command.
+  key=$( { cat "$dir/go.mod" "$dir/go.sum"; find "$dir" -maxdepth 1 -name '*.go' ! -name tools.go | sort | xargs -r cat
+           [ -z "$ldflags" ] || echo "$ldflags"; } | sha256sum | cut -c1-12)
   out=$CACHE/bin/$1-$key
   # One build of a binary at a time, whichever clone asks: a second waits, then finds it cached.
   exec 9>"$CACHE/bin/.$name-$key.lock"
@@ -77,6 +80,7 @@ TARGETS=(
   "kubectl kube k8s.io/kubernetes/cmd/kubectl"
   "kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager"
   "helm helm helm.sh/helm/v3/cmd/helm"
+  "subscribers subscribers ."
 )
 wanted=("$@")
 known=()
