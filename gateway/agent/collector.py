@@ -1,5 +1,5 @@
-"""Reading a collector's own counters: its Prometheus metrics page, parsed with prometheus_client's
-text parser, boiled down to what it counted from one sender (this node's address) per flow type.
+"""Reading a collector's own counters: its Prometheus metrics page, boiled down to what it counted
+from one sender (this node's address) per flow type.
 
 goflow2 v2 (metrics/metrics.go, producer.go, decoder.go), all names prefixed `goflow2_`, where
 `router` is the UDP source address of the export datagrams:
@@ -20,14 +20,12 @@ program)."""
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Mapping
-
-import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
+import re
+from collections.abc import Iterator, Mapping
 
 from gateway.domain.delivery import CollectorCounts
 from gateway.domain.model import FlowType
+from gateway.kube.http import HttpClient, HttpError
 
 NF_PACKETS = "goflow2_flow_process_nf_total"
 NF_RECORDS = "goflow2_flow_process_nf_flowset_records_total"
@@ -45,75 +43,98 @@ class ScrapeError(Exception):
     """The counters could not be read; the message is a phrase saying why."""
 
 
+# A sample line of the Prometheus text format (prometheus.io/docs/instrumenting/exposition_formats):
+# name, optional {labels}, value, optional timestamp.
+_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?[ \t]+(\S+)(?:[ \t]+-?[0-9]+)?[ \t]*")
+_LABEL = re.compile(r'[ \t]*([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:[^"\\]|\\.)*)"[ \t]*(?:,|$)')
+_ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+
+
+def samples(text: str, prefixes: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str], float]]:
+    """(name, labels, value) of each sample line whose name starts with one of `prefixes`; lines of
+    other families are not read at all (a page from a collector with thousands of senders is
+    mostly other families). ScrapeError on a line that is not the text format."""
+    for line in text.splitlines():
+        if not line.startswith(prefixes):
+            continue
+        found = _SAMPLE.fullmatch(line)
+        if found is None:
+            raise ScrapeError("the page is not in the Prometheus text format")
+        name, label_text, value_text = found.groups()
+        labels: dict[str, str] = {}
+        position = 0
+        while label_text and position < len(label_text):
+            label = _LABEL.match(label_text, position)
+            if label is None or label.end() == position:
+                raise ScrapeError("the page is not in the Prometheus text format")
+            labels[label[1]] = re.sub(r"\\[\\\"n]", lambda m: _ESCAPES[m[0]], label[2])
+            position = label.end()
+        try:
+            value = float(value_text)
+        except ValueError:
+            raise ScrapeError("the page is not in the Prometheus text format") from None
+        yield name, labels, value
+
+
 def parse_counts(text: str, router: str) -> dict[FlowType, CollectorCounts]:
     """What the page counts from `router`, per flow type; types it never heard of count zero."""
     records: dict[FlowType, float] = dict.fromkeys(FlowType, 0.0)
     packets: dict[FlowType, float] = dict.fromkeys(FlowType, 0.0)
     v5_in_flowsets = 0.0  # NetFlow v5 records where goflow2 v2.2.3 counts them
     v5_in_records: float | None = None  # and where a collector that counts them properly would
-    # Only the lines of the families read here go to the parser: a page from a collector with
-    # thousands of senders parses in a fraction of the time, and nothing else on it can break this.
-    wanted = "".join(line + "\n" for line in text.splitlines() if line.startswith(FAMILY_PREFIXES))
-    try:
-        families = list(text_string_to_metric_families(wanted))
-    except ValueError:
-        raise ScrapeError("the page is not in the Prometheus text format") from None
-    for family in families:
-        for sample in family.samples:
-            labels = sample.labels
-            if labels.get("router") != router:
-                continue
-            version = labels.get("version", "")
-            if sample.name == NF_RECORDS and labels.get("type") == NF_DATA:
-                if version == "5":
-                    v5_in_records = (v5_in_records or 0.0) + sample.value
-                elif version == "10":
-                    records[FlowType.IPFIX] += sample.value
-            elif sample.name == NF_FLOWSETS and labels.get("type") == NF_DATA and version == "5":
-                v5_in_flowsets += sample.value
-            elif sample.name == NF_PACKETS:
-                flow_type = NF_VERSIONS.get(version)
-                if flow_type is not None:
-                    packets[flow_type] += sample.value
-            elif sample.name == SF_SAMPLES and labels.get("type") in SF_FLOW_SAMPLES:
-                records[FlowType.SFLOW] += sample.value
-            elif sample.name == SF_PACKETS:
-                packets[FlowType.SFLOW] += sample.value
+    for name, labels, value in samples(text, FAMILY_PREFIXES):
+        if labels.get("router") != router:
+            continue
+        version = labels.get("version", "")
+        if name == NF_RECORDS and labels.get("type") == NF_DATA:
+            if version == "5":
+                v5_in_records = (v5_in_records or 0.0) + value
+            elif version == "10":
+                records[FlowType.IPFIX] += value
+        elif name == NF_FLOWSETS and labels.get("type") == NF_DATA and version == "5":
+            v5_in_flowsets += value
+        elif name == NF_PACKETS:
+            flow_type = NF_VERSIONS.get(version)
+            if flow_type is not None:
+                packets[flow_type] += value
+        elif name == SF_SAMPLES and labels.get("type") in SF_FLOW_SAMPLES:
+            records[FlowType.SFLOW] += value
+        elif name == SF_PACKETS:
+            packets[FlowType.SFLOW] += value
     records[FlowType.NETFLOW] = v5_in_records if v5_in_records is not None else v5_in_flowsets
     return {t: CollectorCounts(records=records[t], packets=packets[t]) for t in FlowType}
 
 
 class CollectorMetrics:
-    """GETs http://<endpoint>/metrics with one shared HTTP session."""
+    """GETs http://<endpoint>/metrics, over one keep-alive connection per endpoint."""
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
+        self._clients: dict[str, HttpClient] = {}
 
     async def fetch(self, endpoint: str) -> str:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        url = f"http://{endpoint}/metrics"
+        client = self._clients.get(endpoint)
+        if client is None:
+            await self.close()  # the collector moved: one endpoint at a time
+            client = HttpClient(f"http://{endpoint}", connect_timeout=self.timeout)
+            self._clients[endpoint] = client
         try:
-            async with self._session.get(url, headers={"Accept": "text/plain"}) as response:
-                if response.status != 200:
-                    raise ScrapeError(f"HTTP {response.status}")
-                chunks: list[bytes] = []
-                size = 0
-                # The whole body (read(n) would stop at whatever has arrived), up to a bound.
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    size += len(chunk)
-                    if size > MAX_PAGE_BYTES:
-                        raise ScrapeError(f"the page is larger than {MAX_PAGE_BYTES // (1024 * 1024)} MiB")
-                    chunks.append(chunk)
-                body = b"".join(chunks)
+            async with asyncio.timeout(self.timeout):
+                answer = await client.request("GET", "/metrics", headers={"Accept": "text/plain"})
+                try:
+                    if answer.status != 200:
+                        raise ScrapeError(f"HTTP {answer.status}")
+                    # The whole body, up to a bound.
+                    body = await answer.read(MAX_PAGE_BYTES)
+                finally:
+                    answer.release()
         except TimeoutError:
             raise ScrapeError(f"no answer within {self.timeout:g} s") from None
-        except aiohttp.ClientConnectorError as exc:
-            errno = exc.os_error.errno
-            raise ScrapeError(os.strerror(errno) if errno else str(exc.os_error) or "cannot connect") from None
-        except aiohttp.ClientError as exc:
-            raise ScrapeError(str(exc) or type(exc).__name__) from None
+        except HttpError as exc:
+            text = str(exc)
+            if text.startswith("the answer is larger than"):
+                text = f"the page is larger than {MAX_PAGE_BYTES // (1024 * 1024)} MiB"
+            raise ScrapeError(text) from None
         return body.decode("utf-8", errors="replace")
 
     async def counts(self, endpoint: str, router: str) -> dict[FlowType, CollectorCounts]:
@@ -124,6 +145,6 @@ class CollectorMetrics:
         return parse_counts(text, router)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.close()

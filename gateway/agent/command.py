@@ -15,6 +15,7 @@ from gateway.agent.ovs import OvsBridge
 from gateway.agent.settings import AgentSettings
 from gateway.kube.api import KubeApi
 from gateway.kube.config import KubeConfigError, load_access
+from gateway.kube.http import small_tls_buffers
 from gateway.settings import SettingsError, add_arguments, from_arguments
 
 log = logging.getLogger("flowgate.agent")
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     bridge = OvsBridge(settings.bridge, settings.ovs_rundir, timeout=settings.ovs_timeout)
+    small_tls_buffers()
     return asyncio.run(_serve(settings, node, bridge))
 
 
@@ -74,7 +76,8 @@ async def _serve(settings: AgentSettings, node: str, bridge: OvsBridge) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop, signum)
-    async with KubeApi(access) as api:
+    # Plain HTTP/1.1 streams, not aiohttp: an agent runs on every node (gateway/kube/http.py).
+    async with KubeApi(access, streams=True) as api:
         agent = NodeAgent(
             api,
             node,
@@ -84,10 +87,10 @@ async def _serve(settings: AgentSettings, node: str, bridge: OvsBridge) -> int:
             scrape_interval=settings.scrape_interval,
             traffic_interval=settings.traffic_interval,
         )
-        server: Any = None
+        server: asyncio.Server | None = None
         if settings.metrics_address is not None:
             try:
-                server = serve(agent, settings.metrics_address)
+                server = await serve(agent, settings.metrics_address)
             except OSError as exc:
                 log.error("cannot serve metrics on %s: %s", settings.metrics_address, exc.strerror or exc)
                 return 2
@@ -99,5 +102,5 @@ async def _serve(settings: AgentSettings, node: str, bridge: OvsBridge) -> int:
                 raise
         finally:
             if server is not None:
-                server.shutdown()
+                server.close()
     return 0

@@ -1,4 +1,5 @@
-"""The Kubernetes REST calls flowgate makes, on kubernetes_asyncio's ApiClient.
+"""The Kubernetes REST calls flowgate makes, on kubernetes_asyncio's ApiClient (the gateway, the
+CLI) or on plain HTTP/1.1 streams (the node agent, gateway/kube/http.py).
 
 The library supplies the connection, TLS and the caller's credentials (refreshed per request);
 objects stay the plain JSON dicts the API speaks, so every caller and the domain core see the
@@ -7,14 +8,17 @@ its own custom resources, and a watch must be read line by line (see gateway/wat
 
 from __future__ import annotations
 
+import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlencode
 
-import aiohttp
-from kubernetes_asyncio.client import ApiClient
+import aiohttp  # a stand-in until first used (gateway/kube/library.py): the agent never loads it
 
 from gateway.kube.config import ClusterAccess
+from gateway.kube.http import Answer, HttpClient, HttpError
 from gateway.kube.resources import Resource
 
 JSON = dict[str, Any]
@@ -72,13 +76,134 @@ def api_error(status: int, text: str) -> ApiError:
     return ApiError(status, str(body.get("reason") or ""), str(body.get("message") or ""))
 
 
-class KubeApi:
-    """One cluster, one identity. Cheap to create; close it (or use `async with`) when done."""
+class Exchange(Protocol):
+    """One answer of the API server, its body still to be read: whole, or line by line."""
 
-    def __init__(self, access: ClusterAccess, *, timeout: float = 30.0) -> None:
+    status: int
+
+    async def text(self) -> str: ...
+
+    def lines(self) -> AsyncIterator[bytes]: ...
+
+    def release(self) -> None: ...
+
+
+class Transport(Protocol):
+    async def send(self, method: str, target: str, headers: dict[str, str], body: Any, stream: bool) -> Exchange:
+        """`body`: the JSON value to send, or None."""
+
+    async def close(self) -> None: ...
+
+
+class LibraryTransport:
+    """kubernetes_asyncio's ApiClient on aiohttp: proxies (the kubeconfig's proxy-url, HTTPS_PROXY)
+    included. Its failures come out as HttpError, as the stream transport's do."""
+
+    def __init__(self, access: ClusterAccess) -> None:
+        self.access = access
+        self._client: Any = None
+
+    async def send(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None, stream: bool
+    ) -> Exchange:
+        from kubernetes_asyncio.client.api_client import ApiClient
+
+        if self._client is None:  # made in the running event loop its aiohttp session belongs to
+            self._client = ApiClient(self.access.configuration)
+            self._client.user_agent = "flowgate"
+        path, _, query = target.partition("?")
+        # No total or read timeout on a watch: it is quiet for as long as nothing changes (the
+        # reflector's watchdog notices a stream that is silent for too long). Others are bounded
+        # by the caller.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None)
+        try:
+            response: aiohttp.ClientResponse = await self._client.call_api(
+                path + ("?" + query if query else ""),
+                method,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            raise HttpError(_reason(exc)) from exc
+        return _LibraryAnswer(response)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+
+class _LibraryAnswer:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.status = response.status
+
+    async def text(self) -> str:
+        try:
+            return await self.response.text()
+        except aiohttp.ClientError as exc:
+            # ClientPayloadError: the answer was cut off midway (the API server went away).
+            raise HttpError(_reason(exc)) from exc
+
+    async def lines(self) -> AsyncIterator[bytes]:
+        try:
+            async for line in self.response.content:
+                yield line
+        except aiohttp.ClientError as exc:
+            raise HttpError(_reason(exc)) from exc
+
+    def release(self) -> None:
+        self.response.release()
+
+
+class StreamTransport:
+    """HTTP/1.1 on asyncio streams with the same TLS and credentials as the library would use:
+    the cluster's CA, a client certificate, the bearer token refreshed per request."""
+
+    def __init__(self, access: ClusterAccess) -> None:
+        self.access = access
+        configuration = access.configuration
+        context: ssl.SSLContext | None = None
+        if str(configuration.host).startswith("https:"):
+            # As kubernetes_asyncio's RESTClientObject builds its context.
+            context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+            if configuration.cert_file:
+                context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
+            if not configuration.verify_ssl:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if configuration.disable_strict_ssl_verification:
+                context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+        self.http = HttpClient(
+            str(configuration.host), ssl_context=context, server_hostname=configuration.tls_server_name
+        )
+
+    async def send(self, method: str, target: str, headers: dict[str, str], body: Any, stream: bool) -> Answer:
+        data = None if body is None else json.dumps(body).encode()
+        token = await self.access.configuration.get_api_key_with_prefix("BearerToken")
+        if token:
+            headers = {**headers, "Authorization": str(token)}
+        return await self.http.request(method, target, headers={"User-Agent": "flowgate", **headers}, body=data)
+
+    async def close(self) -> None:
+        await self.http.close()
+
+
+class KubeApi:
+    """One cluster, one identity. Cheap to create; close it (or use `async with`) when done.
+    `streams`: speak plain HTTP/1.1 on asyncio streams rather than through kubernetes_asyncio's
+    aiohttp client (the node agent, whose memory is paid on every node), unless the kubeconfig
+    names a proxy, which only the library speaks."""
+
+    def __init__(self, access: ClusterAccess, *, timeout: float = 30.0, streams: bool = False) -> None:
         self.access = access
         self.timeout = timeout
-        self._client: ApiClient | None = None
+        self._transport: Transport = (
+            StreamTransport(access) if streams and not access.configuration.proxy else LibraryTransport(access)
+        )
 
     async def __aenter__(self) -> KubeApi:
         return self
@@ -90,17 +215,8 @@ class KubeApi:
     def server(self) -> str:
         return self.access.server
 
-    def _api_client(self) -> ApiClient:
-        # Created on first use, inside the running event loop that its aiohttp session belongs to.
-        if self._client is None:
-            self._client = ApiClient(self.access.configuration)
-            self._client.user_agent = "flowgate"
-        return self._client
-
     async def close(self) -> None:
-        if self._client is not None:
-            await self._client.close()
-            self._client = None
+        await self._transport.close()
 
     async def _send(
         self,
@@ -110,35 +226,36 @@ class KubeApi:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         content_type: str = "application/json",
-        timeout: float | aiohttp.ClientTimeout | None = None,
-    ) -> aiohttp.ClientResponse:
+        stream: bool = False,
+    ) -> Exchange:
+        target = path + ("?" + urlencode(list(params.items())) if params else "")
+        headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
-            response: aiohttp.ClientResponse = await self._api_client().call_api(
-                path,
-                method,
-                query_params=list((params or {}).items()),
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout if timeout is not None else self.timeout,
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return await self._transport.send(method, target, headers, body, stream)
+        except (HttpError, OSError) as exc:
             raise ApiUnreachable(f"the API server at {self.server} is not reachable: {_reason(exc)}") from exc
-        return response
 
-    async def _answer(self, response: aiohttp.ClientResponse) -> str:
+    async def _answer(self, exchange: Exchange) -> str:
         """The whole answer's text; an error status as ApiError."""
         try:
-            text = await response.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # ClientPayloadError: the answer was cut off midway (the API server went away).
+            text = await exchange.text()
+        except HttpError as exc:
             raise ApiUnreachable(f"the API server at {self.server} went away mid-answer: {_reason(exc)}") from exc
         finally:
-            response.release()
-        if response.status >= 300:
-            raise api_error(response.status, text)
+            exchange.release()
+        if exchange.status >= 300:
+            raise api_error(exchange.status, text)
         return text
+
+    async def _exchange_text(self, method: str, path: str, timeout: float | None, **send: Any) -> str:
+        try:
+            async with asyncio.timeout(timeout if timeout is not None else self.timeout):
+                return await self._answer(await self._send(method, path, **send))
+        except TimeoutError:
+            seconds = timeout if timeout is not None else self.timeout
+            raise ApiUnreachable(
+                f"the API server at {self.server} is not reachable: no answer within {seconds:g} s"
+            ) from None
 
     async def request(
         self,
@@ -150,14 +267,13 @@ class KubeApi:
         content_type: str = "application/json",
         timeout: float | None = None,
     ) -> JSON:
-        response = await self._send(method, path, params=params, body=body, content_type=content_type, timeout=timeout)
-        text = await self._answer(response)
+        text = await self._exchange_text(method, path, timeout, params=params, body=body, content_type=content_type)
         result: JSON = json.loads(text) if text else {}
         return result
 
     async def text(self, path: str) -> str:
         """A non-JSON GET (the API server's /metrics, say)."""
-        return await self._answer(await self._send("GET", path))
+        return await self._exchange_text("GET", path, None)
 
     # -- verbs -------------------------------------------------------------------------------
 
@@ -217,16 +333,19 @@ class KubeApi:
             "timeoutSeconds": str(timeout_seconds),
             **params,
         }
-        # No total or read timeout: a watch is quiet for as long as nothing changes (the
-        # reflector's watchdog notices a stream that is silent for too long).
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=None)
-        response = await self._send("GET", resource.path(namespace=namespace), params=query, timeout=timeout)
         try:
-            if response.status >= 300:
-                raise api_error(response.status, await response.text())
+            async with asyncio.timeout(self.timeout):  # until the watch is accepted; then no bound
+                exchange = await self._send("GET", resource.path(namespace=namespace), params=query, stream=True)
+        except TimeoutError:
+            raise ApiUnreachable(
+                f"the API server at {self.server} is not reachable: no answer within {self.timeout:g} s"
+            ) from None
+        try:
+            if exchange.status >= 300:
+                raise api_error(exchange.status, await exchange.text())
             if on_open is not None:
                 on_open()
-            async for line in response.content:
+            async for line in exchange.lines():
                 if not line.strip():
                     continue
                 event: JSON = json.loads(line)
@@ -234,10 +353,10 @@ class KubeApi:
                     status = event.get("object") or {}
                     raise ApiError(int(status.get("code") or 500), status.get("reason", ""), status.get("message", ""))
                 yield event
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except HttpError as exc:
             raise ApiUnreachable(f"the watch of {resource} at {self.server} broke: {_reason(exc)}") from exc
         finally:
-            response.release()
+            exchange.release()
 
     # -- who is calling ------------------------------------------------------------------------
 

@@ -14,12 +14,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from kubernetes_asyncio.client import Configuration
-from kubernetes_asyncio.config.config_exception import ConfigException
-from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+if TYPE_CHECKING:
+    # Imported where a kubeconfig is read: a pod using its service account (the node agent's
+    # DaemonSet) never loads the kubeconfig loader or YAML.
+    from kubernetes_asyncio.config.kube_config import KubeConfigLoader, KubeConfigMerger
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 HOST_ENV = "KUBERNETES_SERVICE_HOST"
@@ -148,6 +150,9 @@ def _describe(paths: list[Path]) -> str:
 
 
 def _merged(paths: list[Path]) -> KubeConfigMerger:
+    import yaml
+    from kubernetes_asyncio.config.kube_config import KubeConfigMerger
+
     existing = [p for p in paths if p.exists()]
     if not existing:
         where = f"kubeconfig {paths[0]} does not exist" if len(paths) == 1 else f"none of {_describe(paths)} exists"
@@ -198,6 +203,9 @@ async def load_kubeconfig(
         raise KubeConfigError(f"kubeconfig {source}: cluster {ctx_body.get('cluster')!r} has no server.")
     user = dict((_entry(merged.get("users"), str(ctx_body.get("user", ""))) or {}).get("user") or {})
     configuration = Configuration()
+    from kubernetes_asyncio.config.config_exception import ConfigException
+    from kubernetes_asyncio.config.kube_config import KubeConfigLoader
+
     loader = KubeConfigLoader(config_dict=merger.config, config_base_path=None, active_context=context_name)
     try:
         await loader.load_and_set(configuration)

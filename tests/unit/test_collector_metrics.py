@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.agent.collector import ScrapeError, parse_counts
+from gateway.agent.collector import ScrapeError, parse_counts, samples
 from gateway.agent.ovs import parse_ipfix_stats
 from gateway.domain.delivery import CollectorCounts, ExporterCounts
 from gateway.domain.model import FlowType
@@ -61,6 +62,23 @@ def test_a_page_that_is_not_prometheus_text_is_a_scrape_error() -> None:
         parse_counts('goflow2_flow_process_nf_total{router="x" 12\n', "x")
     # Lines of other families are not read at all.
     assert parse_counts(PAGE + "go_gc_weird{ 1\n", "10.89.0.1")[FlowType.SFLOW].records == 77
+
+
+def test_sample_lines_read_as_prometheus_client_reads_them() -> None:
+    """The agent reads the text format itself (prometheus_client is not in its memory); on every
+    shape of sample line it reads what prometheus_client's parser reads."""
+    page = PAGE + (
+        'goflow2_flow_process_nf_total{router="a\\\\b \\"quoted\\" \\n line",version="10",} 1.5e3 1700000000000\n'
+        "goflow2_flow_process_nf_total 7\n"
+        'goflow2_flow_process_sf_total{ agent = "x" , router="}{,=" } +Inf\n'
+        'goflow2_flow_process_sf_total{router="nan"} NaN\n'
+    )
+    ours = [(n, labels, v) for n, labels, v in samples(page, ("goflow2_",))]
+    theirs = [(s.name, s.labels, s.value) for f in text_string_to_metric_families(page) for s in f.samples]
+    assert len(ours) == len(theirs) == 17
+    for (name, labels, value), (their_name, their_labels, their_value) in zip(ours, theirs, strict=True):
+        assert (name, labels) == (their_name, their_labels)
+        assert value == their_value or (value != value and their_value != their_value)  # NaN
 
 
 def test_ovs_ipfix_counters() -> None:

@@ -1,7 +1,8 @@
-"""The REST calls on kubernetes_asyncio as their callers see them: the identity sent with every
-request (re-read when its token file changes), error answers as ApiError with the Status
-message, watch streams line by line with ERROR events raised, and a server going away as
-ApiUnreachable. A tiny HTTP server on loopback, in this process, stands in for the API server."""
+"""The REST calls as their callers see them, on kubernetes_asyncio's client (the gateway, the CLI)
+and on plain HTTP/1.1 streams (the node agent) alike: the identity sent with every request
+(re-read when its token file changes), error answers as ApiError with the Status message, watch
+streams line by line with ERROR events raised, and a server going away as ApiUnreachable. A tiny
+HTTP server on loopback, in this process, stands in for the API server."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ from gateway.kube.config import ClusterAccess, _token_file_hook, _TokenFile
 from gateway.kube.resources import FLOWS
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture(params=[False, True], ids=["library", "streams"])
+def streams(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
 
 
 @asynccontextmanager
@@ -57,7 +63,7 @@ def answer(writer: asyncio.StreamWriter, status: str, body: str) -> None:
     )
 
 
-async def test_every_request_carries_the_identity_and_reads_the_json_answer() -> None:
+async def test_every_request_carries_the_identity_and_reads_the_json_answer(streams: bool) -> None:
     seen: list[dict[str, str]] = []
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -69,14 +75,14 @@ async def test_every_request_carries_the_identity_and_reads_the_json_answer() ->
             answer(writer, "200 OK", json.dumps({"items": [], "metadata": {"resourceVersion": "7"}}))
             await writer.drain()
 
-    async with http_server(handler) as url, KubeApi(access(url)) as api:
+    async with http_server(handler) as url, KubeApi(access(url), streams=streams) as api:
         listing = await api.list(FLOWS, labelSelector="a=b")
     assert listing["metadata"]["resourceVersion"] == "7"
     assert seen[0][":request"].startswith("GET /apis/flowgate.dev/v1alpha1/flows?labelSelector=a%3Db ")
     assert seen[0]["authorization"] == "Bearer t0ken"
 
 
-async def test_error_answers_are_api_errors_with_the_status_message() -> None:
+async def test_error_answers_are_api_errors_with_the_status_message(streams: bool) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         status = {"kind": "Status", "reason": "Forbidden", "message": 'flows is forbidden: User "x" cannot list'}
@@ -84,33 +90,33 @@ async def test_error_answers_are_api_errors_with_the_status_message() -> None:
         await writer.drain()
         writer.close()
 
-    async with http_server(handler) as url, KubeApi(access(url)) as api:
+    async with http_server(handler) as url, KubeApi(access(url), streams=streams) as api:
         with pytest.raises(ApiError) as refused:
             await api.list(FLOWS)
     assert refused.value.forbidden and refused.value.message == 'flows is forbidden: User "x" cannot list'
 
 
-async def test_an_answer_cut_off_midway_is_unreachable() -> None:
+async def test_an_answer_cut_off_midway_is_unreachable(streams: bool) -> None:
     async def cut_off(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
         writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"items"')
         await writer.drain()
         writer.close()
 
-    async with http_server(cut_off) as url, KubeApi(access(url)) as api:
+    async with http_server(cut_off) as url, KubeApi(access(url), streams=streams) as api:
         with pytest.raises(ApiUnreachable, match="mid-answer"):
             await api.list(FLOWS)
 
 
-async def test_nothing_listening_is_unreachable() -> None:
+async def test_nothing_listening_is_unreachable(streams: bool) -> None:
     async with http_server(lambda r, w: asyncio.sleep(0)) as url:
         pass  # closed again: nothing listens there now
-    async with KubeApi(access(url), timeout=5) as api:
+    async with KubeApi(access(url), timeout=5, streams=streams) as api:
         with pytest.raises(ApiUnreachable, match="not reachable"):
             await api.list(FLOWS)
 
 
-async def test_a_watch_yields_events_line_by_line_and_raises_an_error_event() -> None:
+async def test_a_watch_yields_events_line_by_line_and_raises_an_error_event(streams: bool) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request = await read_request(reader)
         assert "watch=1" in request[":request"] and "resourceVersion=5" in request[":request"]
@@ -127,7 +133,7 @@ async def test_a_watch_yields_events_line_by_line_and_raises_an_error_event() ->
 
     opened: list[bool] = []
     got: list[str] = []
-    async with http_server(handler) as url, KubeApi(access(url)) as api:
+    async with http_server(handler) as url, KubeApi(access(url), streams=streams) as api:
         with pytest.raises(ApiError) as gone:
             async for event in api.watch(FLOWS, "5", on_open=lambda: opened.append(True)):
                 got.append(event["type"])
@@ -135,7 +141,7 @@ async def test_a_watch_yields_events_line_by_line_and_raises_an_error_event() ->
     assert gone.value.gone and gone.value.message == "too old"
 
 
-async def test_a_token_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+async def test_a_token_file_is_read_again_when_it_changes(tmp_path: Path, streams: bool) -> None:
     seen: list[str] = []
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -153,13 +159,37 @@ async def test_a_token_file_is_read_again_when_it_changes(tmp_path: Path) -> Non
     async with http_server(handler) as url:
         cluster = access(url, token=token_file.token)
         cluster.configuration.refresh_api_key_hook = _token_file_hook(token_file)
-        async with KubeApi(cluster) as api:
+        async with KubeApi(cluster, streams=streams) as api:
             await api.get(FLOWS, "a")
             replacement = tmp_path / "token.new"
             replacement.write_text("second")
             replacement.rename(token)  # how the kubelet swaps a projected token in
             await api.get(FLOWS, "a")
     assert seen == ["Bearer first", "Bearer second"]
+
+
+async def test_streams_keep_one_connection_for_requests_after_one_another() -> None:
+    connections: list[int] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        while True:
+            try:
+                await read_request(reader)
+            except asyncio.IncompleteReadError:
+                return
+            body = json.dumps({"items": [{"n": i} for i in range(500)]}).encode()
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for start in range(0, len(body), 1000):
+                part = body[start : start + 1000]
+                writer.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    async with http_server(handler) as url, KubeApi(access(url), streams=True) as api:
+        for _ in range(3):
+            assert len((await api.list(FLOWS))["items"]) == 500
+    assert len(connections) == 1
 
 
 def test_kubernetes_asyncio_s_generated_models_load_only_when_asked_for() -> None:

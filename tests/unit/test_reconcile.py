@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.agent.agent import NodeAgent
 from gateway.agent.collector import CollectorMetrics, ScrapeError
-from gateway.agent.metrics import AgentCollector
+from gateway.agent.metrics import render
 from gateway.agent.ovs import ExportSettings
 from gateway.agent.reconcile import OvsAction, export_on_since, next_report, ovs_action, plan, status_patch
 from gateway.domain.delivery import NO_METRICS, CollectorCounts
@@ -549,7 +550,7 @@ def test_export_on_since_holds_across_changes_and_errors_and_carries_the_flows_t
 def samples(agent: NodeAgent) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in AgentCollector(agent).collect()
+        for family in text_string_to_metric_families(render(agent))
         for sample in family.samples
     }
 
