@@ -3,7 +3,9 @@
 #   hack/install-system-deps.sh          the testbed's: Open vSwitch (a real data plane per
 #                                        simulated node), ethtool and iproute2 (network
 #                                        namespaces), openssl (the testbed's certificates),
-#                                        iptables (tests that firewall a node's collector)
+#                                        iptables (tests that firewall a node's collector),
+#                                        haproxy (the load balancer in front of two gateways,
+#                                        standing in for a Service)
 #   hack/install-system-deps.sh browser  the browser tests': Debian's chromium (driven by
 #                                        Playwright from PyPI; no browser is downloaded)
 #   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
@@ -22,6 +24,7 @@ case "${1:-testbed}" in
     command -v ip >/dev/null || need+=(iproute2)
     command -v openssl >/dev/null || need+=(openssl)
     PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || need+=(iptables)
+    PATH=$PATH:/usr/sbin:/sbin command -v haproxy >/dev/null || need+=(haproxy)
     ;;
   browser)
     [ -x /usr/bin/chromium ] || need+=(chromium)

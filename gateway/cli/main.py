@@ -478,13 +478,15 @@ def _run_status(ctx: Context) -> int:
 
 async def _watch(ctx: Context, node: str | None) -> int:
     """The first table comes from one read (so a pipe gets a header and every row at once); then
-    the live snapshot and changes update it. A gateway that drops the connection is dialled
-    again with backoff; its new snapshot repairs anything missed meanwhile (the API server path
+    the live snapshot and changes update it. A gateway shutting down (1001) is left for another
+    replica at once by the client itself; one that drops the connection otherwise is dialled
+    again with backoff; the new snapshot repairs anything missed meanwhile (the API server path
     resumes on its own)."""
     backend = await ctx.backend()
     printer = output.WatchPrinter(ctx.out, ctx.args.output, redraw=ctx.out.isatty())
     printer.start(_only_node(await backend.flows(), node).get("nodes") or [])
-    backoff = Backoff(1.0, 30.0)
+    # Jittered: every watcher of a gateway that went away comes back at a different moment.
+    backoff = Backoff(1.0, 30.0, jitter=0.5)
     live = False  # once the watch has worked, losing it is a pause, not the end
     while True:
         try:
@@ -499,7 +501,7 @@ async def _watch(ctx: Context, node: str | None) -> int:
                 raise
             live = True
             delay = backoff.next()
-            ctx.err.write(f"{ctx.prog}: lost {backend.where} ({exc.detail}); reconnecting in {delay:g}s\n")
+            ctx.err.write(f"{ctx.prog}: lost {backend.where} ({exc.detail}); reconnecting in {delay:.1f}s\n")
             ctx.err.flush()
             await asyncio.sleep(delay)
 

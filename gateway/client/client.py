@@ -7,7 +7,9 @@ dicts, field names as in schema.graphql."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import ssl
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -35,6 +37,11 @@ JSON = dict[str, Any]
 _UNREACHABLE_STATUSES = {404, 502, 503, 504}
 # graphql-transport-ws close codes for a refused connection_init.
 _WS_CLOSE_CODES = {4401: "UNAUTHENTICATED", 4403: "FORBIDDEN"}
+# A gateway going away (SIGTERM in a rolling update) closes every WebSocket with 1001: its
+# subscribers come back at once, each after a random delay within this many seconds, so that
+# thousands of them spread over the other replicas instead of arriving in the same instant.
+GOING_AWAY = 1001
+RECONNECT_SPREAD = 2.0
 
 
 class GatewayError(Exception):
@@ -176,6 +183,10 @@ def _ws_close(exc: BaseException) -> tuple[int, str] | None:
     return None
 
 
+class _GoingAway(Exception):
+    """The gateway closed a running subscription with 1001: it is shutting down."""
+
+
 class FlowgateClient:
     """One gateway, one user. Each call opens its own connection: a CLI makes one call, and a
     test or script gets no hidden state between calls."""
@@ -242,7 +253,17 @@ class FlowgateClient:
 
     async def node_flow_status(self, node: str | None = None) -> AsyncIterator[JSON]:
         """The subscription: first every node's (or the named node's) current status, then each
-        change. Ends only by cancellation or an exception."""
+        change. Ends only by cancellation or an exception. A gateway going away (1001) is left for
+        another at once: subscribed again after a short random delay, and the new snapshot brings
+        every node's current status again, with whatever changed meanwhile."""
+        while True:
+            try:
+                async for status in self._node_flow_status(node):
+                    yield status
+            except _GoingAway:
+                await asyncio.sleep(random.uniform(0, RECONNECT_SPREAD))
+
+    async def _node_flow_status(self, node: str | None) -> AsyncIterator[JSON]:
         transport = self.ws_transport()
         request = GraphQLRequest(
             document("NodeFlowStatus"), variable_values={"node": node}, operation_name="NodeFlowStatus"
@@ -260,6 +281,8 @@ class FlowgateClient:
             raise self._ws_failure(exc, established) from None
 
     def _ws_failure(self, exc: BaseException, established: bool) -> Exception:
+        if established and any((_ws_close(link) or (0,))[0] == GOING_AWAY for link in _chain(exc)):
+            return _GoingAway()
         for link in _chain(exc):
             status = _ws_handshake_status(link)
             if status is not None:

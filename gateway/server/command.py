@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import sys
 from typing import Any
 
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         # Every console tab reconnects at once after a restart: a deep accept queue keeps the
         # kernel from refusing handshakes while the gateway works through them.
         backlog=4096,
+        # After SIGTERM: WebSockets are closed at once (1001, gateway/server/websocket.py); what
+        # is still running after this is cancelled, so a rolling update never waits on a client.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
     )
     server = uvicorn.Server(config)
     server.run()

@@ -17,6 +17,7 @@ as before. Close codes and messages follow the graphql-transport-ws specificatio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 PROTOCOL = "graphql-transport-ws"
 DOCUMENT_CACHE = 256  # distinct subscription documents remembered, parsed and validated
 TABLE_BACKLOG = 16  # updates a flowsTable member may owe before it is sent a fresh snapshot instead
+# A subscriber arriving while the gateway still loads the cluster (a replica just started in a
+# rolling update) waits this long for it rather than being refused at once.
+SYNC_WAIT = 10.0
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -511,6 +515,10 @@ class LiveConnection:
     async def _join(self, operation_id: str, key: str, plan: LivePlan) -> None:
         assert self.context is not None
         node = _argument(plan.arguments.get("node"), plan.variables)
+        hub = self.services.hub
+        if not hub.synced:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.informers.wait_synced(), SYNC_WAIT)
         try:
             with self.context.errors():
                 await self.context.reader()

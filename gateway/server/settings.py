@@ -106,6 +106,13 @@ class GatewaySettings:
         default="on",
         choices=("on", "off"),
     )
+    shutdown_timeout: float = setting(
+        "on SIGTERM the gateway stops listening and closes every WebSocket with 1001 (going away), so clients "
+        "reconnect to another replica at once; HTTP requests in flight get this long to finish",
+        default=10.0,
+        parse=duration,
+        metavar="DURATION",
+    )
     log_level: str = setting("how much to log", default="info", choices=LOG_LEVELS)
 
     @property

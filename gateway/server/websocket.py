@@ -6,7 +6,12 @@ keeps, for each, an asyncio.Queue and an asyncio.Event (five deques, some 3 KiB 
 is queued) and the handshake's request and response headers for the life of the connection (some
 3.5 KiB more). Here the queue is a list with one waiter, flow control a flag with waiters made
 only while someone waits, and the handshake headers are let go once the handshake is sent. The
-WebSocket protocol itself (framing, limits, ping, close) stays uvicorn's and websockets'."""
+WebSocket protocol itself (framing, limits, ping, close) stays uvicorn's and websockets'.
+
+When the gateway stops (SIGTERM: a rolling update, a node drained), every WebSocket is closed
+with 1001 Going Away (RFC 6455 7.4.1: "a server going down") rather than uvicorn's 1012: flowgate's
+clients take 1001 as "reconnect now", after a short random delay that spreads thousands of them
+over the other replicas, and their new subscription's snapshot brings whatever changed meanwhile."""
 
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+GOING_AWAY = 1001
+GOING_AWAY_REASON = "the gateway is shutting down; reconnect"
 
 
 class Inbox:
@@ -101,6 +109,18 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if handshaking and self.handshake_complete:
             self._forget_handshake()
+
+    def shutdown(self) -> None:
+        """uvicorn's shutdown of one connection (server.py calls it for each on SIGTERM), with
+        1001 where it sends 1012."""
+        if self.close_sent or not (self.handshake_complete and self.initial_response is None):
+            super().shutdown()  # closing already, or still handshaking: as uvicorn does
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": GOING_AWAY})
+        self.conn.send_close(GOING_AWAY, GOING_AWAY_REASON)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
 
     def _forget_handshake(self) -> None:
         request = self.__dict__.pop("request", None)

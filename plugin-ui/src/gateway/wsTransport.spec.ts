@@ -1,4 +1,4 @@
-import { createWsTransport, retryDelayMs } from './wsTransport';
+import { createWsTransport, GOING_AWAY, RECONNECT_SPREAD_MS, reconnectDelayMs, retryDelayMs } from './wsTransport';
 
 /** Just enough of a browser WebSocket for graphql-ws, driven by the test. */
 class FakeSocket {
@@ -123,6 +123,33 @@ describe('createWsTransport', () => {
     expect(socket.sent.some((message) => message.type === 'subscribe')).toBe(true);
     expect(statuses).toEqual(['connected', 'reconnecting', 'connected']);
     transport.dispose();
+  });
+
+  it('comes back at once, within the spread, when the gateway goes away (1001), and subscribes again', async () => {
+    const transport = open(TOKEN);
+    transport.subscribe({ query: 'subscription S { flowsTable { snapshot } }' }, { next: jest.fn(), error: jest.fn(), complete: jest.fn() });
+    await flush();
+    await connect(latest());
+    const before = FakeSocket.instances.length;
+
+    // The page whose random draw is 0 is back at once; the backoff would have waited 500 ms or more.
+    const random = jest.spyOn(Math, 'random').mockReturnValue(0);
+    latest().close(GOING_AWAY, 'the gateway is shutting down; reconnect');
+    expect(transport.getStatus()).toBe('reconnecting');
+    await flush();
+    random.mockRestore();
+    expect(FakeSocket.instances).toHaveLength(before + 1);
+    await connect(latest());
+    expect(latest().sent.some((message) => message.type === 'subscribe')).toBe(true);
+    expect(transport.getStatus()).toBe('connected');
+    transport.dispose();
+  });
+
+  it('spreads pages told to go away over the window, and backs off as usual otherwise', () => {
+    expect(reconnectDelayMs(GOING_AWAY, 5, 30_000, () => 0)).toBe(0);
+    expect(reconnectDelayMs(GOING_AWAY, 5, 30_000, () => 0.999)).toBeLessThanOrEqual(RECONNECT_SPREAD_MS);
+    expect(reconnectDelayMs(1006, 3, 30_000, () => 1)).toBe(retryDelayMs(3, 30_000, () => 1));
+    expect(reconnectDelayMs(undefined, 0, 30_000, () => 1)).toBe(1000);
   });
 
   it('closes a socket whose pong does not come back, and reconnects', async () => {

@@ -1,7 +1,10 @@
 /**
  * Subscriptions over graphql-ws (graphql-transport-ws): one lazily opened socket that retries
  * forever with capped, randomised exponential backoff, and a keep-alive ping that closes a socket
- * whose pong does not come back, so a dead connection is noticed and retried.
+ * whose pong does not come back, so a dead connection is noticed and retried. A gateway that goes
+ * away (1001: a replica stopping in a rolling update) is left at once: the page comes back after a
+ * random delay within RECONNECT_SPREAD_MS, so that thousands of pages spread over the other
+ * replicas, and the new subscription's snapshot brings whatever changed meanwhile.
  */
 import { createClient, type Client } from 'graphql-ws';
 import type {
@@ -23,6 +26,20 @@ export interface WsTransportOptions {
 /** 1 s, 2 s, 4 s … up to the cap, each between half and all of that. */
 export const retryDelayMs = (retries: number, maxMs = 30_000, random: () => number = Math.random): number =>
   Math.round(Math.min(maxMs, 1000 * 2 ** Math.min(retries, 16)) * (0.5 + random() / 2));
+
+/** The close code of a gateway shutting down (RFC 6455 Going Away). */
+export const GOING_AWAY = 1001;
+/** Pages told to go away come back within this window, each at a random moment in it. */
+export const RECONNECT_SPREAD_MS = 2_000;
+
+/** The wait before the next attempt: at once (within the spread) after 1001, else the backoff. */
+export const reconnectDelayMs = (
+  lastCloseCode: number | undefined,
+  retries: number,
+  maxMs = 30_000,
+  random: () => number = Math.random,
+): number =>
+  lastCloseCode === GOING_AWAY ? Math.round(random() * RECONNECT_SPREAD_MS) : retryDelayMs(retries, maxMs, random);
 
 export const createWsTransport = (
   connection: Pick<GatewayConnection, 'wsUrl' | 'connectionParams'>,
@@ -46,6 +63,7 @@ export const createWsTransport = (
   const open = (): Client => {
     let socket: WebSocket | null = null;
     let pongTimer: ReturnType<typeof setTimeout> | undefined;
+    let lastCloseCode: number | undefined;
     const opened = createClient({
       url: connection.wsUrl,
       connectionParams: () => connection.connectionParams() ?? {},
@@ -54,7 +72,9 @@ export const createWsTransport = (
       shouldRetry: () => true,
       retryWait: (retries) =>
         new Promise((resolve) => {
-          setTimeout(resolve, retryDelayMs(retries, maxRetryDelayMs));
+          const delay = reconnectDelayMs(lastCloseCode, retries, maxRetryDelayMs);
+          lastCloseCode = undefined; // a failed attempt after it backs off as usual
+          setTimeout(resolve, delay);
         }),
       keepAlive: keepAliveMs,
       ...(webSocketImpl ? { webSocketImpl } : {}),
@@ -83,7 +103,8 @@ export const createWsTransport = (
             clearTimeout(pongTimer);
           }
         },
-        closed: () => {
+        closed: (event) => {
+          lastCloseCode = (event as CloseEvent | undefined)?.code;
           clearTimeout(pongTimer);
           socket = null;
           if (client === opened && active > 0) {
