@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flowgate_testbed.testbed import free_port
+from flowgate_testbed.loadbalancer import LoadBalancer
+from flowgate_testbed.testbed import free_port, free_ports
 from playwright.sync_api import expect
 
 from gateway.domain import export_cost
@@ -337,6 +338,57 @@ def test_page_reconnects_and_shows_what_changed_meanwhile(fresh_testbed: Any, pa
         pages.screenshot(page, "reconnected")
     finally:
         gateway.stop()
+
+
+def test_pages_on_a_stopping_gateway_are_back_on_the_other_with_what_changed(
+    fresh_testbed: Any, pages: Pages, tmp_path: Any
+) -> None:
+    """Two gateways behind HAProxy (standing in for their Service); a rolling update stops one
+    (SIGTERM: 1001 to its WebSockets). Its pages come back on the other at once, through the same
+    address, and show the change made while they moved; none reloads."""
+    ports = free_ports(2)
+    gateways = [launch(fresh_testbed, tmp_path, "--auth", "none", user="admin", port=port) for port in ports]
+    balancer = LoadBalancer(tmp_path / "haproxy", list(zip("ab", ports, strict=True)))
+    try:
+        for gateway in gateways:
+            gateway.wait_ready()
+        balancer.start()
+        deadline = time.monotonic() + 30
+        while set(balancer.states().values()) != {"UP"}:
+            assert time.monotonic() < deadline, f"both gateways UP behind HAProxy; saw {balancer.states()}"
+            time.sleep(0.1)
+        opened = []
+        for _ in range(6):
+            page = pages.open(balancer.url + "/")
+            expect_states(page, dict.fromkeys(NODES, "Disabled"))
+            expect(page.locator("[data-test=connection-status]")).to_have_text("Live")
+            page.evaluate("window.flowgateNotReloaded = true")
+            opened.append(page)
+        held = balancer.sessions()
+        assert held["a"] > 0 and held["b"] > 0, f"the pages' WebSockets on both gateways: {held}"
+
+        gateways[0].process.terminate()  # as a rolling update stops it
+        stopped_at = time.monotonic()
+        applied = fresh_testbed.kubectl("apply", "-f", "-", input=json.dumps(FLOW_EXPORT))
+        assert applied.returncode == 0, applied.stderr
+        generation = json.loads(fresh_testbed.kubectl("get", "flowexport", "cluster", "-o", "json").stdout)["metadata"][
+            "generation"
+        ]
+        endpoint = f"{fresh_testbed.node_ip('node-1')}:{NODE_PORT}"
+        report_emitting(fresh_testbed, "node-1", generation, "IPFIX", endpoint)
+        for page in opened:
+            expect_states(page, {"node-1": "Emitting"}, timeout=20_000)
+            expect(cell(page, "node-1", "Endpoint")).to_have_text(endpoint)
+            expect(page.locator("[data-test=connection-status]")).to_have_text("Live")
+            assert page.evaluate("window.flowgateNotReloaded") is True, "the page was reloaded"
+        print(f"figure: gateway stopped -> every page shows the change: {time.monotonic() - stopped_at:.2f} s")
+        assert gateways[0].process.wait(20) in (0, -signal.SIGTERM), gateways[0].log_tail()
+        moved = balancer.sessions()
+        assert moved["a"] == 0 and moved["b"] >= len(opened), f"every page's WebSocket on b: {moved}"
+    finally:
+        balancer.stop()
+        for gateway in gateways:
+            gateway.stop()
 
 
 # -- 6. the console plugin in a console-like host ----------------------------------------------

@@ -3,7 +3,8 @@ one stopped as a rolling update stops it (SIGTERM) closes its WebSockets with 10
 client of ours on it is back on the other with the current state, the change made while it went
 included; then both restart one at a time under a change every second, and no client ends on a
 stale state. The clients are the real ones: the gql client (FlowgateClient, what scripts and
-`kubectl flows --gateway` use) and `kubectl flows status --watch` processes. Here a few dozen
+`kubectl flows --gateway` use) and `kubectl flows status --watch` processes; the console page's
+own transport does the same in a real browser (tests/e2e/test_browser.py). Here a few dozen
 clients and generous bounds that only a fault breaks; the figures at 10,000 subscribers are the
 benchmark's."""
 
