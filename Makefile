@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps image-deps venv binaries ui image chart-sync check lint test bench demo clean
+.PHONY: all setup system-deps image-deps venv lock binaries ui image chart-sync bundle check lint test bench demo clean
 
 all: setup
 
@@ -23,14 +23,21 @@ system-deps:
 image-deps:
 	@hack/install-system-deps.sh image
 
-# The product (gateway/) and, for development, the testbed (testbed/) and the tools.
+# The product (gateway/) and, for development, the testbed (testbed/) and the tools, at exactly the
+# versions of requirements-dev.lock, each file checked against its hash; then flowgate and the
+# testbed themselves, editable, built with the locked setuptools.
 venv: $(STAMP)
-$(STAMP): pyproject.toml testbed/pyproject.toml
-	@echo "flowgate: installing Python dependencies into $(VENV)/ ..."
+$(STAMP): pyproject.toml testbed/pyproject.toml requirements-dev.lock
+	@echo "flowgate: installing Python dependencies into $(VENV)/ (requirements-dev.lock, hashes checked) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -e ./testbed -e '.[dev]'
+	@$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
+	@PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install -q --no-deps --no-build-isolation -e ./testbed -e '.[dev]'
 	@touch $(STAMP)
+
+# Lock the Python dependencies again (requirements.lock, requirements-dev.lock, with hashes) after
+# changing them in pyproject.toml or requirements-dev.in, or to take newer versions.
+lock: venv
+	@hack/lock-python.sh
 
 binaries:
 	@hack/build-binaries.sh
@@ -49,10 +56,16 @@ lint: venv
 image:
 	@hack/build-image.sh $(if $(OCI_ARCHIVE),--oci-archive $(OCI_ARCHIVE))
 
-# Copy deploy/crds, deploy/rbac/clusterroles.yaml, deploy/admission and deploy/monitoring/prometheusrule.yaml
-# into the Helm chart after changing them.
+# Copy deploy/crds, deploy/rbac/clusterroles.yaml, deploy/admission and deploy/monitoring's alerts and
+# dashboard into the Helm chart after changing them.
 chart-sync:
 	@hack/sync-chart-crds.sh
+
+# The OLM bundle (bundle/) and the add-on's manifests (gateway/addon/manifests.yaml), generated
+# again from deploy/ after changing it or deploy/olm/; IMAGE=registry/flowgate@sha256:... names the
+# image you pushed (every container and relatedImages).
+bundle: venv
+	@$(PY) hack/generate-bundle.py $(if $(IMAGE),--image $(IMAGE))
 
 # The fast tier: lint, types and unit tests. Python only: no root, no Go, no network.
 check: lint

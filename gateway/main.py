@@ -14,6 +14,7 @@ from gateway import __version__
 COMMANDS = {
     "serve": "gateway.server.command",
     "agent": "gateway.agent.command",
+    "gather": "gateway.gather.command",
 }
 
 

@@ -24,8 +24,8 @@
 #
 # The base image localhost/debian:bookworm is made once with debootstrap from this machine's Debian
 # mirror (its root file system is cached by date under ~/.cache/flowgate/debootstrap). A second
-# run with the same inputs (Containerfile, pyproject.toml, gateway/, plugin-ui/, the pinned
-# goflow2) finds the image labelled with their hash and returns at once, even when another
+# run with the same inputs (Containerfile, pyproject.toml, requirements.lock, gateway/, plugin-ui/,
+# the pinned goflow2) finds the image labelled with their hash and returns at once, even when another
 # checkout sharing the store has moved the tag since. Checkouts sharing a store build one at a
 # time.
 set -euo pipefail
@@ -176,7 +176,7 @@ fi
 VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml | head -n 1)
 [ -n "$VERSION" ] || fail "pyproject.toml names no version (version = \"...\" under [project])."
 IMAGE=localhost/flowgate:$VERSION
-INPUTS=(Containerfile .containerignore pyproject.toml gateway plugin-ui hack/goflow2/go.mod hack/goflow2/go.sum)
+INPUTS=(Containerfile .containerignore pyproject.toml requirements.lock gateway plugin-ui hack/goflow2/go.mod hack/goflow2/go.sum)
 EXCLUDES=(':!plugin-ui/node_modules' ':!plugin-ui/dist' ':!plugin-ui/dist-standalone' ':!plugin-ui/dist-graphiql'
   ':!gateway/web/plugin' ':!gateway/web/ui' ':!gateway/web/graphiql')
 
@@ -196,6 +196,10 @@ source_hash() {
   rm -f "$inputs"
 }
 SOURCE_HASH=$(source_hash)
+# What the image is made of, named in its labels: the Python lock it installed (the file's hash)
+# and the goflow2 module version it carries.
+REQUIREMENTS_LOCK=sha256:$(sha256sum requirements.lock | cut -d' ' -f1)
+GOFLOW2_VERSION=$(sed -n 's#^[[:space:]]*\(require \)\{0,1\}github.com/netsampler/goflow2/v2 \(v[^ ]*\).*#\2#p' hack/goflow2/go.mod | head -n 1)
 
 # built_image: the ID of the newest flowgate image built from these sources, tagged or not (another
 # checkout sharing the store may have moved the tag since). buildah puts --label on every stage's
@@ -239,10 +243,14 @@ else
     --build-arg "REVISION=$REVISION" \
     --build-arg "CREATED=$CREATED" \
     --build-arg "SOURCE_HASH=$SOURCE_HASH" \
+    --build-arg "REQUIREMENTS_LOCK=$REQUIREMENTS_LOCK" \
+    --build-arg "GOFLOW2_VERSION=$GOFLOW2_VERSION" \
     --label "org.opencontainers.image.version=$VERSION" \
     --label "org.opencontainers.image.revision=$REVISION" \
     --label "org.opencontainers.image.created=$CREATED" \
     --label "dev.flowgate.source-hash=$SOURCE_HASH" \
+    --label "dev.flowgate.requirements-lock=$REQUIREMENTS_LOCK" \
+    --label "dev.flowgate.goflow2-version=$GOFLOW2_VERSION" \
     --build-context "goflow2=$GOFLOW2_DIR" \
     "${secrets[@]}" \
     --tag "$IMAGE" . 2>&1 \

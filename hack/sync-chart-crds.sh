@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copies flowgate's CRDs (deploy/crds/*.yaml) into the Helm chart's crds/, and its ClusterRoles
 # (deploy/rbac/clusterroles.yaml), the agent's admission policy (deploy/admission/agent-own-node.yaml)
-# and the alerts (deploy/monitoring/prometheusrule.yaml) into the chart's files/, so the chart installs exactly what deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
+# and the alerts and dashboard (deploy/monitoring/prometheusrule.yaml, dashboard.yaml) into the chart's files/, so the chart installs exactly what deploy/ holds. Helm cannot read files outside a chart, hence copies; run this after changing
 # either. With --check it changes nothing and fails if a copy differs (for tests and CI).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +22,7 @@ done
 pairs+=("$ROOT/deploy/rbac/clusterroles.yaml" "$CHART/files/clusterroles.yaml")
 pairs+=("$ROOT/deploy/admission/agent-own-node.yaml" "$CHART/files/agent-own-node.yaml")
 pairs+=("$ROOT/deploy/monitoring/prometheusrule.yaml" "$CHART/files/prometheusrule.yaml")
+pairs+=("$ROOT/deploy/monitoring/dashboard.yaml" "$CHART/files/dashboard.yaml")
 
 stale=()
 for ((i = 0; i < ${#pairs[@]}; i += 2)); do

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -189,6 +190,8 @@ class NodeAgent:
         self.scrape_failures = 0
         self.received_records: dict[FlowType, float] = {}
         self.ovs_sent_records: float | None = None
+        self.ovs_seen: tuple[ExportSettings, ...] | None = None  # the bridge's exporters at the last read
+        self.ovs_seen_at: float | None = None
         self.export_since: float | None = None  # Unix time FlowExport has had this node export since (None: off)
 
     @property
@@ -421,7 +424,7 @@ class NodeAgent:
         """Bring the bridge to `desired`; None when the Cluster Network Operator turned out to
         own it (nothing was changed)."""
         try:
-            observed = await self.bridge.read()
+            observed = self._saw(await self.bridge.read())
             if desired is not None:
                 await self.bridge.check_vswitchd()  # the database alone does not export
             action = ovs_action(desired, observed, self._applied, self._applied_once)
@@ -432,7 +435,7 @@ class NodeAgent:
             if self._operator_network_exists and await self._operator_export(fresh=True) is not None:
                 return None
             await self.bridge.apply(desired)
-            after = await self.bridge.read()
+            after = self._saw(await self.bridge.read())
         except OvsError as exc:
             self.ovs_errors += 1
             self._ovs_trouble.log(logging.ERROR, f"{exc} Retrying with backoff.")
@@ -460,6 +463,11 @@ class NodeAgent:
             self._ovs_trouble.log(logging.ERROR, f"{message} Retrying with backoff.")
             return ovs_failure(wanted, message), False
         return wanted, True
+
+    def _saw(self, observed: Sequence[ExportSettings]) -> Sequence[ExportSettings]:
+        """Keep what the bridge held at the last read, for /metrics (and so for must-gather)."""
+        self.ovs_seen, self.ovs_seen_at = tuple(observed), time.time()
+        return observed
 
     async def _read_flow(self) -> bool:
         """Read Flow/<node> back when the last read is older than a resync."""

@@ -94,6 +94,35 @@ def render(agent: NodeAgent) -> str:
             "settings changes and errors.",
             agent.export_since,
         )
+    if agent.ovs_seen is not None and agent.ovs_seen_at is not None:
+        # br-int's exporters as the agent last read them from OVSDB: what must-gather reports.
+        page.family(
+            "flowgate_agent_ovs_exporter",
+            "gauge",
+            "Each exporter row on the bridge at the agent's last read of OVS (always 1; the labels are its settings).",
+            ["node", "bridge", "type", "targets", "active_timeout", "sampling", "cache_max_flows", "agent"],
+            [
+                (
+                    [
+                        agent.node,
+                        agent.bridge.bridge,
+                        row.type.value,
+                        ",".join(row.targets),
+                        _text(row.active_timeout),
+                        _text(row.sampling),
+                        _text(row.cache_max_flows),
+                        row.agent or "",
+                    ],
+                    1.0,
+                )
+                for row in agent.ovs_seen
+            ],
+        )
+        gauge(
+            "flowgate_agent_ovs_read_timestamp_seconds",
+            "When the agent last read the bridge's exporters from OVS (Unix time).",
+            agent.ovs_seen_at,
+        )
     counter("flowgate_agent_reconciles", "Reconcile passes run.", agent.reconciles)
     gauge("flowgate_agent_watches", "Watches this agent holds open at the API server (at most 4).", agent.watch_count)
     page.family(
@@ -161,6 +190,10 @@ def render(agent: NodeAgent) -> str:
             [([agent.node, "IPFIX"], agent.ovs_sent_records)],
         )
     return page.text()
+
+
+def _text(value: int | None) -> str:
+    return "" if value is None else str(value)
 
 
 def parse_address(text: str) -> tuple[str, int]:

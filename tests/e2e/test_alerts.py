@@ -5,12 +5,13 @@ node-1's network namespace, as a monitoring pod there would, scrapes the agents 
 and the gateway through a relay, and evaluates the rules of deploy/monitoring/prometheusrule.yaml
 exactly as written except for their `for`, shortened to seconds (their timing is what the promtool
 unit tests hold; here the expressions meet real series). The jobs are named as the ServiceMonitors
-make them (the Service's name).
+make them (the Service's name). Every query of the console's dashboard runs there too.
 
 What is measured is printed as `figure: ...` (run with -s)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -18,11 +19,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.e2e.test_delivery import FAST_BOUND, Deliveries
 from tests.fixtures.agents import NodeAgents
 from tests.fixtures.gateway import running_gateway
-from tests.fixtures.monitoring import Prometheus, write_rules
+from tests.fixtures.monitoring import ROOT, Prometheus, write_rules
 from tests.fixtures.waiting import wait_for
 
 pytestmark = [pytest.mark.ovs, pytest.mark.slow]
@@ -33,6 +35,13 @@ AGENT_METRICS_PORT = 9880  # deploy/base/agent.yaml --metrics-address=$(POD_IP):
 MONITOR_NODE = "node-1"
 NOT_RECEIVED = "FlowgateNodeRecordsNotReceived"
 AGENT_MISSING = "FlowgateAgentMissing"
+
+
+def dashboard_queries() -> list[tuple[str, str]]:
+    """(panel title, query) of every panel of deploy/monitoring/dashboard.yaml."""
+    config = yaml.safe_load((ROOT / "deploy" / "monitoring" / "dashboard.yaml").read_text())
+    board = json.loads(next(iter(config["data"].values())))
+    return [(p["title"], t["expr"]) for row in board["rows"] for p in row["panels"] for t in p["targets"]]
 
 
 def figure(text: str) -> None:
@@ -140,6 +149,23 @@ def test_not_received_fires_for_the_node_whose_records_are_dropped_and_resolves_
     # Export on, every node delivering: nothing fires, whatever the rules' shortened `for`.
     time.sleep(3)
     assert prometheus.firing() == set()
+    # Every query of the console's dashboard runs on these series and finds what it shows (one
+    # refused GraphQL query gives the errors panel something to show).
+    assert monitored.gateway.post("{ noSuchField }", user="viewer").get("errors")
+    wait_for(
+        lambda: prometheus.query("flowgate_graphql_errors_total"),
+        10,
+        "the gateway's error counter scraped",
+        interval=0.5,
+    )
+    time.sleep(2)  # a second scrape, so a rate has two samples
+    for title, expr in dashboard_queries():
+        result = prometheus.query(expr)
+        assert result, f"the dashboard's {title!r} finds nothing: {expr}"
+    per_node = prometheus.query("max by (node) (flowgate_agent_delivery_records_per_second)")
+    assert sorted(r["metric"]["node"] for r in per_node) == monitored.nodes
+    emitting = prometheus.query('count(max by (node) (flowgate_node_state{state="Emitting"})) or vector(0)')
+    assert float(emitting[0]["value"][1]) == len(monitored.nodes)
 
     monitored.tb.drop_collector_traffic("node-2")
     try:

@@ -10,6 +10,7 @@ tests/fixtures/image.py for how a pod spec becomes a `buildah run`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,6 +27,8 @@ from typing import Any
 
 import pytest
 from flowgate_testbed.testbed import free_port
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from tests.fixtures.credentials import service_account_dir
 from tests.fixtures.image import ROOT, Container, ContainerProcess, Image, RunOptions, capability_names
@@ -78,6 +81,30 @@ def test_a_second_build_finds_the_image_up_to_date(flowgate_image: Image, tmp_pa
     assert seconds < UP_TO_DATE_WITHIN
 
 
+# Every distribution in the image's venv as name==version (pip is not there to ask).
+INSTALLED = (
+    "import importlib.metadata as m, re; "
+    "print(' '.join(sorted({re.sub(r'[-_.]+', '-', d.metadata['Name']).lower() + '==' + d.version "
+    "for d in m.distributions()})))"
+)
+GOFLOW2_VERSION = re.search(
+    r"github.com/netsampler/goflow2/v2 (v\S+)", (ROOT / "hack" / "goflow2" / "go.mod").read_text()
+).group(1)  # type: ignore[union-attr]
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    """name -> version of every package requirements.lock pins for this platform (the image's:
+    Linux, CPython 3.11), less the build backend the image uninstalls once flowgate is built."""
+    pins = {}
+    for line in lock.read_text().splitlines():
+        if "==" not in line or line.startswith((" ", "#")):
+            continue
+        requirement = Requirement(line.rstrip(" \\"))
+        if requirement.marker is None or requirement.marker.evaluate():
+            pins[canonicalize_name(requirement.name)] = str(next(iter(requirement.specifier)).version)
+    return {name: version for name, version in pins.items() if name not in ("setuptools", "wheel")}
+
+
 def test_the_image_holds_flowgate_ovs_clients_and_goflow2_and_runs_as_1001(
     flowgate_image: Image, image_container: Container
 ) -> None:
@@ -91,6 +118,10 @@ def test_the_image_holds_flowgate_ovs_clients_and_goflow2_and_runs_as_1001(
     assert labels["dev.flowgate.source-hash"] == flowgate_image.source_hash
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", labels["org.opencontainers.image.revision"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", labels["org.opencontainers.image.created"])
+    # What it is made of: the Python lock it installed, and the goflow2 it carries.
+    lock = ROOT / "requirements.lock"
+    assert labels["dev.flowgate.requirements-lock"] == f"sha256:{hashlib.sha256(lock.read_bytes()).hexdigest()}"
+    assert labels["dev.flowgate.goflow2-version"] == GOFLOW2_VERSION
 
     def run(*argv: str) -> str:
         result = image_container.run(argv)
@@ -102,6 +133,10 @@ def test_the_image_holds_flowgate_ovs_clients_and_goflow2_and_runs_as_1001(
     assert "Open vSwitch" in run("ovs-vsctl", "--version")
     assert "Open vSwitch" in run("ovsdb-client", "--version")
     assert "GoFlow2" in run("goflow2", "-v")
+    # Exactly the locked versions of every Python package, and nothing unlocked beside flowgate.
+    installed = run("/opt/flowgate/bin/python", "-c", INSTALLED)
+    assert dict(line.split("==") for line in installed.split()) == {**locked_versions(lock), "flowgate": VERSION}
+    assert run("sh", "-c", "head -n 2 /usr/bin/gather").startswith("#!/bin/sh\n# flowgate must-gather")
     assert run("sh", "-c", "ls -A /var/lib/apt/lists").strip() == ""
     # Only what runs: no package manager's caches, no build tools, no pip.
     missing = run("sh", "-c", "for c in node npm gcc pip pip3 apt-get; do command -v $c || echo no-$c; done")

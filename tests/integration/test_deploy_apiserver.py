@@ -61,13 +61,19 @@ def apply(testbed: Any, objects: dict[Key, JSON] | list[JSON], *, dry_run: bool 
     return run(argv, input=dump(objects), check=False)
 
 
+# Namespaces an OpenShift cluster has, which objects of the OpenShift overlay go into.
+OPENSHIFT_NAMESPACES = ("openshift-config-managed",)
+
+
 def ensure_namespace(testbed: Any, objects: dict[Key, JSON]) -> None:
     """The namespace the objects live in, applied for real: a dry-run Namespace cannot hold the
-    dry-run of what goes into it."""
-    for k, obj in objects.items():
-        if k[0] == "Namespace":
-            result = apply(testbed, [obj], dry_run=False)
-            assert result.returncode == 0, result.stderr
+    dry-run of what goes into it; and the OpenShift namespaces they use, as a cluster has them."""
+    wanted = {k[1] for k in objects} & set(OPENSHIFT_NAMESPACES)
+    namespaces = [obj for k, obj in objects.items() if k[0] == "Namespace"]
+    namespaces += [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}} for name in sorted(wanted)]
+    for obj in namespaces:
+        result = apply(testbed, [obj], dry_run=False)
+        assert result.returncode == 0, result.stderr
 
 
 @pytest.mark.parametrize("rendering", sorted(RENDERINGS))

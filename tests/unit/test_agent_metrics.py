@@ -11,6 +11,7 @@ from flowgate_testbed.testbed import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.agent.metrics import render, serve
+from gateway.agent.ovs import ExportSettings
 from gateway.domain.delivery import DeliveryConfig, DeliveryView
 from gateway.domain.model import Delivery, FlowType, NodeFlowState
 
@@ -33,6 +34,9 @@ def agent(**overrides: Any) -> Any:
         "reported": SimpleNamespace(state=NodeFlowState.EMITTING, type=FlowType.IPFIX),
         "export_since": 1.6e9,
         "meter": SimpleNamespace(rate=lambda: 1250.0),
+        "bridge": SimpleNamespace(bridge="br-int"),
+        "ovs_seen": (ExportSettings(FlowType.IPFIX, ("10.0.0.1:4739",), active_timeout=60, sampling=400),),
+        "ovs_seen_at": 1.65e9,
     }
     figures.update(overrides)
     return SimpleNamespace(**figures)
@@ -64,6 +68,18 @@ def test_every_figure_reads_back_as_prometheus_reads_it() -> None:
     assert states == {"Disabled": 0, "Emitting": 1, "Error": 0}
     assert read[("flowgate_agent_export_on_since_timestamp_seconds", (node,))] == 1.6e9
     assert read[("flowgate_agent_packets_per_second", (node,))] == 1250
+    exporter = {
+        "node": 'node-"1"',
+        "bridge": "br-int",
+        "type": "IPFIX",
+        "targets": "10.0.0.1:4739",
+        "active_timeout": "60",
+        "sampling": "400",
+        "cache_max_flows": "",
+        "agent": "",
+    }
+    assert read[("flowgate_agent_ovs_exporter", tuple(sorted(exporter.items())))] == 1
+    assert read[("flowgate_agent_ovs_read_timestamp_seconds", (node,))] == 1.65e9
 
 
 def test_nothing_exported_reads_all_verdicts_zero_and_no_rate() -> None:
@@ -75,6 +91,8 @@ def test_nothing_exported_reads_all_verdicts_zero_and_no_rate() -> None:
         reported=None,
         export_since=None,
         meter=SimpleNamespace(rate=lambda: None),
+        ovs_seen=None,
+        ovs_seen_at=None,
     )
     read = samples(render(idle))
     assert {v for (name, _), v in read.items() if name == "flowgate_agent_delivery"} == {0.0}

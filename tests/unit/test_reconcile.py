@@ -568,6 +568,20 @@ async def test_the_agents_metrics_say_the_nodes_state_and_since_when_export_is_o
     assert page[("flowgate_agent_state", (("node", "node-2"), ("state", "Emitting"), ("type", "NetFlow")))] == 1.0
     since = page[("flowgate_agent_export_on_since_timestamp_seconds", (("node", "node-2"),))]
     assert before - 1 <= since <= time.time()
+    exporter = (
+        "flowgate_agent_ovs_exporter",
+        (
+            ("active_timeout", "60"),
+            ("agent", ""),
+            ("bridge", "br-int"),
+            ("cache_max_flows", ""),
+            ("node", "node-2"),
+            ("sampling", ""),
+            ("targets", "10.89.0.2:30001"),
+            ("type", "NetFlow"),
+        ),
+    )
+    await eventually(lambda: exporter in samples(rig.agent))  # br-int as the agent last read it
     rig.start(FlowType.NETFLOW, nodePort=30009)  # no collector there: Error, and export is still on
     await eventually(lambda: rig.state() is NodeFlowState.ERROR)
     page = samples(rig.agent)
@@ -575,7 +589,9 @@ async def test_the_agents_metrics_say_the_nodes_state_and_since_when_export_is_o
     assert page[("flowgate_agent_export_on_since_timestamp_seconds", (("node", "node-2"),))] == since
     rig.start(None)
     await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
-    assert not [name for name, _ in samples(rig.agent) if name == "flowgate_agent_export_on_since_timestamp_seconds"]
+    page = samples(rig.agent)
+    assert not [name for name, _ in page if name in ("flowgate_agent_export_on_since_timestamp_seconds", exporter[0])]
+    assert ("flowgate_agent_ovs_read_timestamp_seconds", (("node", "node-2"),)) in page
 
 
 async def test_the_traffic_through_br_int_is_reported_while_export_is_off_and_not_rewritten_at_once() -> None:

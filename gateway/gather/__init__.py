@@ -1,0 +1,1 @@
+"""`flowgate gather`: what support needs from a cluster, collected by `oc adm must-gather`."""
