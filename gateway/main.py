@@ -15,6 +15,7 @@ COMMANDS = {
     "serve": "gateway.server.command",
     "agent": "gateway.agent.command",
     "gather": "gateway.gather.command",
+    "addon": "gateway.addon.command",
 }
 
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the real binaries the testbed runs (kube-apiserver, kube-controller-manager, kubectl, etcd,
-# goflow2), helm (which renders the chart in deploy/helm) and the benchmark's light WebSocket
-# client (subscribers, our own source in hack/subscribers) from the pinned Go modules under hack/,
+# goflow2), helm (which renders the chart in deploy/helm), the benchmark's light WebSocket
+# client (subscribers, our own source in hack/subscribers) and olm-validate (operator-framework/api's
+# validators and OLM's CRDs, for the bundle in bundle/; our own source in hack/olm) from the pinned
+# Go modules under hack/,
 # caches them outside the clone keyed by go.mod, go.sum and our own sources, and links them into .bin/. A second run finds the cache
 # and returns at once. Name binaries to build only those: hack/build-binaries.sh helm goflow2
 set -euo pipefail
@@ -81,6 +83,7 @@ TARGETS=(
   "kube-controller-manager kube k8s.io/kubernetes/cmd/kube-controller-manager"
   "helm helm helm.sh/helm/v3/cmd/helm"
   "subscribers subscribers ."
+  "olm-validate olm flowgate.dev/hack/olm"
 )
 wanted=("$@")
 known=()

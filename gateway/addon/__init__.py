@@ -1,0 +1,1 @@
+"""`flowgate addon`: installs what OLM cannot install from a bundle (manifests.yaml)."""
