@@ -9,6 +9,7 @@ import signal
 import sys
 from typing import Any
 
+from gateway import logs
 from gateway.agent.agent import NodeAgent
 from gateway.agent.metrics import parse_address, serve
 from gateway.agent.ovs import OvsBridge
@@ -47,11 +48,7 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"flowgate agent: --metrics-address: {exc}.", file=sys.stderr)
             return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format=f"%(asctime)s %(levelname)s agent[{node}] %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(settings.log_level, f"%(asctime)s %(levelname)s agent[{node}] %(message)s")
     bridge = OvsBridge(settings.bridge, settings.ovs_rundir, timeout=settings.ovs_timeout)
     small_tls_buffers()
     return asyncio.run(_serve(settings, node, bridge))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import math
 import sys
 from typing import Any
 
+from gateway import logs
 from gateway.kube.config import KubeConfigError, load_access
 from gateway.server.settings import GatewaySettings
 from gateway.settings import SettingsError, add_arguments, from_arguments
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from gateway.server.app import create_app
     from gateway.server.websocket import LeanWebSocketProtocol
 
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, "%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         app = create_app(access, settings)
     except ValueError as exc:  # e.g. a malformed --allowed-origin
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         ws_ping_interval=settings.websocket_ping_interval,
         ws_ping_timeout=settings.websocket_ping_timeout,
         log_level=settings.log_level,
+        log_config=None,  # uvicorn's lines go through the gateway's one redacting handler
         lifespan="on",
         # Every console tab reconnects at once after a restart: a deep accept queue keeps the
         # kernel from refusing handshakes while the gateway works through them.
