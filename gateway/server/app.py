@@ -22,7 +22,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http.websocket_origin import normalize_allowed_origins
 
 from gateway import web
 from gateway.access import Authorizer, Caller
@@ -35,7 +34,9 @@ from gateway.schema.extensions import is_internal
 from gateway.schema.root import schema
 from gateway.server.answers import QueryAnswers
 from gateway.server.collector import CollectorPolicy
-from gateway.server.live import LiveConnection, LiveOperations, origin_allowed, wants_live
+from gateway.server.live import LiveConnection, LiveOperations, wants_live
+from gateway.server.origin import normalize_allowed_origins, refusal, scope_headers, websocket_allowed
+from gateway.server.security_headers import SecurityHeaders
 from gateway.server.settings import GatewaySettings
 from gateway.service.audit import AuditLog
 from gateway.service.hub import StatusHub, flow_informers
@@ -60,6 +61,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return Context(services=self.services, request=request, response=response)
 
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        # The legacy graphql-ws protocol (Strawberry's own sockets) follows the same rule.
+        return websocket_allowed(self.get_websocket_headers(request), frozenset(self.allowed_origins))
+
+    async def reject_websocket(self, request: WebSocket) -> WebSocket:
+        await deny_websocket(request, refusal(self.get_websocket_headers(request)))
+        return request
+
     async def render_graphql_ide(self, request: Request) -> Response:
         # GraphiQL from the gateway's own files: Strawberry's page loads it from a CDN, which a
         # disconnected cluster cannot reach.
@@ -67,6 +76,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         if page is None:
             return HTMLResponse(web.NOT_BUILT.format(what="GraphiQL"), status_code=503)
         return FileResponse(page, headers=NO_CACHE)
+
+
+async def deny_websocket(websocket: WebSocket, sentence: str) -> None:
+    """Refuses a handshake with 403 and the reason as its body (ASGI's WebSocket denial response),
+    so a client that shows HTTP answers (gql, websockets, curl) says why."""
+    await websocket.send_denial_response(PlainTextResponse(sentence + "\n", status_code=403))
 
 
 class RequestMetrics:
@@ -244,10 +259,12 @@ def create_app(
     async def live_socket(scope: Scope, receive: Receive, send: Send) -> None:
         """graphql-transport-ws on /graphql, ahead of the routing and middleware stack: ten
         thousand idle subscribers each keep this call chain alive, so it is kept short."""
-        if not origin_allowed(scope, allowed_origins):
-            logging.getLogger(__name__).warning("refused a WebSocket from a page on another origin")
+        headers = scope_headers(scope.get("headers") or ())
+        if not websocket_allowed(headers, allowed_origins):
+            sentence = refusal(headers)
+            logging.getLogger(__name__).warning("%s", sentence)
             metrics.http_requests.labels("/graphql", "WS", "403").inc()
-            await send({"type": "websocket.close", "code": 1008})
+            await deny_websocket(WebSocket(scope, receive, send), sentence)
             return
         metrics.http_requests.labels("/graphql", "WS", "101").inc()
         connection = LiveConnection(
@@ -316,6 +333,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=metrics)
     if services.sharing:
         app.add_middleware(LiveSockets, live_socket=live_socket)

@@ -35,7 +35,6 @@ from graphql import (
 )
 from starlette.requests import HTTPConnection
 from starlette.types import Message, Receive, Scope, Send
-from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 
 from gateway.access import StandingAccess
 from gateway.resolvers.context import Context, Services
@@ -670,15 +669,3 @@ def wants_live(scope: Scope) -> bool:
             offered = [p.strip() for p in value.decode("latin-1").split(",")]
             return PROTOCOL in offered
     return False
-
-
-def origin_allowed(scope: Scope, allowed: frozenset[str]) -> bool:
-    """As Strawberry decides it: no Origin (not a browser, or the console's proxy, which strips
-    it), the same origin, or one the gateway was told to trust."""
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers") or ()}
-    origin = headers.get("origin")
-    if origin is None or headers.get("sec-fetch-site") == "same-origin":
-        return True
-    if is_same_origin(origin, headers.get("host")) or "*" in allowed:
-        return True
-    return normalize_origin(origin) in allowed

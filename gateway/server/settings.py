@@ -39,8 +39,9 @@ class GatewaySettings:
         choices=("user-token", "none"),
     )
     allowed_origins: list[str] = setting(
-        "a web origin (https://console.example.com) whose pages may open WebSockets; repeatable. "
-        "WebSockets without an Origin header (the OpenShift console's proxy strips it) are always accepted",
+        "a web origin (https://app.example.com) whose pages may open WebSockets to the gateway directly; "
+        "repeatable. Not needed for the OpenShift console: its proxy brings the user's bearer token, and "
+        "handshakes with a bearer token, without an Origin or from the gateway's own origin are always accepted",
         repeat=True,
         metavar="ORIGIN",
         flag="--allowed-origin",

@@ -52,9 +52,14 @@ def code_of(answer: Any) -> str | None:
     return None
 
 
-async def ws_first(gateway: Gateway, init: dict[str, Any] | None, *, origin: str | None = None) -> dict[str, Any]:
-    """connection_init (with `init` as payload), one subscription, its first message."""
+async def ws_first(
+    gateway: Gateway, init: dict[str, Any] | None, *, origin: str | None = None, bearer: str | None = None
+) -> dict[str, Any]:
+    """connection_init (with `init` as payload), one subscription, its first message; `bearer`
+    goes in the handshake's Authorization header, as the console's proxy sends the user's token."""
     headers = {"Origin": origin} if origin else {}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
     async with websockets.connect(
         gateway.ws_url, subprotocols=["graphql-transport-ws"], additional_headers=headers
     ) as ws:  # type: ignore[list-item]
@@ -118,27 +123,28 @@ async def test_every_refusal_has_its_code_and_changes_nothing(gateway: Gateway, 
     assert first["type"] == "next" and first["payload"]["data"]["nodeFlowStatus"]["node"]
     async with gateway.subscribe(SUBSCRIBE, user=None, headers={"Authorization": f"Bearer {viewer}"}) as sub:
         assert (await sub.next())["nodeFlowStatus"]["node"]
-    for name, init, want in [
-        ("WebSocket without a token", None, "UNAUTHENTICATED"),
-        ("WebSocket with an expired token", {"authorization": f"Bearer {expired}"}, "UNAUTHENTICATED"),
-        ("WebSocket as nobody", {"authorization": f"Bearer {nobody}"}, "FORBIDDEN"),
+    # A client without Origin may open a WebSocket, and so may the console's proxy, which dials
+    # with Origin http://localhost and the user's token in the Authorization header.
+    console_proxy = "http://localhost"
+    for name, init, origin, header_token, want in [
+        ("WebSocket without a token", None, None, None, "UNAUTHENTICATED"),
+        ("WebSocket with an expired token", {"authorization": f"Bearer {expired}"}, None, None, "UNAUTHENTICATED"),
+        ("WebSocket as nobody", {"authorization": f"Bearer {nobody}"}, None, None, "FORBIDDEN"),
+        ("WebSocket without Origin", {"authorization": f"Bearer {viewer}"}, None, None, "next"),
+        ("the console proxy's WebSocket (Origin http://localhost, bearer header)", None, console_proxy, viewer, "next"),
+        ("the console proxy's WebSocket as nobody", None, console_proxy, nobody, "FORBIDDEN"),
     ]:
-        message = await ws_first(gateway, init)
+        message = await ws_first(gateway, init, origin=origin, bearer=header_token)
         errors = message["payload"] if message["type"] == "error" else message["payload"].get("errors") or []
         got = str(errors[0]["extensions"]["code"]) if errors else message["type"]
         results[name] = (want, got)
         assert got == want, (name, message)
 
-    # A page of another origin may not open a WebSocket; one without Origin (the console's proxy
-    # strips it) may.
+    # A page of another origin may not open a WebSocket, even one that puts a token in connection_init.
     with pytest.raises(websockets.InvalidStatus) as refused:
         await ws_first(gateway, {"authorization": f"Bearer {viewer}"}, origin="https://evil.example")
     results["cross-origin WebSocket"] = ("HTTP 403", f"HTTP {refused.value.response.status_code}")
     assert refused.value.response.status_code == 403
-    results["WebSocket without Origin"] = (
-        "next",
-        (await ws_first(gateway, {"authorization": f"Bearer {viewer}"}))["type"],
-    )
 
     # More subscriptions than one connection may hold; subscribing before connection_init.
     async with websockets.connect(gateway.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]

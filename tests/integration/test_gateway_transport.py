@@ -97,10 +97,22 @@ async def test_subscriptions_per_connection_are_capped(gateway: Gateway) -> None
 
 
 async def test_websocket_origin_check(gateway: Gateway, start_gateway: Callable[..., Gateway]) -> None:
-    with pytest.raises(websockets.InvalidStatus):
+    # A page of another origin, with nothing a script could not send: refused, and told why.
+    with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(
             gateway.ws_url, subprotocols=["graphql-transport-ws"], origin="https://evil.example"
         ):  # type: ignore[list-item,arg-type]
+            pass
+    assert refused.value.response.status_code == 403
+    assert b"refused a WebSocket from a page on https://evil.example" in refused.value.response.body
+    # The OpenShift console's proxy dials with its own fixed Origin and the user's token in the
+    # Authorization header (openshift/console pkg/proxy/proxy.go): accepted, as that user.
+    console_proxy = {"Origin": "http://localhost", "Authorization": f"Bearer {gateway.token('viewer')}"}
+    async with gateway.subscribe(SUBSCRIBE, init_payload={}, headers=console_proxy) as sub:
+        assert (await sub.next())["nodeFlowStatus"]["node"]
+    # Without the token the same Origin is a page on http://localhost like any other.
+    with pytest.raises(websockets.InvalidStatus):
+        async with gateway.subscribe(SUBSCRIBE, headers={"Origin": "http://localhost"}):
             pass
     allowed = start_gateway(gateway.testbed, "--allowed-origin", "https://console.example")
     async with allowed.subscribe(SUBSCRIBE, headers={"Origin": "https://console.example"}) as sub:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from graphql import parse
 from kubernetes_asyncio.client import Configuration
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from gateway.kube.config import ClusterAccess
@@ -242,13 +242,24 @@ def test_limits_validation_and_queries_over_the_socket(client: TestClient) -> No
         assert limited["type"] == "error" and "limit" in limited["payload"][0]["message"].lower()
 
 
-def test_a_page_on_another_origin_is_refused_one_without_origin_is_served(client: TestClient) -> None:
-    with pytest.raises(WebSocketDisconnect):  # closed before the handshake: an HTTP 403 under uvicorn
-        with client.websocket_connect(
-            "/graphql", subprotocols=["graphql-transport-ws"], headers={"origin": "https://evil.example"}
-        ):
-            pass
-    ctx, _ = connect(client)  # the test client sends no Origin, as the console's proxy
+def test_a_page_on_another_origin_is_refused_with_a_sentence_the_console_proxy_is_served(client: TestClient) -> None:
+    for protocol in ("graphql-transport-ws", "graphql-ws"):  # the live path and Strawberry's own
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect(
+                "/graphql", subprotocols=[protocol], headers={"origin": "https://evil.example"}
+            ):
+                pass
+        assert isinstance(refused.value, WebSocketDenialResponse) and refused.value.status_code == 403, protocol
+        if protocol == "graphql-transport-ws":
+            assert "refused a WebSocket from a page on https://evil.example" in refused.value.text
+            assert "--allowed-origin" in refused.value.text
+    # What the OpenShift console's proxy sends: its own Origin and the user's bearer token.
+    proxied = {"origin": "http://localhost", "authorization": "Bearer anything"}
+    for protocol in ("graphql-transport-ws", "graphql-ws"):
+        with client.websocket_connect("/graphql", subprotocols=[protocol], headers=proxied) as socket:
+            socket.send_text(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(socket.receive_text())["type"] == "connection_ack", protocol
+    ctx, _ = connect(client)  # the test client sends no Origin: not a browser
     ctx.__exit__(None, None, None)
 
 
