@@ -1,5 +1,6 @@
 /** GraphiQL for the gateway, bundled (no CDN); served by the gateway at GET /graphql for browsers. */
 import 'graphiql/graphiql.css';
+import './graphiql-page.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
