@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /*
  * Checks the console plugin build: dist/plugin-manifest.json names the plugin, its entry script
- * exists, and it carries the three extensions with the NetworkFlowsPage code reference that
- * package.json exposes. Run after `npm run build:plugin`.
+ * exists, it carries the extensions of console-extensions.json, and every code reference in them
+ * names a module package.json exposes. Run after `npm run build:plugin`.
  */
 const fs = require('fs');
 const path = require('path');
@@ -29,52 +29,32 @@ check(
   manifest.dependencies && manifest.dependencies['@console/pluginAPI'] === '>=4.22.0',
   'dependencies["@console/pluginAPI"] is not ">=4.22.0"',
 );
-check(
-  pkg.consolePlugin.exposedModules.NetworkFlowsPage === './components/NetworkFlowsPage',
-  'package.json does not expose NetworkFlowsPage as ./components/NetworkFlowsPage',
-);
 for (const script of manifest.loadScripts || []) {
   check(fs.existsSync(path.join(DIST, script)), `load script ${script} is missing from dist/`);
 }
 check((manifest.loadScripts || []).some((s) => /^plugin-entry\./.test(s)), 'no plugin-entry script in loadScripts');
-check(
-  fs.readdirSync(DIST).some((file) => /^exposed-NetworkFlowsPage-chunk-.*\.js$/.test(file)),
-  'no exposed-NetworkFlowsPage chunk in dist/',
-);
 check(fs.existsSync(path.join(DIST, 'locales', 'en', 'plugin__flowgate.json')), 'locales/en/plugin__flowgate.json not in dist/');
 
+// The manifest carries console-extensions.json as written, and every code reference names a
+// module package.json exposes, built into its own chunk.
 const extensions = manifest.extensions || [];
-const ofType = (type) => extensions.filter((e) => e.type === type);
-const [flag] = ofType('console.flag/model');
+const declared = JSON.parse(fs.readFileSync(path.join(ROOT, 'console-extensions.json'), 'utf8'));
 check(
-  flag &&
-    flag.properties.flag === 'FLOWGATE' &&
-    flag.properties.model.group === 'flowgate.dev' &&
-    flag.properties.model.version === 'v1alpha1' &&
-    flag.properties.model.kind === 'FlowExport',
-  'console.flag/model FLOWGATE for flowgate.dev/v1alpha1 FlowExport is missing',
+  JSON.stringify(extensions) === JSON.stringify(declared),
+  'the extensions differ from console-extensions.json',
 );
-const [nav] = ofType('console.navigation/href');
-check(
-  nav &&
-    nav.properties.id === 'network-flows' &&
-    nav.properties.perspective === 'admin' &&
-    nav.properties.section === 'networking' &&
-    nav.properties.name === '%plugin__flowgate~Network Flows%' &&
-    nav.properties.href === '/flowgate/network-flows' &&
-    JSON.stringify(nav.flags) === JSON.stringify({ required: ['FLOWGATE'] }),
-  'console.navigation/href network-flows is missing or differs',
-);
-const [route] = ofType('console.page/route');
-check(
-  route &&
-    route.properties.path === '/flowgate/network-flows' &&
-    route.properties.component &&
-    route.properties.component.$codeRef === 'NetworkFlowsPage' &&
-    JSON.stringify(route.flags) === JSON.stringify({ required: ['FLOWGATE'] }),
-  'console.page/route /flowgate/network-flows with $codeRef NetworkFlowsPage is missing or differs',
-);
-check(extensions.length === 3, `${extensions.length} extensions, expected 3`);
+const codeRefs = (value) =>
+  value && typeof value === 'object'
+    ? Object.entries(value).flatMap(([key, inner]) => (key === '$codeRef' ? [inner] : codeRefs(inner)))
+    : [];
+for (const ref of codeRefs(extensions)) {
+  const module = ref.split('.')[0];
+  check(module in pkg.consolePlugin.exposedModules, `$codeRef ${ref} names ${module}, which package.json does not expose`);
+  check(
+    fs.readdirSync(DIST).some((file) => file.startsWith(`exposed-${module}-chunk-`) && file.endsWith('.js')),
+    `no exposed-${module} chunk in dist/`,
+  );
+}
 
 if (problems.length) {
   for (const problem of problems) console.error(`plugin-manifest.json: ${problem}`);

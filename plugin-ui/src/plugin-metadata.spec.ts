@@ -31,31 +31,45 @@ describe('console plugin metadata', () => {
     expect(pkg.name).toBe(pkg.consolePlugin.name);
     expect(pkg.consolePlugin).toMatchObject({
       name: 'flowgate',
-      exposedModules: { NetworkFlowsPage: './components/NetworkFlowsPage' },
+      exposedModules: {
+        NetworkFlowsPage: './components/NetworkFlowsPage',
+        flowsAccess: './components/flowsAccessFlag',
+      },
       dependencies: { '@console/pluginAPI': '>=4.22.0' },
     });
     expect(pkg.consolePlugin.displayName).toBeTruthy();
     expect(pkg.consolePlugin.description).toBeTruthy();
     // Exposed modules are relative to the webpack context, src/.
     expect(fs.existsSync(path.join(ROOT, 'src/components/NetworkFlowsPage.tsx'))).toBe(true);
+    expect(fs.existsSync(path.join(ROOT, 'src/components/flowsAccessFlag.ts'))).toBe(true);
   });
 
-  it('declares the flag, the nav item and the route', () => {
+  it('declares the flags, a nav item in each perspective for readers only, and the route', () => {
+    const entry = {
+      name: '%plugin__flowgate~Network Flows%',
+      href: '/flowgate/network-flows',
+    };
+    // Only users who may list flows (what the gateway asks of a reader) see an entry; an admin
+    // lands in the Administrator perspective, other users in the Developer one.
+    const readers = { required: ['FLOWGATE', 'FLOWGATE_FLOWS_READABLE'] };
     expect(extensions).toEqual([
       {
         type: 'console.flag/model',
         properties: { flag: 'FLOWGATE', model: { group: 'flowgate.dev', version: 'v1alpha1', kind: 'FlowExport' } },
       },
       {
+        type: 'console.flag/hookProvider',
+        properties: { handler: { $codeRef: 'flowsAccess.useFlowsReadableFlag' } },
+      },
+      {
         type: 'console.navigation/href',
-        properties: {
-          id: 'network-flows',
-          perspective: 'admin',
-          section: 'networking',
-          name: '%plugin__flowgate~Network Flows%',
-          href: '/flowgate/network-flows',
-        },
-        flags: { required: ['FLOWGATE'] },
+        properties: { id: 'network-flows', perspective: 'admin', section: 'networking', ...entry },
+        flags: readers,
+      },
+      {
+        type: 'console.navigation/href',
+        properties: { id: 'network-flows-dev', perspective: 'dev', section: 'resources', ...entry },
+        flags: readers,
       },
       {
         type: 'console.page/route',
@@ -71,7 +85,7 @@ describe('console plugin metadata', () => {
     ).not.toThrow();
   });
 
-  it('imports the console SDK only from the console entry', () => {
+  it('imports the console SDK only from the console entries', () => {
     const files = (dir: string): string[] =>
       fs.readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
         const full = path.join(dir, entry.name);
@@ -80,6 +94,6 @@ describe('console plugin metadata', () => {
     const importers = files(path.join(ROOT, 'src'))
       .filter((file) => fs.readFileSync(file, 'utf8').includes('@openshift-console/dynamic-plugin-sdk'))
       .map((file) => path.relative(ROOT, file));
-    expect(importers).toEqual(['src/components/NetworkFlowsPage.tsx']);
+    expect(importers.sort()).toEqual(['src/components/NetworkFlowsPage.tsx', 'src/components/flowsAccessFlag.ts']);
   });
 });

@@ -1,5 +1,5 @@
 import { useState, type FC } from 'react';
-import { Flex, FlexItem, MenuToggle, Select, SelectList, SelectOption, Spinner, Tooltip } from '@patternfly/react-core';
+import { Flex, FlexItem, MenuToggle, Select, SelectList, SelectOption, Skeleton, Spinner, Tooltip } from '@patternfly/react-core';
 import type { FlowType } from '../gateway/types';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
 import { FLOW_TYPE_NAMES } from './NodeStateLabel';
@@ -9,8 +9,11 @@ export type EmissionChoice = FlowType | 'DISABLED';
 const CHOICES: EmissionChoice[] = ['DISABLED', 'NETFLOW', 'IPFIX', 'SFLOW'];
 
 export interface EmissionSelectProps {
-  /** What the cluster does now (or what was just asked for, while busy). */
-  value: EmissionChoice;
+  /**
+   * What the cluster does now (or what was just asked for, while busy); null until the gateway
+   * has said, so the select never shows a setting it does not know.
+   */
+  value: EmissionChoice | null;
   onSelect: (choice: EmissionChoice) => void;
   isDisabled: boolean;
   /** Shown in a tooltip over the disabled select. */
@@ -28,7 +31,7 @@ export const EmissionSelect: FC<EmissionSelectProps> = ({ value, onSelect, isDis
     <Select
       id="flowgate-emission-select"
       isOpen={isOpen && !isDisabled}
-      selected={value}
+      selected={value ?? undefined}
       onSelect={(_event, selected) => {
         setIsOpen(false);
         if (typeof selected === 'string' && (CHOICES as string[]).includes(selected)) {
@@ -50,7 +53,11 @@ export const EmissionSelect: FC<EmissionSelectProps> = ({ value, onSelect, isDis
           isDisabled={isDisabled}
           icon={busy ? <Spinner size="sm" aria-label={t('Switching')} /> : undefined}
         >
-          {label(value)}
+          {value === null ? (
+            <Skeleton width="6em" screenreaderText={t('Not known yet')} data-test="emission-unknown" />
+          ) : (
+            label(value)
+          )}
         </MenuToggle>
       )}
     >

@@ -13,7 +13,8 @@ import {
   snapshot,
 } from '../testing/fakeTransport';
 import { renderWithI18n } from '../testing/render';
-import type { GatewayConnection } from '../gateway/connection';
+import type { GatewayConnection, GraphQLResponse } from '../gateway/connection';
+import { GatewayError } from '../gateway/errors';
 
 const setup = async (options: FakeConnectionOptions = {}) => {
   const transport = new FakeTransport();
@@ -163,6 +164,90 @@ describe('FlowsPage', () => {
     expect(screen.getAllByTestId(/^row-/)).toHaveLength(50);
     expect(rowOf('node-51')).toBeInTheDocument();
     expect(screen.queryByTestId('row-node-1')).not.toBeInTheDocument();
+  });
+
+  it('shows no emission setting until the live table has answered, and says why it waits', async () => {
+    const user = userEvent.setup();
+    const { send } = await setup();
+    // Export runs on the cluster, but the page has not heard so: no value, not "Disabled".
+    expect(emissionToggle()).toBeDisabled();
+    expect(emissionToggle()).not.toHaveTextContent('Disabled');
+    expect(screen.getByTestId('emission-unknown')).toHaveTextContent('Not known yet');
+    await user.hover(screen.getByTestId('emission-disabled-reason'));
+    expect(await screen.findByRole('tooltip')).toHaveTextContent('Waiting for the gateway to say what the cluster exports.');
+
+    send(snapshot([node('node-1')], { enabled: true, type: 'IPFIX' }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    expect(emissionToggle()).toHaveTextContent('IPFIX');
+    expect(screen.queryByTestId('emission-unknown')).not.toBeInTheDocument();
+  });
+
+  it('explains repeated refusals with what the gateway answers over HTTP, and what to do', async () => {
+    const answers: GraphQLResponse<unknown>[] = [];
+    const { transport, connection } = await setup({
+      resolve: (request) => (request.operationName === 'Viewer' && answers.length ? answers.shift() : undefined),
+    });
+    act(() => {
+      transport.setTrouble({ refusals: 2, closeCode: 1006, closeReason: '' });
+    });
+    expect(screen.queryByTestId('connection-trouble')).not.toBeInTheDocument();
+
+    // Three in a row: the page asks over HTTP, which works: only the live connection fails.
+    act(() => {
+      transport.setTrouble({ refusals: 3, closeCode: 1006, closeReason: '' });
+    });
+    const alert = await screen.findByTestId('connection-trouble');
+    expect(alert).toHaveTextContent('The live connection to the gateway keeps failing');
+    expect(alert).toHaveTextContent('3 attempts in a row ended before the gateway accepted them (last close: 1006).');
+    await waitFor(() => {
+      expect(screen.getByTestId('connection-trouble-seen')).toHaveTextContent('The gateway answers requests');
+    });
+    expect(screen.getByTestId('connection-trouble-todo')).toHaveTextContent(
+      'oc -n flowgate logs deployment/flowgate-gateway',
+    );
+
+    // Three more, and now the console's proxy cannot reach the gateway either.
+    connection.fetch.mockRejectedValueOnce(
+      new GatewayError(
+        "The request to the gateway was answered HTTP 502 Bad Gateway: Failed to dial backend: 'connection refused'",
+        'NETWORK',
+        [],
+        502,
+      ),
+    );
+    act(() => {
+      transport.setTrouble({ refusals: 6, closeCode: 1006, closeReason: '' });
+    });
+    await waitFor(() => {
+      expect(screen.getByTestId('connection-trouble-seen')).toHaveTextContent(
+        "Asked over HTTP, the gateway answered HTTP 502: The request to the gateway was answered HTTP 502 Bad Gateway: Failed to dial backend: 'connection refused'",
+      );
+    });
+    expect(screen.getByTestId('connection-trouble-todo')).toHaveTextContent(
+      'The gateway cannot be reached. An administrator can check that its pods run and are ready: oc -n flowgate get pods -l app.kubernetes.io/component=gateway',
+    );
+
+    // Refused for a reason the gateway gives in GraphQL: its sentence, and what to ask for.
+    answers.push({ errors: [gqlError('User "bob" may not list flows.flowgate.dev.', 'FORBIDDEN')] });
+    act(() => {
+      transport.setTrouble({ refusals: 9, closeCode: 4403, closeReason: 'Forbidden' });
+    });
+    await waitFor(() => {
+      expect(screen.getByTestId('connection-trouble-seen')).toHaveTextContent(
+        'Asked over HTTP, the gateway answered FORBIDDEN: User "bob" may not list flows.flowgate.dev.',
+      );
+    });
+    expect(screen.getByTestId('connection-trouble')).toHaveTextContent('(last close: 4403: Forbidden)');
+    expect(screen.getByTestId('connection-trouble-todo')).toHaveTextContent('flowgate-viewer role');
+
+    // Accepted again: the alert goes.
+    act(() => {
+      transport.setTrouble(null);
+      transport.setStatus('connected');
+    });
+    expect(screen.queryByTestId('connection-trouble')).not.toBeInTheDocument();
   });
 
   it('starts the chosen flow type with the collector form, and stops on Disabled', async () => {

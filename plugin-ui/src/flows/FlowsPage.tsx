@@ -27,12 +27,14 @@ import {
   type FieldErrors,
 } from './collectorForm';
 import { CollectorSection } from './CollectorSection';
+import { ConnectionTroubleAlert } from './ConnectionTroubleAlert';
 import { EmissionSelect, type EmissionChoice } from './EmissionSelect';
 import { FlowsTableStore, type FrameScheduler } from './flowsTableStore';
 import { FlowsTable } from './FlowsTable';
 import { RecentEvents } from './RecentEvents';
 import { useExportCosts } from './useExportCosts';
 import { useNow } from './useNow';
+import { useConnectionDiagnosis } from './useConnectionDiagnosis';
 import { useViewer } from './useViewer';
 import './flows.css';
 
@@ -95,6 +97,8 @@ export interface FlowsPageProps {
   defaultPerPage?: number;
 }
 
+const noTrouble = () => null;
+
 /** The Network Flows page, the same in the console and standalone. */
 export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, scheduler, defaultPerPage }) => {
   const { t } = useFlowgateTranslation();
@@ -118,6 +122,8 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
 
   const table = useSyncExternalStore(store.subscribe, store.getSnapshot);
   const status = useSyncExternalStore(transport.onStatus, transport.getStatus);
+  const trouble = useSyncExternalStore(transport.onStatus, transport.getTrouble ?? noTrouble);
+  const diagnosis = useConnectionDiagnosis(connection, trouble);
   const { viewer, error: viewerError } = useViewer(connection);
   const costs = useExportCosts(connection);
   const now = useNow();
@@ -132,7 +138,8 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
   const state: FlowsState | null = table.state;
   // Until the user edits it, the form shows the running export's collector.
   const shownForm = formDirty ? form : formFromCollector(state?.enabled ? state.collector : null, form);
-  const current: EmissionChoice = state?.enabled && state.type ? state.type : 'DISABLED';
+  // Null until the live table's first answer: the select never shows a setting it does not know.
+  const current: EmissionChoice | null = state ? (state.enabled && state.type ? state.type : 'DISABLED') : null;
   const unsupported = state !== null && !state.supported;
   // OpenShift's Cluster Network Operator configures export itself: flowgate must not switch it.
   const managed = state?.operatorExport ?? null;
@@ -141,7 +148,9 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
     ? (viewer.reason ?? t('You may view flow export but not switch it.'))
     : viewerError
       ? viewerError.message
-      : null;
+      : !state
+        ? t('Waiting for the gateway to say what the cluster exports.')
+        : null;
   const controlsDisabled = !state || unsupported || managed !== null || !canSwitch || pending !== null;
 
   const localMessages = {
@@ -211,6 +220,11 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
       </PageSection>
       <PageSection>
         <Stack hasGutter>
+          {diagnosis && (
+            <StackItem>
+              <ConnectionTroubleAlert diagnosis={diagnosis} />
+            </StackItem>
+          )}
           {unsupported && (
             <StackItem>
               <Alert
@@ -325,7 +339,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
               onToggle={setCollectorExpanded}
               currentDescription={state?.enabled ? state.collector?.description : null}
               onApply={
-                current === 'DISABLED'
+                current === null || current === 'DISABLED'
                   ? undefined
                   : () => {
                       void apply(current);

@@ -58,7 +58,7 @@ describe('createHttpFetch', () => {
   });
 
   it('posts JSON with the extra headers', async () => {
-    fetchMock.mockResolvedValue({ status: 200, statusText: 'OK', json: () => Promise.resolve({ data: { a: 1 } }) });
+    fetchMock.mockResolvedValue({ status: 200, statusText: 'OK', text: () => Promise.resolve(JSON.stringify({ data: { a: 1 } })) });
     const request = { query: '{ a }' };
     await expect(createHttpFetch('/graphql', () => ({ Authorization: 'Bearer x' }))(request)).resolves.toEqual({
       data: { a: 1 },
@@ -75,11 +75,23 @@ describe('createHttpFetch', () => {
     fetchMock.mockResolvedValue({
       status: 401,
       statusText: 'Unauthorized',
-      json: () => Promise.resolve({ errors: [{ message: 'No token.' }] }),
+      text: () => Promise.resolve(JSON.stringify({ errors: [{ message: 'No token.' }] })),
     });
     await expect(createHttpFetch('/graphql')({ query: '{ a }' })).resolves.toEqual({ errors: [{ message: 'No token.' }] });
-    fetchMock.mockResolvedValue({ status: 502, statusText: 'Bad Gateway', json: () => Promise.reject(new Error('html')) });
-    await expect(createHttpFetch('/graphql')({ query: '{ a }' })).rejects.toThrow('The gateway answered HTTP 502 Bad Gateway');
+    fetchMock.mockResolvedValue({
+      status: 502,
+      statusText: 'Bad Gateway',
+      text: () => Promise.resolve("Failed to dial backend: 'dial tcp 10.0.0.9:8443: connect: connection refused'\n"),
+    });
+    await expect(createHttpFetch('/graphql')({ query: '{ a }' })).rejects.toMatchObject({
+      status: 502,
+      message:
+        "The request to the gateway was answered HTTP 502 Bad Gateway: Failed to dial backend: 'dial tcp 10.0.0.9:8443: connect: connection refused'",
+    });
+    fetchMock.mockResolvedValue({ status: 503, statusText: 'Service Unavailable', text: () => Promise.resolve('') });
+    await expect(createHttpFetch('/graphql')({ query: '{ a }' })).rejects.toThrow(
+      'The request to the gateway was answered HTTP 503 Service Unavailable.',
+    );
   });
 });
 

@@ -27,6 +27,14 @@ export interface SubscriptionSink<T> {
   complete: () => void;
 }
 
+/** Connection attempts in a row that ended before the gateway accepted them. */
+export interface ConnectionTrouble {
+  readonly refusals: number;
+  /** How the last attempt closed, as the browser saw it (1006: no reason given, e.g. refused). */
+  readonly closeCode: number | null;
+  readonly closeReason: string;
+}
+
 /** Subscriptions over one (re)connecting WebSocket. */
 export interface SubscriptionTransport {
   /** Starts a subscription; the returned function ends it. */
@@ -34,6 +42,8 @@ export interface SubscriptionTransport {
   /** The WebSocket's state, for useSyncExternalStore. */
   getStatus: () => ConnectionStatus;
   onStatus: (listener: () => void) => () => void;
+  /** Failed attempts since the socket was last accepted, or null (for useSyncExternalStore, with onStatus). */
+  getTrouble?: () => ConnectionTrouble | null;
   /** Closes the socket; a later subscribe opens a new one. */
   dispose: () => void;
 }

@@ -30,12 +30,20 @@ export class GatewayError extends Error {
   readonly code?: GatewayErrorCode;
   readonly field?: string;
   readonly errors: readonly GraphQLErrorPayload[];
+  /** The HTTP status of an answer that was not GraphQL (a proxy's 502, say), when there was one. */
+  readonly status?: number;
 
-  constructor(message: string, code?: GatewayErrorCode, errors: readonly GraphQLErrorPayload[] = []) {
+  constructor(
+    message: string,
+    code?: GatewayErrorCode,
+    errors: readonly GraphQLErrorPayload[] = [],
+    status?: number,
+  ) {
     super(message);
     this.name = 'GatewayError';
     this.code = code;
     this.errors = errors;
+    this.status = status;
     this.field = errors.find((e) => typeof e.extensions?.field === 'string')?.extensions?.field;
   }
 

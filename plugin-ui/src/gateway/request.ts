@@ -35,14 +35,25 @@ export const createHttpFetch =
       body: JSON.stringify(request),
       credentials: 'same-origin',
     });
+    const text = await response.text().catch(() => '');
     let body: unknown;
     try {
-      body = await response.json();
+      body = JSON.parse(text);
     } catch {
       body = undefined;
     }
     if (body && typeof body === 'object' && ('data' in body || 'errors' in body)) {
       return body as GraphQLResponse<T>;
     }
-    throw new GatewayError(`The gateway answered HTTP ${String(response.status)} ${response.statusText}`.trim(), 'NETWORK');
+    throw new GatewayError(httpFailure(response.status, response.statusText, text), 'NETWORK', [], response.status);
   };
+
+/**
+ * "The request to the gateway was answered HTTP 502 Bad Gateway: <the first line of the body>"
+ * (a proxy on the way may have answered, not the gateway).
+ */
+export const httpFailure = (status: number, statusText: string, body: string): string => {
+  const said = body.trim().split('\n')[0].slice(0, 300);
+  const answered = `The request to the gateway was answered HTTP ${String(status)} ${statusText}`.trim();
+  return said && said !== statusText ? `${answered}: ${said}` : `${answered}.`;
+};

@@ -96,10 +96,14 @@ describe('createWsTransport', () => {
     transport.dispose();
   });
 
-  it('reports reconnecting while down, retries past any attempt limit, and subscribes again', async () => {
+  it('reports reconnecting while down, counts the failed attempts, retries past any limit, and subscribes again', async () => {
     const transport = open(TOKEN);
     const statuses: string[] = [];
-    transport.onStatus(() => statuses.push(transport.getStatus()));
+    transport.onStatus(() => {
+      if (statuses[statuses.length - 1] !== transport.getStatus()) {
+        statuses.push(transport.getStatus());
+      }
+    });
     const error = jest.fn();
     transport.subscribe({ query: 'subscription S { flowsTable { snapshot } }' }, { next: jest.fn(), error, complete: jest.fn() });
     await flush();
@@ -107,6 +111,8 @@ describe('createWsTransport', () => {
 
     latest().drop();
     expect(transport.getStatus()).toBe('reconnecting');
+    // A connection that was accepted and then dropped is no refusal.
+    expect(transport.getTrouble?.()).toBeNull();
     // The gateway stays away for a while: every attempt fails.
     for (let attempt = 0; attempt < 12; attempt += 1) {
       await jest.advanceTimersByTimeAsync(retryDelayMs(attempt, 30_000, () => 1));
@@ -115,6 +121,7 @@ describe('createWsTransport', () => {
     expect(FakeSocket.instances.length).toBeGreaterThanOrEqual(13);
     expect(error).not.toHaveBeenCalled();
     expect(transport.getStatus()).toBe('reconnecting');
+    expect(transport.getTrouble?.()).toMatchObject({ refusals: 12, closeCode: 1006 });
 
     await jest.advanceTimersByTimeAsync(30_000);
     const socket = latest();
@@ -122,6 +129,7 @@ describe('createWsTransport', () => {
     expect(transport.getStatus()).toBe('connected');
     expect(socket.sent.some((message) => message.type === 'subscribe')).toBe(true);
     expect(statuses).toEqual(['connected', 'reconnecting', 'connected']);
+    expect(transport.getTrouble?.()).toBeNull();
     transport.dispose();
   });
 

@@ -9,6 +9,7 @@
 import { createClient, type Client } from 'graphql-ws';
 import type {
   ConnectionStatus,
+  ConnectionTrouble,
   GatewayConnection,
   GraphQLRequest,
   GraphQLResponse,
@@ -48,20 +49,25 @@ export const createWsTransport = (
   const { keepAliveMs = 10_000, pongTimeoutMs = 5_000, maxRetryDelayMs = 30_000, webSocketImpl } = options;
   let client: Client | null = null;
   let status: ConnectionStatus = 'connecting';
+  let trouble: ConnectionTrouble | null = null;
   let active = 0;
   const listeners = new Set<() => void>();
+  const notify = () => {
+    listeners.forEach((listener) => {
+      listener();
+    });
+  };
 
   const setStatus = (next: ConnectionStatus) => {
     if (status !== next) {
       status = next;
-      listeners.forEach((listener) => {
-        listener();
-      });
+      notify();
     }
   };
 
   const open = (): Client => {
     let socket: WebSocket | null = null;
+    let accepted = false;
     let pongTimer: ReturnType<typeof setTimeout> | undefined;
     let lastCloseCode: number | undefined;
     const opened = createClient({
@@ -80,12 +86,18 @@ export const createWsTransport = (
       ...(webSocketImpl ? { webSocketImpl } : {}),
       on: {
         connecting: (isRetry) => {
+          accepted = false;
           if (isRetry) {
             setStatus('reconnecting');
           }
         },
         connected: (connected) => {
           socket = connected as WebSocket;
+          accepted = true;
+          if (trouble) {
+            trouble = null;
+            notify();
+          }
           setStatus('connected');
         },
         ping: (received) => {
@@ -107,6 +119,16 @@ export const createWsTransport = (
           lastCloseCode = (event as CloseEvent | undefined)?.code;
           clearTimeout(pongTimer);
           socket = null;
+          if (!accepted && client === opened) {
+            // Refused, or closed before connection_ack: the page explains after a few in a row.
+            const { code, reason } = (event ?? {}) as { code?: unknown; reason?: unknown };
+            trouble = {
+              refusals: (trouble?.refusals ?? 0) + 1,
+              closeCode: typeof code === 'number' ? code : null,
+              closeReason: typeof reason === 'string' ? reason : '',
+            };
+            notify();
+          }
           if (client === opened && active > 0) {
             setStatus('reconnecting');
           }
@@ -149,6 +171,7 @@ export const createWsTransport = (
       };
     },
     getStatus: () => status,
+    getTrouble: () => trouble,
     onStatus: (listener) => {
       listeners.add(listener);
       return () => {
@@ -160,6 +183,7 @@ export const createWsTransport = (
       client = null;
       active = 0;
       status = 'connecting';
+      trouble = null;
       void closing?.dispose();
     },
   };

@@ -17,7 +17,7 @@ const gateway = (auth: boolean) =>
       !auth || authorization === 'Bearer good'
         ? { data: { viewer: { user: auth ? 'alice' : null, canSwitch: true, reason: null } } }
         : { data: null, errors: [gqlError(authorization ? REJECTED : 'No bearer token was sent.', 'UNAUTHENTICATED')] };
-    return Promise.resolve({ status: 200, statusText: 'OK', json: () => Promise.resolve(body) });
+    return Promise.resolve({ status: 200, statusText: 'OK', text: () => Promise.resolve(JSON.stringify(body)) });
   });
 
 const setup = async (auth: boolean) => {

@@ -1,6 +1,7 @@
 /** Test doubles: a subscription transport fed by the test, a connection around it, a frame scheduler run by hand. */
 import type {
   ConnectionStatus,
+  ConnectionTrouble,
   GatewayConnection,
   GraphQLRequest,
   GraphQLResponse,
@@ -25,6 +26,7 @@ interface Subscription {
 
 export class FakeTransport implements SubscriptionTransport {
   status: ConnectionStatus = 'connecting';
+  trouble: ConnectionTrouble | null = null;
   readonly subscriptions: Subscription[] = [];
   disposed = 0;
   private readonly listeners = new Set<() => void>();
@@ -42,6 +44,8 @@ export class FakeTransport implements SubscriptionTransport {
 
   getStatus = () => this.status;
 
+  getTrouble = () => this.trouble;
+
   onStatus = (listener: () => void) => {
     this.listeners.add(listener);
     return () => {
@@ -58,6 +62,12 @@ export class FakeTransport implements SubscriptionTransport {
     this.listeners.forEach((listener) => {
       listener();
     });
+  }
+
+  /** As the WebSocket transport reports attempts that ended before the gateway accepted them. */
+  setTrouble(trouble: ConnectionTrouble | null): void {
+    this.trouble = trouble;
+    this.setStatus(trouble ? 'reconnecting' : this.status);
   }
 
   /** Sends one flowsTable message to every open subscription. */
