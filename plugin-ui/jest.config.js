@@ -22,4 +22,7 @@ module.exports = {
   // graphql-ws ships ESM only.
   transformIgnorePatterns: ['/node_modules/(?!graphql-ws/)'],
   setupFilesAfterEnv: ['<rootDir>/setup-tests.ts'],
+  // A bound only a hang breaks: a test that types into a form takes a few seconds on a busy
+  // machine, which jest's default of 5 s does not allow.
+  testTimeout: 30_000,
 };
