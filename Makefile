@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export FLOWGATE_BIN_DIR := $(CURDIR)/.bin
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/.bin:$(PATH)
 
-.PHONY: all setup system-deps image-deps venv lock binaries ui image chart-sync bundle check lint test bench demo clean
+.PHONY: all setup system-deps image-deps console venv lock binaries ui image chart-sync bundle check lint test bench demo clean
 
 all: setup
 
@@ -51,6 +51,11 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The real OpenShift console the browser tests run the plugin in, unpacked into the build cache
+# (hack/install-console.sh says where the archive comes from).
+console:
+	@hack/install-console.sh
+
 # The container image localhost/flowgate:<version>, built with buildah (no daemon or registry
 # needed); OCI_ARCHIVE=flowgate.tar also writes an archive for `podman load` or `skopeo copy`.
 image:
@@ -75,7 +80,7 @@ check: lint
 # integration (real API server, the manifests in deploy/ with kubectl and helm) and end-to-end
 # (real OVS, real browser, the container image built and run with buildah), then the benchmark's
 # smoke of about two minutes, every section (figures printed, not asserted).
-test: setup image-deps lint
+test: setup image-deps console lint
 	@hack/build-ui.sh --check
 	$(VENV)/bin/pytest -q -ra --durations=15 tests
 	$(VENV)/bin/python -m bench --quick

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Builds the web UI from plugin-ui/ (the OpenShift console plugin, the standalone page and
-# GraphiQL) and installs the outputs into the Python package (gateway/web/), which serves them;
-# the console-like host the browser tests load the plugin into goes to plugin-ui/dist-test-host/.
+# GraphiQL) and installs the outputs into the Python package (gateway/web/), which serves them.
 #   hack/build-ui.sh          npm ci when the lockfile changed, then the production build
 #   hack/build-ui.sh --check  also lint, type check and the jest tests (what `make test` runs)
 # npm uses its own cache (~/.npm); builds are cached outside the clone, keyed by the sources, so
@@ -54,7 +53,6 @@ if [ ! -f "$built/.complete" ]; then
   step build npm run build
   rm -rf "$built.tmp" && mkdir -p "$built.tmp"
   cp -r dist "$built.tmp/plugin" && cp -r dist-standalone "$built.tmp/ui" && cp -r dist-graphiql "$built.tmp/graphiql"
-  cp -r dist-test-host "$built.tmp/test-host"
   touch "$built.tmp/.complete"
   rm -rf "$built" && mv "$built.tmp" "$built"
 else
@@ -64,5 +62,3 @@ for part in plugin ui graphiql; do
   rm -rf "${WEB:?}/$part"
   cp -r "$built/$part" "$WEB/$part"
 done
-rm -rf "$UI/dist-test-host"
-cp -r "$built/test-host" "$UI/dist-test-host"

@@ -15,6 +15,8 @@
 #                                        the alerting tests': Debian's prometheus (the server that
 #                                        scrapes the testbed, and promtool, which unit-tests the
 #                                        alert rules); its service is never started
+#   hack/install-system-deps.sh console  zstd, to unpack the OpenShift console the browser tests
+#                                        run the plugin in (hack/install-console.sh)
 set -euo pipefail
 need=()
 case "${1:-testbed}" in
@@ -36,8 +38,11 @@ case "${1:-testbed}" in
   monitoring)
     command -v promtool >/dev/null || need+=(prometheus)
     ;;
+  console)
+    command -v zstd >/dev/null || need+=(zstd)
+    ;;
   *)
-    echo "flowgate: install-system-deps.sh takes 'testbed' (the default), 'browser', 'image' or 'monitoring', not '$1'." >&2
+    echo "flowgate: install-system-deps.sh takes 'testbed' (the default), 'browser', 'image', 'monitoring' or 'console', not '$1'." >&2
     exit 2
     ;;
 esac

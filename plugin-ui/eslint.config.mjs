@@ -6,11 +6,11 @@ import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'dist-standalone/', 'dist-graphiql/', 'dist-test-host/', 'node_modules/', 'coverage/'],
+    ignores: ['dist/', 'dist-standalone/', 'dist-graphiql/', 'node_modules/', 'coverage/'],
   },
   eslint.configs.recommended,
   {
-    files: ['src/**/*.{ts,tsx}', 'test-host/**/*.{ts,tsx}', '__mocks__/**/*.{ts,tsx}', 'setup-tests.ts'],
+    files: ['src/**/*.{ts,tsx}', '__mocks__/**/*.{ts,tsx}', 'setup-tests.ts'],
     extends: [tseslint.configs.strictTypeChecked, tseslint.configs.stylisticTypeChecked],
     plugins: { react },
     languageOptions: {

@@ -1,12 +1,12 @@
 """The Network Flows page in a real browser (Debian's Chromium through Playwright) against the real
 gateway (`flowgate serve`), the testbed's real API server and, where export is switched, real node
-agents driving real Open vSwitch: the standalone page at `/`, the console plugin loaded by module
-federation into a console-like host behind a console-like proxy, and GraphiQL with every request
-off the gateway's origin refused. axe-core checks each page for serious and critical violations.
+agents driving real Open vSwitch: the standalone page at `/` and GraphiQL with every request off
+the gateway's origin refused. axe-core checks each page for serious and critical violations. The
+console plugin is tested inside the real OpenShift console: tests/e2e/test_openshift_console.py.
 
 Screenshots go to tests/artifacts/ (gitignored): standalone-emitting.png, standalone-error.png,
 viewer-disabled.png, collector-costs.png, sdn-unsupported.png, reconnected.png,
-console-host-emitting.png, graphiql-subscription.png; a failing test adds failed-<test>-<n>.png."""
+graphiql-subscription.png; a failing test adds failed-<test>-<n>.png."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,82 +29,25 @@ from gateway.domain import export_cost
 from gateway.domain.model import FlowType
 from tests.fixtures.agents import NodeAgents
 from tests.fixtures.browser import Pages, assert_accessible
-from tests.fixtures.console_host import PROXY_PREFIX, running_console_host
+from tests.fixtures.flows_page import (
+    EMITTING_WITHIN,
+    FLOWS_PATH,
+    NODE_PORT,
+    NODES,
+    RECORD_STATES,
+    cell,
+    choose_emission,
+    expect_states,
+    exporters,
+    hover_reason,
+    set_active_timeout,
+    status_cell,
+    stop_export,
+)
 from tests.fixtures.gateway import Gateway, launch, running_gateway
 from tests.fixtures.kubectl import LineReader
 
 pytestmark = [pytest.mark.slow]
-
-NODES = ["node-1", "node-2", "node-3"]
-NODE_PORT = 30001
-EMITTING_WITHIN = 15_000  # ms: agents see the change, configure OVS, report; the page shows it
-STOP = "mutation { stopFlows { generation } }"
-FLOWS_PATH = "/apis/flowgate.dev/v1alpha1/flows"
-
-# Every status a row shows, in order, per node (a MutationObserver sees each rendered change).
-RECORD_STATES = """() => {
-  window.flowgateSeen = {};
-  const record = () => {
-    for (const row of document.querySelectorAll('[data-test^="row-"]')) {
-      const node = row.dataset.test.slice(4);
-      const cell = row.querySelector('td[data-label="Status"]');
-      const state = cell ? cell.textContent.trim() : '';
-      const seen = (window.flowgateSeen[node] ??= []);
-      if (seen[seen.length - 1] !== state) seen.push(state);
-    }
-  };
-  record();
-  new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true });
-}"""
-
-
-def status_cell(page: Any, node: str) -> Any:
-    return page.locator(f'[data-test="row-{node}"] td[data-label="Status"]')
-
-
-def cell(page: Any, node: str, column: str) -> Any:
-    return page.locator(f'[data-test="row-{node}"] td[data-label="{column}"]')
-
-
-def expect_states(page: Any, states: dict[str, str], timeout: float = EMITTING_WITHIN) -> None:
-    for node, state in states.items():
-        expect(status_cell(page, node)).to_have_text(state, timeout=timeout)
-
-
-def choose_emission(page: Any, choice: str) -> None:
-    toggle = page.locator("#flowgate-emission-toggle")
-    expect(toggle).to_be_enabled()
-    toggle.click()
-    page.get_by_role("option", name=choice, exact=True).click()
-
-
-def set_active_timeout(page: Any, seconds: int) -> None:
-    """Through the Collector section, so records (and therefore states) come fast."""
-    field = page.locator("#flowgate-active-timeout")
-    if not field.is_visible():
-        page.get_by_role("button", name="Collector").click()
-    field.fill(str(seconds))
-
-
-def exporters(testbed: Any, node: str) -> list[str]:
-    return str(testbed.ovs_vsctl(node, "get", "bridge", "br-int", "netflow", "sflow", "ipfix")).split()
-
-
-def stop_export(gateway: Gateway) -> None:
-    result = gateway.post(STOP, user="admin")
-    assert not result.get("errors"), result
-
-
-@pytest.fixture(scope="module")
-def ovs_cluster(ovs_testbed: Any, request: pytest.FixtureRequest) -> Iterator[tuple[Any, NodeAgents]]:
-    """The OVS testbed, reset, with one real agent per node (as tests/e2e/test_agent.py runs them)."""
-    ovs_testbed.reset()
-    agents: NodeAgents = request.getfixturevalue("node_agents")
-    yield ovs_testbed, agents
-    codes = agents.stop_all()
-    ovs_testbed.reset()
-    assert set(codes.values()) <= {0}, f"agents did not exit cleanly on SIGTERM: {codes}"
-
 
 # -- 2. the standalone page switching real agents ---------------------------------------------
 
@@ -185,14 +127,6 @@ def test_standalone_page_switches_export_on_real_nodes(
 
 
 # -- 3. a viewer may look but not switch -------------------------------------------------------
-
-
-def hover_reason(page: Any) -> Any:
-    """Hovers the disabled select; the tooltip once it has faded in."""
-    page.locator("[data-test=emission-disabled-reason]").hover()
-    tooltip = page.get_by_role("tooltip")
-    expect(tooltip).to_have_css("opacity", "1")
-    return tooltip
 
 
 def sign_in(page: Any, token: str) -> None:
@@ -389,62 +323,6 @@ def test_pages_on_a_stopping_gateway_are_back_on_the_other_with_what_changed(
         balancer.stop()
         for gateway in gateways:
             gateway.stop()
-
-
-# -- 6. the console plugin in a console-like host ----------------------------------------------
-
-
-@pytest.mark.ovs
-def test_console_plugin_in_a_console_like_host(
-    ovs_cluster: tuple[Any, NodeAgents], pages: Pages, tmp_path: Any
-) -> None:
-    testbed, _agents = ovs_cluster
-    with (
-        running_gateway(testbed, tmp_path) as gateway,  # --auth user-token: the proxy brings the user's token
-        running_console_host(gateway.url, testbed, user="admin") as host,
-    ):
-        stop_export(gateway)
-        page = pages.open(host.url + "/")
-        nav = page.locator("[data-test=nav-network-flows]")
-        expect(nav).to_have_text("Network Flows")
-        nav.click()
-        expect(page).to_have_url(host.url + "/flowgate/network-flows")
-        expect(page.get_by_role("heading", name="Network Flows")).to_be_visible()
-        expect(page).to_have_title("Network Flows · Console")
-        expect_states(page, dict.fromkeys(NODES, "Disabled"))
-        expect(page.locator("[data-test=connection-status]")).to_have_text("Live")
-        expect(page.locator("[data-test=host-error]")).to_have_count(0)
-
-        set_active_timeout(page, 1)
-        choose_emission(page, "NetFlow")
-        expect_states(page, dict.fromkeys(NODES, "Emitting"))
-        for node in NODES:
-            expect(cell(page, node, "Endpoint")).to_have_text(f"{testbed.node_ip(node)}:{NODE_PORT}")
-        pages.screenshot(page, "console-host-emitting")
-        assert_accessible(page, "the plugin's page in the console-like host")
-
-        choose_emission(page, "Disabled")
-        expect_states(page, dict.fromkeys(NODES, "Disabled"))
-
-        # Everything went through the console's proxy, the way the console sends it: the mutations
-        # with the CSRF header consoleFetchJSON adds, none refused; the user's token added, the
-        # browser's cookies and origin not passed on; the WebSocket with one subprotocol.
-        assert not host.refused, host.refused
-        posts = [r for r in host.requests if r.method == "POST"]
-        assert len(posts) >= 3 and all(r.path == "/graphql" and r.status == 200 for r in posts), posts
-        for proxied in posts:
-            names = {name.lower() for name in proxied.headers}
-            assert proxied.headers["Authorization"] == f"Bearer {testbed.token('admin')}"
-            assert not names & {"cookie", "origin", "x-csrftoken"}, proxied.headers
-        assert host.websockets and all(ws["protocols"] == "graphql-transport-ws" for ws in host.websockets)
-        # The check those requests passed is real: the same POST without the header is refused.
-        status = page.evaluate(
-            """async (url) => (await fetch(url, {
-                method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"query": "{ flows { enabled } }"}',
-            })).status""",
-            PROXY_PREFIX + "graphql",
-        )
-        assert status == 403 and len(host.refused) == 1, (status, host.refused)
 
 
 # -- 7. GraphiQL with nothing but the gateway reachable ----------------------------------------

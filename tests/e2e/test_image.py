@@ -31,6 +31,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tests.fixtures.credentials import service_account_dir
+from tests.fixtures.gateway import serving_certificate
 from tests.fixtures.image import ROOT, Container, ContainerProcess, Image, RunOptions, capability_names
 from tests.fixtures.manifests import JSON, container, pod_spec, render_kustomize
 from tests.fixtures.waiting import wait_for
@@ -193,24 +194,6 @@ class HttpsGateway:
         except urllib.error.HTTPError as exc:
             answer = json.loads(exc.read())
         return answer
-
-
-def serving_certificate(directory: Path) -> Path:
-    """A kubernetes.io/tls Secret's files, made as deploy/README.md says (openssl, self-signed),
-    also naming 127.0.0.1; mode 0440 as the Deployment's defaultMode, readable by group 0."""
-    directory.mkdir(mode=0o755)
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-keyout", str(directory / "tls.key"), "-out", str(directory / "tls.crt"),
-            "-subj", "/CN=flowgate-gateway.flowgate.svc",
-            "-addext", "subjectAltName=DNS:flowgate-gateway.flowgate.svc,DNS:flowgate-gateway.flowgate.svc.cluster.local,IP:127.0.0.1",
-        ],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    for name in ("tls.crt", "tls.key"):
-        (directory / name).chmod(0o440)
-    return directory
 
 
 def pod_service_account(testbed: Any, directory: Path, account: str, node: str | None = None) -> Path:
