@@ -5,7 +5,8 @@ ConsolePlugin as the console operator would, and the gateway run with the argume
 gives it (HTTPS, user tokens). Where switched, real agents drive real Open vSwitch.
 
 Every page here is watched from its first script: a Content-Security-Policy violation, a
-"Missing i18n key" message or a long task over a second fails the test. Screenshots go to
+"Missing i18n key" message or a frozen tab (a long task past LONG_TASK_MS) fails the test; the
+longest task is printed. Screenshots go to
 tests/artifacts/: openshift-console-network-flows.png, openshift-console-viewer.png."""
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ pytestmark = [pytest.mark.slow]
 PAGE = "/flowgate/network-flows"
 PLUGINS_PAGE = "/k8s/cluster/operator.openshift.io~v1~Console/cluster/console-plugins"
 FIRST_LOAD = 60_000  # ms: the console's first page load takes some 10 s here, more under load
-LONG_TASK_MS = 1000
+# A tab frozen by the console translating strings not loaded yet was stuck for minutes. On a quiet
+# machine the longest task here is a few hundred ms (printed); with other load on the same two
+# cores a task's wall time stretches several times, so the bound is one only a freeze breaks.
+LONG_TASK_MS = 5000
 EVENTS = "/apis/events.k8s.io/v1/namespaces/default/events"
 
 # From the page's first script: long tasks and every text the emission select showed. (CSP
@@ -102,7 +106,7 @@ class WatchedPage:
         self.page.evaluate("window.flowgateWatch.longTasks = []")
 
     def assert_healthy(self, what: str) -> None:
-        """No CSP violation and no missing string so far, no long task over a second since start_timing."""
+        """No CSP violation and no missing string so far, no frozen tab since start_timing."""
         watched = self.watched()
         assert not self.errors, f"{what}: uncaught errors on the plugin's page: {self.errors}"
         missing = [m for m in self.messages if "Missing i18n key" in m]
