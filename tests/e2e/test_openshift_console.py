@@ -185,6 +185,9 @@ def test_an_admin_runs_export_from_the_real_console(
             expect(page.locator("#flowgate-emission-toggle")).to_have_text("NetFlow")
             shown = watched.watched()["emission"]
             assert "Disabled" not in shown, f"the select showed a setting it did not know: {shown}"
+            for node in NODES:  # each node's collector counts its records
+                expect(cell(page, node, "Received")).to_contain_text("Confirmed", timeout=EMITTING_WITHIN)
+            pages.screenshot(page, "openshift-console-network-flows", full_page=False)
 
             # Switched through the console's proxy, as the signed-in user.
             choose_emission(page, "IPFIX")
@@ -194,7 +197,6 @@ def test_an_admin_runs_export_from_the_real_console(
                 expect(status_cell(page, node)).to_have_text("Emitting", timeout=EMITTING_WITHIN)
                 expect(cell(page, node, "Endpoint")).to_have_text(f"{testbed.node_ip(node)}:{NODE_PORT}")
             assert exporters(testbed, "node-1")[2] != "[]", "node-1's br-int has no IPFIX"
-            pages.screenshot(page, "openshift-console-network-flows")
             # The plugin's page, not the console's masthead and navigation around it.
             assert_accessible(page, "the plugin's page in the real console", within="main")
             watched.start_timing()  # axe's own run is a long task
