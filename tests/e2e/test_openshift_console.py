@@ -188,6 +188,10 @@ def test_an_admin_runs_export_from_the_real_console(
             for node in NODES:  # each node's collector counts its records
                 expect(cell(page, node, "Received")).to_contain_text("Confirmed", timeout=EMITTING_WITHIN)
             pages.screenshot(page, "openshift-console-network-flows", full_page=False)
+            watched.assert_healthy("the Network Flows page as it opened, as admin")
+            # The plugin's page at rest, not the console's masthead and navigation around it.
+            assert_accessible(page, "the plugin's page in the real console", within="main")
+            watched.start_timing()  # axe's own run is a long task
 
             # Switched through the console's proxy, as the signed-in user.
             choose_emission(page, "IPFIX")
@@ -197,9 +201,6 @@ def test_an_admin_runs_export_from_the_real_console(
                 expect(status_cell(page, node)).to_have_text("Emitting", timeout=EMITTING_WITHIN)
                 expect(cell(page, node, "Endpoint")).to_have_text(f"{testbed.node_ip(node)}:{NODE_PORT}")
             assert exporters(testbed, "node-1")[2] != "[]", "node-1's br-int has no IPFIX"
-            # The plugin's page, not the console's masthead and navigation around it.
-            assert_accessible(page, "the plugin's page in the real console", within="main")
-            watched.start_timing()  # axe's own run is a long task
 
             # A Flow status change reaches the row (node-3's agent is held so it does not answer).
             agents.stop("node-3")
@@ -226,6 +227,12 @@ def test_an_admin_runs_export_from_the_real_console(
             page.evaluate("window.flowgateNotReloaded = true")
             gateway.stop()
             expect(connection).to_have_text("Reconnecting…", timeout=15_000)
+            # A few refused attempts later the page says why, as the console's proxy answers it.
+            trouble = page.locator("[data-test=connection-trouble]")
+            expect(trouble).to_contain_text("attempts in a row", timeout=30_000)
+            expect(page.locator("[data-test=connection-trouble-seen]")).to_contain_text("HTTP 502")
+            expect(page.locator("[data-test=connection-trouble-todo]")).to_contain_text("The gateway cannot be reached")
+            print(f"the page, with the gateway down: {trouble.inner_text()!r}")
             assert gateway.ca_file is not None
             tls = gateway.ca_file.parent
             restarted = launch(testbed, tmp_path, *gateway_arguments(tls), port=gateway.port, ca_file=gateway.ca_file)
@@ -233,6 +240,7 @@ def test_an_admin_runs_export_from_the_real_console(
                 restarted.wait_ready()
                 back = time.monotonic()
                 expect(connection).to_have_text("Live", timeout=45_000)  # the page's backoff is capped at 30 s
+                expect(trouble).to_have_count(0)
                 print(f"figure: gateway restarted -> page live again: {time.monotonic() - back:.2f} s")
                 expect_states(page, dict.fromkeys(NODES, "Disabled"))
                 expect(page.locator("#flowgate-emission-toggle")).to_have_text("Disabled")

@@ -1,15 +1,10 @@
 import type { FC } from 'react';
 import { Alert, Content } from '@patternfly/react-core';
-import type { GatewayError } from '../gateway/errors';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
 import type { ConnectionDiagnosis } from './useConnectionDiagnosis';
 
 const GATEWAY_PODS = 'oc -n flowgate get pods -l app.kubernetes.io/component=gateway';
 const GATEWAY_LOG = 'oc -n flowgate logs deployment/flowgate-gateway';
-
-/** The HTTP status, or the gateway's error code when it answered in GraphQL. */
-const statusOf = (error: GatewayError): string =>
-  error.status !== undefined ? `HTTP ${String(error.status)}` : (error.code ?? 'NETWORK');
 
 /** Why the live table is not live, once the connection has failed a few times in a row, and what to do. */
 export const ConnectionTroubleAlert: FC<{ diagnosis: ConnectionDiagnosis }> = ({ diagnosis }) => {
@@ -34,10 +29,16 @@ export const ConnectionTroubleAlert: FC<{ diagnosis: ConnectionDiagnosis }> = ({
       { command: GATEWAY_LOG },
     );
   } else {
-    seen = t('Asked over HTTP, the gateway answered {{status}}: {{message}}', {
-      status: statusOf(http),
-      message: http.message,
-    });
+    if (http.status !== undefined) {
+      seen = http.message; // "The request to the gateway was answered HTTP 502 Bad Gateway: …"
+    } else if (http.errors.length > 0) {
+      seen = t('Asked over HTTP, the gateway answered {{code}}: {{message}}', {
+        code: http.code ?? '',
+        message: http.message,
+      });
+    } else {
+      seen = t('Asking the gateway over HTTP failed too: {{message}}', { message: http.message });
+    }
     if (http.code === 'UNAUTHENTICATED' || http.status === 401) {
       todo = t('Your console session is not accepted: log out of the console and log in again.');
     } else if (http.code === 'FORBIDDEN' || http.status === 403) {

@@ -222,17 +222,29 @@ describe('FlowsPage', () => {
     });
     await waitFor(() => {
       expect(screen.getByTestId('connection-trouble-seen')).toHaveTextContent(
-        "Asked over HTTP, the gateway answered HTTP 502: The request to the gateway was answered HTTP 502 Bad Gateway: Failed to dial backend: 'connection refused'",
+        "The request to the gateway was answered HTTP 502 Bad Gateway: Failed to dial backend: 'connection refused'",
       );
     });
     expect(screen.getByTestId('connection-trouble-todo')).toHaveTextContent(
       'The gateway cannot be reached. An administrator can check that its pods run and are ready: oc -n flowgate get pods -l app.kubernetes.io/component=gateway',
     );
 
+    // Nothing answers at all (the browser's own network error).
+    connection.fetch.mockRejectedValueOnce(new TypeError('Failed to fetch'));
+    act(() => {
+      transport.setTrouble({ refusals: 9, closeCode: 1006, closeReason: '' });
+    });
+    await waitFor(() => {
+      expect(screen.getByTestId('connection-trouble-seen')).toHaveTextContent(
+        'Asking the gateway over HTTP failed too: Failed to fetch',
+      );
+    });
+    expect(screen.getByTestId('connection-trouble-todo')).toHaveTextContent('The gateway cannot be reached.');
+
     // Refused for a reason the gateway gives in GraphQL: its sentence, and what to ask for.
     answers.push({ errors: [gqlError('User "bob" may not list flows.flowgate.dev.', 'FORBIDDEN')] });
     act(() => {
-      transport.setTrouble({ refusals: 9, closeCode: 4403, closeReason: 'Forbidden' });
+      transport.setTrouble({ refusals: 12, closeCode: 4403, closeReason: 'Forbidden' });
     });
     await waitFor(() => {
       expect(screen.getByTestId('connection-trouble-seen')).toHaveTextContent(
