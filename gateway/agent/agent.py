@@ -6,7 +6,13 @@ Network Operator, is read at every resync and, where it exists, before any chang
 Every relevant change, every change OVS reports on the bridge and every resync runs one reconcile.
 Nothing here ever exits on an error: it reports, backs off and tries again.
 
-Beside it, the delivery loop reads the collector's counters (and OVS's own, for IPFIX) every
+Beside it, the deadline guard stops export at a time-boxed start's deadline from the FlowExport
+the agent already holds, on the API server's clock as its answers tell it, whatever the reconcile
+loop is waiting for: with the API server frozen a report write can take its whole timeout, and
+export must not run on meanwhile. The report of the end, and the one Event recording it, follow
+when the API server answers again.
+
+Beside them, the delivery loop reads the collector's counters (and OVS's own, for IPFIX) every
 scrape interval and feeds them to the domain's DeliveryTracker; when the report the tracker hands
 out changes, it wakes the reconcile loop, which stays the one writer of Flow/<node>. The traffic
 loop likewise reads br-int's interface counters every traffic interval, whatever the export, and
@@ -23,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.agent.collector import CollectorMetrics, ScrapeError
-from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed
+from gateway.agent.ovs import ExportSettings, OvsBridge, OvsError, describe_observed, matches
 from gateway.agent.reconcile import (
     OvsAction,
     export_on_since,
@@ -33,11 +39,12 @@ from gateway.agent.reconcile import (
     plan,
     status_patch,
 )
-from gateway.domain.audit import NODE_ERROR_ACTION, NODE_ERROR_REASON
+from gateway.domain.audit import NODE_ERROR_ACTION, NODE_ERROR_REASON, expiry_event_name, expiry_record
 from gateway.domain.delivery import DeliveryConfig, DeliveryTracker, DeliveryView
 from gateway.domain.discovery import endpoint_slice_scope, service_scope
 from gateway.domain.model import (
     API_VERSION,
+    FLOW_EXPORT_KIND,
     FLOW_EXPORT_NAME,
     FLOW_KIND,
     OPERATOR,
@@ -51,6 +58,7 @@ from gateway.domain.model import (
     NodeInfo,
     OperatorExport,
     TrafficReport,
+    format_time,
 )
 from gateway.domain.network import operator_export
 from gateway.domain.traffic import TrafficMeter
@@ -127,6 +135,12 @@ class NodeAgent:
         self.nodes = Informer.on_api(api, NODES, name=node)
         self.informers = InformerSet([self.exports, self.nodes])
         self._wake = asyncio.Event()
+        self._export_changed = asyncio.Event()  # what the deadline guard sleeps on
+        # Every change to the bridge holds this (never across a call to the API server): the
+        # deadline guard must be able to clear the bridge while a reconcile waits for the API.
+        self._ovs_lock = asyncio.Lock()
+        self._ended: tuple[int, float] | None = None  # (generation, deadline) the guard has enforced
+        self._expiry_due: FlowExport | None = None  # its Event still to be recorded
         # Only what can be the collector FlowExport names (the default one when there is none), and
         # nothing for static targets.
         # watch_filtering=False watches every Service and EndpointSlice of the cluster instead:
@@ -220,6 +234,10 @@ class NodeAgent:
     def _on_change(self, event: WatchEvent) -> None:
         self._wake.set()
 
+    def _on_export_change(self, event: WatchEvent) -> None:
+        self._wake.set()
+        self._export_changed.set()
+
     def _on_node_change(self, event: WatchEvent) -> None:
         # Status heartbeats change nothing the agent uses; its address and uid do.
         old = NodeInfo.from_object(event.old) if event.old else None
@@ -230,7 +248,7 @@ class NodeAgent:
 
     async def run(self) -> None:
         """Reconcile until cancelled."""
-        self.exports.add_listener(self._on_change)
+        self.exports.add_listener(self._on_export_change)
         self.nodes.add_listener(self._on_node_change)
         self.services.add_listener(self._on_change)
         self.slices.add_listener(self._on_change)
@@ -238,6 +256,7 @@ class NodeAgent:
         monitor = asyncio.create_task(self.bridge.monitor(self._wake.set), name="ovs monitor")
         deliveries = asyncio.create_task(self._deliveries(), name="delivery")
         traffic = asyncio.create_task(self._measure_traffic(), name="traffic")
+        deadlines = asyncio.create_task(self._deadlines(), name="deadline guard")
         try:
             await self._wait_synced()
             await self._introduce()
@@ -268,7 +287,8 @@ class NodeAgent:
             monitor.cancel()
             deliveries.cancel()
             traffic.cancel()
-            await asyncio.gather(monitor, deliveries, traffic, return_exceptions=True)
+            deadlines.cancel()
+            await asyncio.gather(monitor, deliveries, traffic, deadlines, return_exceptions=True)
             await self.collector.close()
             await asyncio.gather(self.informers.stop(), self.services.stop(), self.slices.stop())
 
@@ -325,7 +345,8 @@ class NodeAgent:
         operator = await self._operator_export(fresh=False)
         if not self._watch_collector(export):
             return True  # woken again once the lists are in
-        wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent, operator)
+        now = self.api.server_time()
+        wanted = plan(export, node, self.services.items(), self.slices.items(), self.sflow_agent, operator, now=now)
         if wanted.hands_off:
             if not self._hands_off:
                 assert operator is not None
@@ -345,7 +366,7 @@ class NodeAgent:
                 self._hands_off = False
             driven = await self._drive_ovs(wanted.settings, wanted.report)
             if driven is None:
-                self._wake.set()  # the operator took br-int over: plan again with that
+                self._wake.set()  # the operator took br-int over, or the deadline came: plan again
                 return True
             report, ovs_ok = driven
         flow_read = await self._read_flow()  # first: a restarted agent carries its Flow's verdict over
@@ -353,11 +374,16 @@ class NodeAgent:
         self.export_since = export_on_since(self.export_since, wanted.report, self._reported, time.time())
         if not flow_read:
             return False
+        before = self._reported
         observed = replace(report, delivery=self._delivery, traffic=self._take_traffic(writing=False))
-        if not observed.same_observation(self._reported):
+        if not observed.same_observation(before):
             # A write happens anyway: it carries the latest packet rate at no extra cost.
             observed = replace(observed, traffic=self._take_traffic(writing=True))
         written = await self._write(observed, node)
+        if written and export is not None and export.spec.ended(now) and not _same_end(before, observed):
+            self._expiry_due = export  # this node's report of the end is in: record the Event too
+        if self._expiry_due is not None:
+            await self._record_expiry(self._expiry_due)
         return ovs_ok and written
 
     def _take_traffic(self, *, writing: bool) -> TrafficReport | None:
@@ -424,18 +450,22 @@ class NodeAgent:
         """Bring the bridge to `desired`; None when the Cluster Network Operator turned out to
         own it (nothing was changed)."""
         try:
-            observed = self._saw(await self.bridge.read())
-            if desired is not None:
-                await self.bridge.check_vswitchd()  # the database alone does not export
-            action = ovs_action(desired, observed, self._applied, self._applied_once)
-            if action is OvsAction.NONE:
-                self._ovs_trouble.resolved(self._ovs_ok)
-                self._applied, self._applied_once = desired, True
-                return wanted, True
+            async with self._ovs_lock:
+                observed = self._saw(await self.bridge.read())
+                if desired is not None:
+                    await self.bridge.check_vswitchd()  # the database alone does not export
+                action = ovs_action(desired, observed, self._applied, self._applied_once)
+                if action is OvsAction.NONE:
+                    self._ovs_trouble.resolved(self._ovs_ok)
+                    self._applied, self._applied_once = desired, True
+                    return wanted, True
             if self._operator_network_exists and await self._operator_export(fresh=True) is not None:
                 return None
-            await self.bridge.apply(desired)
-            after = self._saw(await self.bridge.read())
+            async with self._ovs_lock:
+                if desired is not None and self._deadline_passed():
+                    return None  # the deadline came while the operator's Network was read
+                await self.bridge.apply(desired)
+                after = self._saw(await self.bridge.read())
         except OvsError as exc:
             self.ovs_errors += 1
             self._ovs_trouble.log(logging.ERROR, f"{exc} Retrying with backoff.")
@@ -468,6 +498,83 @@ class NodeAgent:
         """Keep what the bridge held at the last read, for /metrics (and so for must-gather)."""
         self.ovs_seen, self.ovs_seen_at = tuple(observed), time.time()
         return observed
+
+    # -- the deadline --------------------------------------------------------------------------
+
+    def _held_export(self) -> FlowExport | None:
+        try:
+            return FlowExport.from_object(self.exports.get(FLOW_EXPORT_NAME))
+        except ValueError:
+            return None  # the reconcile loop says why
+
+    def _deadline_passed(self) -> bool:
+        export = self._held_export()
+        return export is not None and export.spec.ended(self.api.server_time())
+
+    async def _deadlines(self) -> None:
+        """Sleep until the held FlowExport's deadline (again whenever it changes), then stop export."""
+        while True:
+            self._export_changed.clear()
+            export = self._held_export()
+            wait: float | None = None
+            if export is not None and export.spec.enabled and export.spec.deadline is not None:
+                remaining = export.spec.deadline - self.api.server_time()
+                if remaining > 0:
+                    wait = remaining
+                else:
+                    await self._end_export(export)
+            try:
+                async with asyncio.timeout(wait):
+                    await self._export_changed.wait()
+            except TimeoutError:
+                pass
+
+    async def _end_export(self, export: FlowExport) -> None:
+        """Clear what this agent put on the bridge for `export`, which just reached its deadline;
+        no call to the API server on the way. The reconcile loop then writes the report."""
+        assert export.spec.deadline is not None
+        key = (export.generation, export.spec.deadline)
+        if self._ended == key:
+            return
+        async with self._ovs_lock:
+            applied = self._applied
+            if applied is not None and not self._hands_off:
+                try:
+                    # Only what this agent itself put there: anything else is the reconcile loop's to judge.
+                    if matches(self._saw(await self.bridge.read()), applied):
+                        await self.bridge.apply(None)
+                        self._applied, self._applied_once = None, True
+                        log.info(
+                            "flow export reached its deadline %s; cleared OVS bridge %s",
+                            format_time(export.spec.deadline),
+                            self.bridge.bridge,
+                        )
+                except OvsError as exc:
+                    self.ovs_errors += 1
+                    self._ovs_trouble.log(logging.ERROR, f"{exc} Retrying with backoff.")
+        self._ended = key
+        self._wake.set()
+
+    async def _record_expiry(self, export: FlowExport) -> None:
+        """The one Event of the export's end: a fixed name, so the first agent's create stands and
+        every other one's is refused (409)."""
+        assert export.spec.deadline is not None
+        record = expiry_record(export.spec, export.generation)
+        uid = ((self.exports.get(FLOW_EXPORT_NAME) or {}).get("metadata") or {}).get("uid")
+        regarding = {"apiVersion": API_VERSION, "kind": FLOW_EXPORT_KIND, "name": FLOW_EXPORT_NAME}
+        if uid:
+            regarding["uid"] = uid  # `kubectl describe flowexport cluster` matches on it
+        occurrence = Occurrence(
+            regarding=regarding,
+            type="Normal",
+            reason=record.reason,
+            action=record.action,
+            note=record.note,
+            annotations=record.annotations,
+            name=expiry_event_name(export.generation, export.spec.deadline),
+        )
+        if await self.events.recorder.record_once(occurrence):
+            self._expiry_due = None
 
     async def _read_flow(self) -> bool:
         """Read Flow/<node> back when the last read is older than a resync."""
@@ -656,6 +763,15 @@ class NodeAgent:
             if not exc.conflict:
                 raise
         self._flow_exists = True
+
+
+def _same_end(before: FlowReport | None, after: FlowReport) -> bool:
+    """The Flow already said this (the end, at this generation) before the write: no new end."""
+    return before is not None and (before.state, before.message, before.observed_generation) == (
+        after.state,
+        after.message,
+        after.observed_generation,
+    )
 
 
 def _why(report: FlowReport) -> str:

@@ -4,6 +4,7 @@ to do about what OVS actually holds, and what (if anything) to write to Flow/<no
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -12,6 +13,7 @@ from gateway.agent.ovs import ExportSettings, desired_settings, matches
 from gateway.domain.delivery import DeliveryConfig
 from gateway.domain.discovery import resolve_collector
 from gateway.domain.model import FlowExport, FlowReport, NodeFlowState, NodeInfo, OperatorExport, parse_time
+from gateway.domain.status import ended_message
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,10 @@ def plan(
     endpoint_slices: Iterable[Mapping[str, Any]],
     sflow_agent: str,
     operator: OperatorExport | None = None,
+    *,
+    now: float | None = None,
 ) -> Plan:
+    """`now`: the API server's time as this agent knows it (deadlines are on its clock)."""
     generation = export.generation if export else 0
     if operator is not None:
         # ovnkube-node configures br-int from spec.exportNetworkFlows and clears it at every start:
@@ -45,13 +50,25 @@ def plan(
     if export is None or export.spec.type is None:
         return Plan(None, FlowReport(node.name, NodeFlowState.DISABLED, observed_generation=generation))
     spec = export.spec
+    chosen = spec.nodes.chooses(node)
+    if not chosen or spec.ended(time.time() if now is None else now):
+        message = spec.nodes.not_chosen if not chosen else ended_message(spec.deadline or 0)
+        report = FlowReport(
+            node.name, NodeFlowState.DISABLED, message=message, observed_generation=generation, selected=chosen
+        )
+        return Plan(None, report)
     resolution = resolve_collector(spec.collector, node, services, endpoint_slices)
     if resolution.error is not None:
         # Without a local collector OVS is cleared rather than left sending into the void: an
         # IPFIX collector that comes back would otherwise wait up to 600 s for templates, and
         # re-creating the exporter later sends them at once.
         report = FlowReport(
-            node.name, NodeFlowState.ERROR, type=spec.type, message=resolution.error, observed_generation=generation
+            node.name,
+            NodeFlowState.ERROR,
+            type=spec.type,
+            message=resolution.error,
+            observed_generation=generation,
+            selected=True,
         )
         return Plan(None, report)
     settings = desired_settings(spec, resolution.endpoints, sflow_agent)
@@ -61,6 +78,7 @@ def plan(
         type=spec.type,
         endpoint=",".join(resolution.endpoints),
         observed_generation=generation,
+        selected=True,
     )
     # The collector sees this node's records come from its InternalIP: OVS sends from the node's
     # own address, to its own address (node-local) or through its default route (static targets).
@@ -98,6 +116,7 @@ def ovs_failure(wanted: FlowReport, message: str) -> FlowReport:
         type=wanted.type,
         message=message,
         observed_generation=wanted.observed_generation,
+        selected=wanted.selected,
     )
 
 
@@ -114,7 +133,14 @@ def next_report(previous: FlowReport | None, observed: FlowReport, now: str) -> 
 def status_patch(report: FlowReport) -> dict[str, Any]:
     """A merge patch for the status subresource; explicit nulls clear fields the new state lacks
     (an old error message must not survive into Emitting, nor a delivery verdict into Error)."""
-    status: dict[str, Any] = {"type": None, "endpoint": None, "message": None, "delivery": None, "traffic": None}
+    status: dict[str, Any] = {
+        "type": None,
+        "endpoint": None,
+        "message": None,
+        "delivery": None,
+        "traffic": None,
+        "selected": None,
+    }
     status.update(report.to_status())
     return {"status": status}
 

@@ -84,7 +84,7 @@ class ClusterBackend:
         """Every kind flow state is derived from, listed once, as this user."""
         async with KubeApi(self.access, timeout=self.timeout) as api:
             informers = flow_informers(api)
-            hub = StatusHub(informers)
+            hub = StatusHub(informers, clock=api.server_time)
             try:
                 await informers.list_once()
             except ApiError as exc:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.domain.model import FLOW_EXPORT_KIND, FLOW_EXPORT_NAME, FLOW_KIND, FlowExportSpec
+from gateway.domain.model import FLOW_EXPORT_KIND, FLOW_EXPORT_NAME, FLOW_KIND, FlowExportSpec, format_time
 
 # Machine-readable copies of what a switch note says, for clients that want columns.
 USER_ANNOTATION = "flowgate.dev/user"
@@ -18,6 +18,9 @@ TO_ANNOTATION = "flowgate.dev/to"
 
 NODE_ERROR_REASON = "ExportFailed"
 NODE_ERROR_ACTION = "Export"
+EXPIRED_REASON = "FlowExportExpired"
+EXPIRED_ACTION = "Expire"
+DEADLINE_ANNOTATION = "flowgate.dev/deadline"
 
 
 def describe_spec(spec: FlowExportSpec) -> str:
@@ -32,7 +35,13 @@ def describe_spec(spec: FlowExportSpec) -> str:
     if spec.cache_max_flows is not None:
         tuning.append(f"cache {spec.cache_max_flows} flows")
     text = f"{spec.type.value} to {spec.collector.describe()}"
-    return f"{text} ({', '.join(tuning)})" if tuning else text
+    if tuning:
+        text += f" ({', '.join(tuning)})"
+    if not spec.nodes.everywhere:
+        text += f" on {spec.nodes.describe()}"
+    if spec.deadline is not None:
+        text += f" until {format_time(spec.deadline)}"
+    return text
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,24 @@ def switch_record(user: str, before: FlowExportSpec, after: FlowExportSpec, gene
         TO_ANNOTATION: describe_spec(after),
     }
     return SwitchRecord(action, reason, note, annotations)
+
+
+def expiry_event_name(generation: int, deadline: float) -> str:
+    """The one name the Event of this export's end can have. Every node agent that stops at the
+    deadline tries to create it; the API server keeps the first and refuses the rest (409), so
+    one Event records the expiry however many nodes (or restarted agents) report it."""
+    return f"{FLOW_EXPORT_NAME}.expired-g{generation}-{int(deadline)}"
+
+
+def expiry_record(spec: FlowExportSpec, generation: int) -> SwitchRecord:
+    """The Event of an export reaching its deadline: every node agent stopped it by itself."""
+    assert spec.deadline is not None
+    at = format_time(spec.deadline)
+    note = (
+        f"Flow export ({describe_spec(spec)}) reached its deadline {at} and stopped: each node's agent stops it by "
+        f"itself at that time; generation {generation}."
+    )
+    return SwitchRecord("Expire", EXPIRED_REASON, note, {DEADLINE_ANNOTATION: at, FROM_ANNOTATION: describe_spec(spec)})
 
 
 @dataclass(frozen=True)

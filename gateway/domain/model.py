@@ -30,6 +30,12 @@ DEFAULT_ACTIVE_TIMEOUT_SECONDS = 60
 DEFAULT_IPFIX_SAMPLING = 400
 MAX_STATIC_TARGETS = 10  # openshift/api exportNetworkFlows collectors: 1-10
 
+# The longest a time-boxed export may run (`--for`, durationSeconds): a week covers any capture an
+# investigation needs; longer than that is export until stopped, which is said so explicitly.
+MAX_DURATION_SECONDS = 7 * 24 * 3600
+MIN_DURATION_SECONDS = 1  # deadlines are whole seconds
+MAX_CHOSEN_NODES = 1000  # nodes named one by one; more than that is what a node selector is for
+
 OVN_NODE_ANNOTATION_PREFIX = "k8s.ovn.org/"
 OVN_KUBERNETES = "OVNKubernetes"
 
@@ -232,6 +238,68 @@ class CollectorTarget:
 
 
 @dataclass(frozen=True)
+class NodeChoice:
+    """Which nodes export: every node (neither field set), the nodes named, or the nodes whose
+    labels include all of `labels`. A node is chosen by what it is now, so a node that gains or
+    loses a label joins or leaves without a new start."""
+
+    names: tuple[str, ...] | None = None
+    labels: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def everywhere(self) -> bool:
+        return self.names is None and self.labels is None
+
+    @property
+    def mode(self) -> str:
+        if self.names is not None:
+            return "names"
+        return "all" if self.labels is None else "selector"
+
+    @property
+    def selector_text(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.labels or ())
+
+    def chooses(self, node: NodeInfo) -> bool:
+        if self.names is not None:
+            return node.name in self.names
+        if self.labels is not None:
+            labels = dict(node.labels)
+            return all(labels.get(key) == value for key, value in self.labels)
+        return True
+
+    def describe(self) -> str:
+        """`every node`, `nodes node-1, node-2` or `nodes labelled env=prod`."""
+        if self.names is not None:
+            return "nodes " + ", ".join(self.names)
+        if self.labels is not None:
+            return f"nodes labelled {self.selector_text}"
+        return "every node"
+
+    @property
+    def not_chosen(self) -> str:
+        """Why a node does not export: what its report says."""
+        if self.names is not None:
+            shown = ", ".join(self.names[:5]) + (f" and {len(self.names) - 5} more" if len(self.names) > 5 else "")
+            return f"not selected: flow export runs on the nodes named ({shown})"
+        return f"not selected: flow export runs on the nodes labelled {self.selector_text}"
+
+    def to_spec(self) -> JSON:
+        return {
+            "nodes": None if self.names is None else list(self.names),
+            "nodeSelector": None if self.labels is None else dict(self.labels),
+        }
+
+    @staticmethod
+    def from_spec(spec: Mapping[str, Any]) -> NodeChoice:
+        if spec.get("nodes") is not None:
+            return NodeChoice(names=tuple(str(n) for n in spec["nodes"]))
+        if spec.get("nodeSelector"):
+            return NodeChoice(labels=tuple(sorted((str(k), str(v)) for k, v in spec["nodeSelector"].items())))
+        return NodeChoice()
+
+
+@dataclass(frozen=True)
 class FlowExportSpec:
     """FlowExport.spec: what the admin asked for. `type is None` means export is stopped."""
 
@@ -240,31 +308,52 @@ class FlowExportSpec:
     sampling: int | None = None
     active_timeout_seconds: int | None = None
     cache_max_flows: int | None = None
+    # When every node stops exporting by itself: whole seconds since the epoch, on the API
+    # server's clock (the one a start read). None: until stopped.
+    deadline: float | None = None
+    nodes: NodeChoice = field(default_factory=NodeChoice)
 
     @property
     def enabled(self) -> bool:
+        """Export was asked for; whether it still runs depends on the time (see `ended`)."""
         return self.type is not None
+
+    def ended(self, now: float) -> bool:
+        """Export was started with a deadline and `now` (API server time) has reached it."""
+        return self.type is not None and self.deadline is not None and now >= self.deadline
+
+    def running(self, now: float) -> bool:
+        return self.enabled and not self.ended(now)
 
     def to_spec(self) -> JSON:
         """The full spec, with explicit nulls for unset fields so a merge patch clears them."""
+        stopped = self.type is None
         return {
             "type": self.type.value if self.type else None,
-            "collector": None if self.type is None else self.collector.to_spec(),
+            "collector": None if stopped else self.collector.to_spec(),
             "sampling": self.sampling,
             "activeTimeoutSeconds": self.active_timeout_seconds,
             "cacheMaxFlows": self.cache_max_flows,
+            "deadline": None if stopped or self.deadline is None else format_time(self.deadline),
+            **(NodeChoice() if stopped else self.nodes).to_spec(),
         }
 
     @staticmethod
     def from_spec(spec: Mapping[str, Any] | None) -> FlowExportSpec:
         spec = spec or {}
         raw_type = spec.get("type")
+        raw_deadline = spec.get("deadline")
+        deadline = parse_time(str(raw_deadline)) if raw_deadline else None
+        if raw_deadline and deadline is None:
+            raise ValueError(f"spec.deadline {raw_deadline!r} is not an RFC 3339 time")
         return FlowExportSpec(
             type=FlowType.parse(raw_type) if raw_type else None,
             collector=CollectorTarget.from_spec(spec.get("collector")),
             sampling=spec.get("sampling"),
             active_timeout_seconds=spec.get("activeTimeoutSeconds"),
             cache_max_flows=spec.get("cacheMaxFlows"),
+            deadline=deadline,
+            nodes=NodeChoice.from_spec(spec),
         )
 
 
@@ -301,6 +390,9 @@ class FlowReport:
     last_transition_time: str | None = None
     delivery: DeliveryReport | None = None  # while emitting: does the collector receive the records?
     traffic: TrafficReport | None = None  # packets a second into br-int, measured whatever the state
+    # Whether the agent found its node among the chosen ones when it wrote this (None: it does not
+    # say). Labels change without a new generation: this is how a stale report is told.
+    selected: bool | None = None
 
     @staticmethod
     def from_object(obj: Mapping[str, Any]) -> FlowReport:
@@ -317,6 +409,7 @@ class FlowReport:
             last_transition_time=status.get("lastTransitionTime"),
             delivery=DeliveryReport.from_status(status.get("delivery")),
             traffic=TrafficReport.from_status(status.get("traffic")),
+            selected=status["selected"] if isinstance(status.get("selected"), bool) else None,
         )
 
     def to_status(self) -> JSON:
@@ -333,6 +426,8 @@ class FlowReport:
             status["delivery"] = self.delivery.to_status()
         if self.traffic is not None:
             status["traffic"] = self.traffic.to_status()
+        if self.selected is not None:
+            status["selected"] = self.selected
         return status
 
     def same_observation(self, other: FlowReport | None) -> bool:
@@ -345,6 +440,7 @@ class FlowReport:
             self.observed_generation,
             self.delivery,
             self.traffic,
+            self.selected,
         ) == (
             other.state,
             other.type,
@@ -353,6 +449,7 @@ class FlowReport:
             other.observed_generation,
             other.delivery,
             other.traffic,
+            other.selected,
         )
 
 
@@ -364,6 +461,7 @@ class NodeInfo:
     internal_ip: str | None = None
     uid: str | None = None
     ovn_kubernetes: bool = False
+    labels: tuple[tuple[str, str], ...] = ()  # sorted: what a node selector chooses by
 
     @staticmethod
     def from_object(obj: Mapping[str, Any]) -> NodeInfo:
@@ -376,6 +474,7 @@ class NodeInfo:
             internal_ip=internal,
             uid=meta.get("uid"),
             ovn_kubernetes=any(k.startswith(OVN_NODE_ANNOTATION_PREFIX) for k in annotations),
+            labels=tuple(sorted((str(k), str(v)) for k, v in (meta.get("labels") or {}).items())),
         )
 
 
@@ -402,6 +501,7 @@ class NodeFlowStatus:
     projected_records_per_second: float | None = None
     projected_export_bytes_per_second: float | None = None
     projection_range: TrafficRange | None = None
+    selected: bool = True  # among the nodes the running export chose (every node when none were)
 
 
 # networks.operator.openshift.io/cluster: when spec.exportNetworkFlows is set, OpenShift's Cluster
@@ -444,6 +544,7 @@ class FlowsSummary:
     pending: int = 0
     emitting: int = 0
     error: int = 0
+    selected: int = 0  # nodes the export chose (all of them when it chose none)
 
 
 @dataclass(frozen=True)
@@ -460,3 +561,6 @@ class FlowsState:
     summary: FlowsSummary
     nodes: tuple[NodeFlowStatus, ...]
     operator_export: OperatorExport | None = None  # set: the Cluster Network Operator manages export
+    deadline: float | None = None  # when export stops (or stopped) by itself; None: until stopped
+    ended: bool = False  # the deadline has passed: export asked for, no longer running
+    node_choice: NodeChoice | None = None  # which nodes export, while export is asked for

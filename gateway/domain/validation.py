@@ -4,12 +4,22 @@ GraphQL argument is spelled) and says what would be accepted."""
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from gateway.domain.errors import InvalidArgument
-from gateway.domain.model import MAX_STATIC_TARGETS, CollectorTarget, FlowExportSpec, FlowType
+from gateway.domain.model import (
+    MAX_CHOSEN_NODES,
+    MAX_DURATION_SECONDS,
+    MAX_STATIC_TARGETS,
+    MIN_DURATION_SECONDS,
+    CollectorTarget,
+    FlowExportSpec,
+    FlowType,
+    NodeChoice,
+)
 
 # Matched in full (fullmatch): `$` alone would accept a trailing newline.
 _LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
@@ -53,6 +63,81 @@ def parse_selector(text: str, field: str = "collector.selector") -> dict[str, st
         validate_label(key.strip(), value.strip(), field)
         selector[key.strip()] = value.strip()
     return selector
+
+
+def validate_duration(seconds: float | None, field: str = "durationSeconds") -> float | None:
+    """A time-boxed export's length: at least a second, at most MAX_DURATION_SECONDS (a week)."""
+    if seconds is None:
+        return None
+    if not math.isfinite(seconds) or not MIN_DURATION_SECONDS <= seconds <= MAX_DURATION_SECONDS:
+        shown = f"{seconds:g}" if math.isfinite(seconds) else str(seconds)
+        raise InvalidArgument(
+            field,
+            f"{field} must be between {MIN_DURATION_SECONDS} second and {MAX_DURATION_SECONDS} seconds (168h, "
+            f"one week), not {shown} seconds; to export until stopped, give no duration.",
+        )
+    return seconds
+
+
+def validate_node_choice(names: Sequence[str] | None, labels: Sequence[tuple[str, str]] | None) -> NodeChoice:
+    """Nodes by name (DNS subdomains, each once, at most MAX_CHOSEN_NODES) or by labels, not both."""
+    if names is not None and labels is not None:
+        raise InvalidArgument("nodes", "nodes: choose nodes by name or by nodeSelector, not both.")
+    if names is not None:
+        if not 1 <= len(names) <= MAX_CHOSEN_NODES:
+            raise InvalidArgument(
+                "nodes",
+                f"nodes takes 1 to {MAX_CHOSEN_NODES} node names, not {len(names)}; for more, label them and "
+                "give a nodeSelector.",
+            )
+        seen: set[str] = set()
+        for name in names:
+            if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+                raise InvalidArgument(
+                    "nodes",
+                    f"nodes: {_shown(name)} is not a node name (lower-case letters, digits, '-' and '.', at most "
+                    "253 characters).",
+                )
+            if name in seen:
+                raise InvalidArgument("nodes", f"nodes: {_shown(name)} is given twice.")
+            seen.add(name)
+        return NodeChoice(names=tuple(names))
+    if labels is not None:
+        if not labels:
+            raise InvalidArgument("nodeSelector", "nodeSelector needs at least one label.")
+        chosen: dict[str, str] = {}
+        for key, value in labels:
+            if key in chosen:
+                raise InvalidArgument("nodeSelector", f"nodeSelector: label key {_shown(key)} is given twice.")
+            validate_label(key, value, "nodeSelector")
+            chosen[key] = value
+        return NodeChoice(labels=tuple(sorted(chosen.items())))
+    return NodeChoice()
+
+
+def known_nodes_only(choice: NodeChoice, known: Collection[str], ignore_unknown: bool) -> NodeChoice:
+    """The rule for names that are no node of this cluster: refused, unless the caller asked to
+    start on the known ones only (ignoreUnknownNodes); then those are kept, and at least one must
+    be known. Nothing is written either way until this passes."""
+    if choice.names is None:
+        return choice
+    unknown = [n for n in choice.names if n not in known]
+    if not unknown:
+        return choice
+    shown = ", ".join(_shown(n) for n in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+    kept = tuple(n for n in choice.names if n in known)
+    noun = "is no node" if len(unknown) == 1 else "are no nodes"
+    if not kept:
+        raise InvalidArgument(
+            "nodes", f"nodes: {shown} {noun} of this cluster, and no node named is; flow export was not changed."
+        )
+    if not ignore_unknown:
+        raise InvalidArgument(
+            "nodes",
+            f"nodes: {shown} {noun} of this cluster; flow export was not changed. Correct the names, or set "
+            f"ignoreUnknownNodes to start on the {len(kept)} known one{'s' if len(kept) > 1 else ''} only.",
+        )
+    return NodeChoice(names=kept)
 
 
 def validate_target(target: str, field: str = "collector.targets") -> str:
@@ -182,6 +267,10 @@ class StartRequest:
     cache_max_flows: int | None = None
     metrics_port: int | None = None
     metrics_target: str | None = None
+    duration_seconds: float | None = None  # None: until stopped
+    nodes: Sequence[str] | None = None
+    node_selector: Sequence[tuple[str, str]] | None = None
+    ignore_unknown_nodes: bool = False  # names that are no node of the cluster are dropped, not refused
 
     @property
     def collector_given(self) -> bool:
@@ -189,8 +278,9 @@ class StartRequest:
             v is not None for v in (self.node_port, self.selector, self.targets, self.metrics_port, self.metrics_target)
         )
 
-    def spec(self) -> FlowExportSpec:
-        """The validated spec; InvalidArgument names the first field that is wrong."""
+    def spec(self, now: float = 0.0) -> FlowExportSpec:
+        """The validated spec; InvalidArgument names the first field that is wrong. `now` is the
+        API server's time, from which a duration's deadline counts (rounded up to whole seconds)."""
         selector: dict[str, str] | None = None
         if self.selector is not None:
             selector = {}
@@ -201,4 +291,8 @@ class StartRequest:
                     )
                 selector[key] = value
         collector = validate_collector(self.node_port, selector, self.targets, self.metrics_port, self.metrics_target)
-        return validate_start(self.type, collector, self.sampling, self.active_timeout_seconds, self.cache_max_flows)
+        spec = validate_start(self.type, collector, self.sampling, self.active_timeout_seconds, self.cache_max_flows)
+        duration = validate_duration(self.duration_seconds)
+        nodes = validate_node_choice(self.nodes, self.node_selector)
+        deadline = None if duration is None else float(math.ceil(now + duration))
+        return replace(spec, deadline=deadline, nodes=nodes)

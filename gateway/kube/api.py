@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
 import aiohttp  # a stand-in until first used (gateway/kube/library.py): the agent never loads it
 
+from gateway.kube.clock import ServerClock
 from gateway.kube.config import ClusterAccess
 from gateway.kube.http import Answer, HttpClient, HttpError
 from gateway.kube.resources import Resource
@@ -81,6 +83,10 @@ class Exchange(Protocol):
 
     status: int
 
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The answer's headers; a name in lower case finds its header."""
+
     async def text(self) -> str: ...
 
     def lines(self) -> AsyncIterator[bytes]: ...
@@ -140,6 +146,7 @@ class _LibraryAnswer:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self.response = response
         self.status = response.status
+        self.headers: Mapping[str, str] = response.headers  # case-insensitive
 
     async def text(self) -> str:
         try:
@@ -204,6 +211,7 @@ class KubeApi:
         self._transport: Transport = (
             StreamTransport(access) if streams and not access.configuration.proxy else LibraryTransport(access)
         )
+        self.clock = ServerClock()  # the API server's time, learnt from its answers' Date headers
 
     async def __aenter__(self) -> KubeApi:
         return self
@@ -230,10 +238,17 @@ class KubeApi:
     ) -> Exchange:
         target = path + ("?" + urlencode(list(params.items())) if params else "")
         headers = {"Accept": "application/json", "Content-Type": content_type}
+        sent = time.time()
         try:
-            return await self._transport.send(method, target, headers, body, stream)
+            exchange = await self._transport.send(method, target, headers, body, stream)
         except (HttpError, OSError) as exc:
             raise ApiUnreachable(f"the API server at {self.server} is not reachable: {_reason(exc)}") from exc
+        self.clock.observe(sent, time.time(), exchange.headers.get("date"))
+        return exchange
+
+    def server_time(self) -> float:
+        """The API server's clock now (seconds since the epoch), as its answers tell it."""
+        return self.clock.now()
 
     async def _answer(self, exchange: Exchange) -> str:
         """The whole answer's text; an error status as ApiError."""

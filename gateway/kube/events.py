@@ -59,6 +59,7 @@ class Occurrence:
     action: str
     note: str
     annotations: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None  # a fixed name: one Event however many write it (else client-go's naming)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -80,7 +81,7 @@ class Occurrence:
         namespace = str(self.regarding.get("namespace") or CLUSTER_EVENTS_NAMESPACE)
         metadata: JSON = {
             # client-go's naming: the object's name and the time in nanoseconds, in hex.
-            "name": f"{self.regarding.get('name')}.{int(at * 1e9):x}",
+            "name": self.name or f"{self.regarding.get('name')}.{int(at * 1e9):x}",
             "namespace": namespace,
         }
         if self.annotations:
@@ -125,6 +126,24 @@ class EventRecorder:
             )
             return None
         return created
+
+    async def record_once(self, occurrence: Occurrence, at: float | None = None) -> bool:
+        """Create an Event with a fixed name unless it exists: True once it is stored, by this call
+        or by anyone before (409); False when the API server could not be asked (retry later).
+        Refusals other than a conflict are logged and not retried."""
+        assert occurrence.name, "record_once needs a fixed Event name"
+        body = occurrence.body(self.controller, self.instance, time.time() if at is None else at)
+        try:
+            await self.api.create(EVENTS, body, namespace=body["metadata"]["namespace"])
+        except ApiUnreachable:
+            return False
+        except ApiError as exc:
+            if exc.conflict:
+                return True  # recorded already, by another writer
+            if exc.status >= 500 or exc.status == 429:
+                return False
+            log.warning("could not record the Event %s (%s): %s", occurrence.name, occurrence.reason, exc)
+        return True
 
 
 @dataclass

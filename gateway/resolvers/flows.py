@@ -34,7 +34,7 @@ async def _own_listing(ctx: Context, *, watch: bool = False) -> AsyncIterator[St
     """The naive baseline: this request's own LIST of every kind (and its own watches)."""
     async with ctx.services.api_for(ANONYMOUS_GATEWAY) as api:
         informers = flow_informers(api)
-        hub = StatusHub(informers)
+        hub = StatusHub(informers, clock=api.server_time)
         await informers.list_once()
         if watch:
             informers.start()

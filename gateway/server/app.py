@@ -216,7 +216,7 @@ def create_app(
     api = api or KubeApi(access)
     informers = flow_informers(api, silence_timeout=settings.watch_silence_timeout)
     metrics = Metrics()
-    hub = StatusHub(informers, on_lag=metrics.event_lag.observe)
+    hub = StatusHub(informers, on_lag=metrics.event_lag.observe, clock=api.server_time)
     # The audit trail's watch is not part of readiness: flow state is served without it.
     audit = AuditLog.on_api(api, silence_timeout=settings.watch_silence_timeout)
     audit_watch = InformerSet([audit.informer])

@@ -193,8 +193,15 @@ class StatusHub:
     """Derived state of every node, updated synchronously from cache listeners on the event loop
     (so a subscriber's snapshot and its first change can never overlap or leave a gap)."""
 
-    def __init__(self, informers: InformerSet, on_lag: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self,
+        informers: InformerSet,
+        on_lag: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock`: the API server's time (KubeApi.server_time), which deadlines are on."""
         self.informers = informers
+        self.clock = clock
         by_kind = {i.resource: i for i in informers.informers}
         self.exports = by_kind[FLOW_EXPORTS]
         self.flows = by_kind[FLOWS]
@@ -204,6 +211,9 @@ class StatusHub:
         self._published: dict[str, NodeFlowStatus] = {}
         self._ordered: tuple[NodeFlowStatus, ...] | None = None  # _published sorted by name, built on demand
         self._counts: Counter[NodeFlowState] = Counter()
+        self._selected = 0  # rows the running export chose
+        # A deadline passing changes every row without any watch event: a timer re-derives them.
+        self._deadline_timer: asyncio.TimerHandle | None = None
         # Kept from Node events, so that reading the network type never walks every Node: at
         # 5,000 nodes that walk was most of what opening a console tab cost.
         self._ovn_nodes: dict[str, NodeInfo] = {}
@@ -265,13 +275,15 @@ class StatusHub:
         self.require_synced()
         if not written:
             return self.overview()
-        names = [n.name for n in self.node_infos()]
-        return flows_state(export, names, self._reports(), self.network(), self.operator_export())
+        return flows_state(
+            export, self.node_infos(), self._reports(), self.network(), self.operator_export(), now=self.clock()
+        )
 
     def overview(self) -> FlowsState:
         """The whole cluster from what is already derived (no per-request derivation)."""
         nodes = self._sorted()
-        return cluster_state(self.export(), nodes, self.network(), summary_of(self._counts), self.operator_export())
+        summary = summary_of(self._counts, self._selected)
+        return cluster_state(self.export(), nodes, self.network(), summary, self.operator_export(), now=self.clock())
 
     def _sorted(self) -> tuple[NodeFlowStatus, ...]:
         self.require_synced()
@@ -354,6 +366,7 @@ class StatusHub:
         if event.resource == FLOW_EXPORTS:
             self._export_changed.set()
             self._export_changed = asyncio.Event()
+            self._schedule_deadline()
         touched = event.resource in (FLOW_EXPORTS, CONFIG_NETWORKS, OPERATOR_NETWORKS)
         if event.resource in (NODES, CONFIG_NETWORKS):
             touched = self._network_changed(event) or touched
@@ -386,6 +399,33 @@ class StatusHub:
         before, self._network = self._network, None
         return before is not None and before != self.network()
 
+    def _schedule_deadline(self) -> None:
+        """Re-derive every node when the running export's deadline passes (once, on time)."""
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        export = self.export() if self.exports.synced.is_set() else None
+        if export is None or export.spec.deadline is None or export.spec.ended(self.clock()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (a one-shot listing read synchronously): every read derives afresh
+        self._deadline_timer = loop.call_later(export.spec.deadline - self.clock(), self._deadline_passed)
+
+    def _deadline_passed(self) -> None:
+        self._deadline_timer = None
+        export = self.export()
+        if export is None or export.spec.deadline is None:
+            return
+        if not export.spec.ended(self.clock()):
+            self._schedule_deadline()  # the server clock's estimate moved: not yet
+            return
+        self.version += 1
+        for table in self._tables:
+            table.touch()
+        self._recompute(self._node_names())
+
     def _node_names(self) -> list[str]:
         return [str((n.get("metadata") or {}).get("name", "")) for n in self.nodes]
 
@@ -396,13 +436,17 @@ class StatusHub:
             return
         export = self.export()
         now = time.monotonic()
+        server_now = self.clock()
         if not self._published:
             names = self._node_names()
+            self._schedule_deadline()
         for name in names:
-            if self.nodes.get(name) is None:
+            node = self.nodes.get(name)
+            if node is None:
                 continue  # a Flow whose Node is gone (or not yet seen): no row
             flow = self.flows.get(name)
-            status = node_flow_status(name, export, FlowReport.from_object(flow) if flow else None)
+            report = FlowReport.from_object(flow) if flow else None
+            status = node_flow_status(NodeInfo.from_object(node), export, report, now=server_now)
             previous = self._published.get(name)
             if previous == status:
                 continue
@@ -419,8 +463,10 @@ class StatusHub:
         self.version += 1
         if previous is not None:
             self._counts[previous.state] -= 1
+            self._selected -= previous.selected
         if status is not None:
             self._counts[status.state] += 1
+            self._selected += status.selected
         self._ordered = None
 
     def _forget(self, name: str) -> None:
@@ -433,6 +479,8 @@ class StatusHub:
             table.remove(name)
 
     def close(self) -> None:
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
         for unlisten in self._unlisten:
             unlisten()
         for mailbox in list(self._mailboxes):

@@ -2,6 +2,10 @@
 calling user (the gateway hands in an API client holding the caller's token, `kubectl flows` its
 own kubeconfig identity), so the API server applies their RBAC and its audit log names them.
 
+A start for a while gets its deadline from the API server's clock (the `Date` of the answer to
+the read just before the write), never from the caller's. Names of nodes that are no node of the
+cluster are refused unless the caller asked to start on the known ones only.
+
 Writes are create-when-absent, else a resourceVersion-guarded replace retried a few times on
 409 (never a blind overwrite of someone else's concurrent change); asking for what is already
 there changes nothing, so repeating a call does not bump the generation.
@@ -17,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from gateway.domain.audit import switch_record
@@ -38,8 +43,9 @@ from gateway.domain.model import (
     FlowExport,
     FlowExportSpec,
     FlowsState,
+    NodeChoice,
 )
-from gateway.domain.validation import StartRequest
+from gateway.domain.validation import StartRequest, known_nodes_only
 from gateway.kube.api import ApiError, ApiUnreachable, KubeApi
 from gateway.kube.events import EventRecorder, Occurrence, object_reference
 from gateway.kube.resources import FLOW_EXPORTS
@@ -71,6 +77,20 @@ class FlowSwitch:
     async def start(self, api: KubeApi, request: StartRequest, *, user: str | None = None) -> FlowsState:
         """Start (or switch) export, written with `api`'s identity. `user` is that identity's
         name as the API server reported it (a TokenReview); without it, it is asked."""
+        _, nodes = self._checked(request)
+        return await self._apply(api, lambda now: replace(request.spec(now), nodes=nodes), user)
+
+    def dry_run(self, request: StartRequest) -> ExportProjection:
+        """What `start` would cost, changing nothing: the same checks as a start (network, the
+        Cluster Network Operator, the request itself), then the projected cost of each node it
+        would choose, at the traffic the node reports. Reading it needs no right to switch."""
+        spec, nodes = self._checked(request)
+        chosen = {n.name for n in self.hub.node_infos() if nodes.chooses(n)}
+        return project(replace(spec, nodes=nodes), [s for s in self.hub.statuses() if s.node in chosen])
+
+    def _checked(self, request: StartRequest) -> tuple[FlowExportSpec, NodeChoice]:
+        """A start's checks, before the API server is asked anything: the spec it asks for and the
+        nodes it would choose (names that are no node refused, or left out when asked to)."""
         self.hub.require_synced()
         # Before anything else: on a network that cannot export flows every start fails the same way.
         self.hub.network().require()
@@ -78,25 +98,17 @@ class FlowSwitch:
         managed = self.hub.operator_export()
         if managed is not None:
             raise ManagedByOperator(managed.reason)
-        return await self._apply(api, request.spec(), user)
-
-    def dry_run(self, request: StartRequest) -> ExportProjection:
-        """What `start` would cost, changing nothing: the same checks as a start (network, the
-        Cluster Network Operator, the request itself), then each node's projected cost at the
-        traffic it reports. Reading it needs no right to switch."""
-        self.hub.require_synced()
-        self.hub.network().require()
-        managed = self.hub.operator_export()
-        if managed is not None:
-            raise ManagedByOperator(managed.reason)
-        return project(request.spec(), self.hub.statuses())
+        spec = request.spec()
+        known = {n.name for n in self.hub.node_infos()}
+        return spec, known_nodes_only(spec.nodes, known, request.ignore_unknown_nodes)
 
     async def stop(self, api: KubeApi, *, user: str | None = None) -> FlowsState:
         self.hub.require_synced()
-        return await self._apply(api, FlowExportSpec(), user)
+        return await self._apply(api, lambda _now: FlowExportSpec(), user)
 
-    async def _apply(self, api: KubeApi, spec: FlowExportSpec, user: str | None) -> FlowsState:
-        before, written = await self._write(api, spec)
+    async def _apply(self, api: KubeApi, spec_at: Callable[[float], FlowExportSpec], user: str | None) -> FlowsState:
+        """`spec_at(now)`: the spec to write, given the API server's time (a deadline counts from it)."""
+        before, written = await self._write(api, spec_at)
         await self._record(api, before, written, user)
         export = FlowExport.from_object(written)
         if export is not None and export.resource_version and self.hub.watching:
@@ -104,7 +116,7 @@ class FlowSwitch:
             await self.hub.wait_for_export(export.resource_version)
         return self.hub.state(export, written=True)
 
-    async def _write(self, api: KubeApi, spec: FlowExportSpec) -> tuple[FlowExportSpec, JSON]:
+    async def _write(self, api: KubeApi, spec_at: Callable[[float], FlowExportSpec]) -> tuple[FlowExportSpec, JSON]:
         """The spec the write replaced (stopped when there was no FlowExport) and the FlowExport
         as stored after it.
 
@@ -113,6 +125,7 @@ class FlowSwitch:
         backoff = Backoff(0.05, 0.4)
         for _attempt in range(MAX_ATTEMPTS):
             current = await _call("get", api.get_or_none(FLOW_EXPORTS, FLOW_EXPORT_NAME))
+            spec = spec_at(api.server_time())  # the answer just read told the API server's time
             if current is None:
                 body: JSON = {
                     "apiVersion": API_VERSION,

@@ -92,6 +92,33 @@ def test_a_node_bound_token_writes_its_own_flow_and_no_other(fresh_testbed: Any)
     )
 
 
+def test_a_node_bound_token_may_record_an_exports_expiry_once_and_nothing_else_about_it(fresh_testbed: Any) -> None:
+    """The one Event about FlowExport/cluster an agent may write: its end at the deadline, under
+    the fixed name every agent tries (the API server keeps the first)."""
+    node1, node2 = (
+        as_token(
+            fresh_testbed,
+            fresh_testbed.service_account_token("flowgate-agent", bound_pod=f"flowgate-agent-{n}", node=n),
+        )
+        for n in ("node-1", "node-2")
+    )
+
+    def expiry(name: str = "cluster.expired-g3-1800000000", reason: str = "FlowExportExpired") -> dict[str, Any]:
+        event = warning_about("FlowExport", "cluster")
+        event["metadata"] = {"name": name, "namespace": "default"}
+        return {**event, "type": "Normal", "reason": reason, "action": "Expire"}
+
+    node1.create(EVENTS, expiry())
+    again = refusal(lambda: node2.create(EVENTS, expiry()))
+    assert again.status == 409  # already there: one Event, however many agents
+    for forged in (expiry(reason="FlowExportStarted"), expiry(name="cluster.something-else")):
+        assert "not Events about other objects" in str(refusal(lambda e=forged: node1.create(EVENTS, e)))  # type: ignore[misc]
+    patch = {"series": {"count": 99, "lastObservedTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())}}
+    assert "not Events about other objects" in str(
+        refusal(lambda: node2.merge_patch(f"{EVENTS}/cluster.expired-g3-1800000000", patch))
+    )
+
+
 @pytest.mark.parametrize("binding", ["secret", "none"])
 def test_a_token_that_names_no_node_may_write_no_flow(fresh_testbed: Any, binding: str) -> None:
     token = (

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import itertools
 import re
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -51,7 +52,8 @@ async def settle(rounds: int = 20) -> None:
 
 class FakeKube:
     """Enough of KubeApi for informers and the agent: list, watch, get, create, merge_patch.
-    `down = True` makes every write fail as an unreachable API server would."""
+    `down = True` makes every write fail as an unreachable API server would; `frozen = True`
+    makes every call hang until it is False again, as a stopped (SIGSTOP) API server does."""
 
     def __init__(self) -> None:
         self.objects: dict[Resource, dict[str, JSON]] = {}
@@ -61,7 +63,10 @@ class FakeKube:
         self.history: dict[Resource, list[tuple[int, JSON]]] = {}  # what a watch from an old version replays
         self.writes: list[tuple[str, str, JSON]] = []
         self.down = False
+        self._thawed = asyncio.Event()
+        self._thawed.set()
         self.identity: JSON = {"username": "system:serviceaccount:flowgate:flowgate-agent"}
+        self.clock_offset = 0.0
 
     # -- test side ---------------------------------------------------------------------------
 
@@ -165,21 +170,40 @@ class FakeKube:
         finally:
             self.queues[resource].remove(queue)
 
-    async def whoami(self) -> JSON:
+    def server_time(self) -> float:
+        """The API server's clock: this process's own, moved by `clock_offset`."""
+        return time.time() + self.clock_offset
+
+    @property
+    def frozen(self) -> bool:
+        return not self._thawed.is_set()
+
+    @frozen.setter
+    def frozen(self, frozen: bool) -> None:
+        if frozen:
+            self._thawed.clear()
+        else:
+            self._thawed.set()
+
+    async def _answer(self) -> None:
+        """Wait while frozen, then fail if down."""
+        await self._thawed.wait()
         if self.down:
             raise ApiUnreachable("the API server at https://fake is not reachable")
+
+    async def whoami(self) -> JSON:
+        await self._answer()
         return dict(self.identity)
 
     async def get_or_none(self, resource: Resource, name: str, namespace: str | None = None) -> JSON | None:
-        if self.down:
-            raise ApiUnreachable("the API server at https://fake is not reachable")
+        await self._answer()
         found = self.objects.get(resource, {}).get(name)
         return copy.deepcopy(found) if found else None
 
     async def create(self, resource: Resource, obj: JSON, namespace: str | None = None) -> JSON:
-        if self.down:
-            raise ApiUnreachable("the API server at https://fake is not reachable")
-        if obj["metadata"]["name"] in self.objects.get(resource, {}):
+        await self._answer()
+        key = f"{namespace}/{obj['metadata']['name']}" if namespace else obj["metadata"]["name"]
+        if key in self.objects.get(resource, {}):
             raise ApiError(409, "AlreadyExists", "already exists")
         self.writes.append(("event" if resource == EVENTS else "create", obj["metadata"]["name"], obj))
         return self.put(resource, obj)
@@ -187,8 +211,7 @@ class FakeKube:
     async def merge_patch(
         self, resource: Resource, name: str, patch: JSON, namespace: str | None = None, subresource: str | None = None
     ) -> JSON:
-        if self.down:
-            raise ApiUnreachable("the API server at https://fake is not reachable")
+        await self._answer()
         key = f"{namespace}/{name}" if namespace else name
         current = self.objects.get(resource, {}).get(key)
         if current is None:

@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from gateway.domain.errors import InvalidArgument, UnsupportedNetwork
 from gateway.domain.model import (
+    MAX_DURATION_SECONDS,
     CollectorTarget,
     FlowExport,
     FlowExportSpec,
     FlowReport,
     FlowType,
+    NodeChoice,
     NodeFlowState,
     NodeInfo,
 )
 from gateway.domain.network import network_support
 from gateway.domain.status import flows_state, node_flow_status
-from gateway.domain.validation import parse_selector, validate_collector, validate_start
+from gateway.domain.validation import (
+    StartRequest,
+    known_nodes_only,
+    parse_selector,
+    validate_collector,
+    validate_start,
+)
 
 
 @pytest.mark.parametrize(
@@ -230,3 +239,119 @@ def test_an_agent_watches_only_the_services_and_slices_that_can_be_its_collector
     port_slices = endpoint_slice_scope(CollectorTarget(node_port=30001), services)
     assert port_slices is not None and port_slices.label_selector == "kubernetes.io/service-name in (b,d)"
     assert endpoint_slice_scope(CollectorTarget(node_port=30009), services) is None
+
+
+# -- export for a while, from the nodes chosen ---------------------------------------------------
+
+T = 1_800_000_000.0  # the API server's time in these tests
+
+
+def test_a_start_for_a_while_counts_its_deadline_from_the_api_servers_time() -> None:
+    spec = StartRequest(FlowType.NETFLOW, duration_seconds=1800).spec(now=T + 0.25)
+    assert spec.deadline == T + 1801  # whole seconds, never shorter than asked
+    assert spec.to_spec()["deadline"] == "2027-01-15T08:30:01Z"
+    assert FlowExportSpec.from_spec(spec.to_spec()) == spec
+    assert StartRequest(FlowType.NETFLOW).spec(now=T).deadline is None  # until stopped
+    assert not spec.ended(T + 1800.9) and spec.ended(T + 1801)
+    assert FlowExportSpec().to_spec()["deadline"] is None
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 0.5, MAX_DURATION_SECONDS + 1, float("inf"), float("nan")])
+def test_a_duration_of_nothing_or_past_the_maximum_is_refused(seconds: float) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        StartRequest(FlowType.NETFLOW, duration_seconds=seconds).spec()
+    assert err.value.field == "durationSeconds"
+    assert "between 1 second and 604800 seconds (168h, one week)" in err.value.message
+    assert StartRequest(FlowType.NETFLOW, duration_seconds=MAX_DURATION_SECONDS).spec(now=T).deadline == T + 604800
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"nodes": ["node-1"], "node_selector": [("a", "b")]}, "nodes", "not both"),
+        ({"nodes": []}, "nodes", "1 to 1000 node names"),
+        ({"nodes": [f"n{i}" for i in range(1001)]}, "nodes", "nodeSelector"),
+        ({"nodes": ["Node_1"]}, "nodes", "is not a node name"),
+        ({"nodes": ["a" * 254]}, "nodes", "is not a node name"),
+        ({"nodes": ["node-1", "node-1"]}, "nodes", "given twice"),
+        ({"nodes": ["node-1\n"]}, "nodes", "is not a node name"),
+        ({"node_selector": []}, "nodeSelector", "at least one label"),
+        ({"node_selector": [("bad key!", "x")]}, "nodeSelector", "not a valid label name"),
+        ({"node_selector": [("zone", "-a")]}, "nodeSelector", "is not valid"),
+        ({"node_selector": [("zone", "a"), ("zone", "b")]}, "nodeSelector", "given twice"),
+    ],
+)
+def test_a_bad_node_choice_names_its_field(kwargs: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        StartRequest(FlowType.NETFLOW, **kwargs).spec()
+    assert err.value.field == field and words in err.value.message
+
+
+def test_nodes_are_chosen_by_name_or_by_their_labels_now() -> None:
+    by_name = StartRequest(FlowType.NETFLOW, nodes=["node-2", "node-1"]).spec().nodes
+    assert by_name == NodeChoice(names=("node-2", "node-1")) and by_name.describe() == "nodes node-2, node-1"
+    assert by_name.chooses(NodeInfo("node-1")) and not by_name.chooses(NodeInfo("node-3"))
+    by_label = StartRequest(FlowType.NETFLOW, node_selector=[("zone", "a"), ("flows", "")]).spec().nodes
+    assert by_label.labels == (("flows", ""), ("zone", "a"))
+    assert by_label.chooses(NodeInfo("n", labels=(("flows", ""), ("x", "y"), ("zone", "a"))))
+    assert not by_label.chooses(NodeInfo("n", labels=(("zone", "a"),)))
+    assert not by_label.chooses(NodeInfo("n", labels=(("flows", "yes"), ("zone", "a"))))
+    assert NodeChoice().chooses(NodeInfo("n")) and NodeChoice().describe() == "every node"
+    for spec in (FlowExportSpec(FlowType.IPFIX, nodes=by_name), FlowExportSpec(FlowType.IPFIX, nodes=by_label)):
+        assert FlowExportSpec.from_spec(spec.to_spec()) == spec
+    assert FlowExportSpec(nodes=by_name).to_spec()["nodes"] is None  # a stop forgets the choice
+    labelled = NodeInfo.from_object({"metadata": {"name": "n", "labels": {"zone": "a", "flows": ""}}})
+    assert labelled.labels == (("flows", ""), ("zone", "a"))
+
+
+def test_unknown_node_names_are_refused_unless_the_caller_starts_on_the_known_ones_only() -> None:
+    choice = NodeChoice(names=("node-1", "node-9", "node-2"))
+    known = {"node-1", "node-2", "node-3"}
+    with pytest.raises(InvalidArgument) as err:
+        known_nodes_only(choice, known, ignore_unknown=False)
+    assert err.value.field == "nodes"
+    assert err.value.message == (
+        "nodes: 'node-9' is no node of this cluster; flow export was not changed. Correct the names, or set "
+        "ignoreUnknownNodes to start on the 2 known ones only."
+    )
+    assert known_nodes_only(choice, known, ignore_unknown=True) == NodeChoice(names=("node-1", "node-2"))
+    with pytest.raises(InvalidArgument, match="no node named is"):
+        known_nodes_only(NodeChoice(names=("x", "y")), known, ignore_unknown=True)
+    assert known_nodes_only(NodeChoice(labels=(("a", "b"),)), set(), ignore_unknown=False).labels  # labels: any
+
+
+def test_derived_state_of_chosen_unchosen_and_ended_nodes() -> None:
+    labelled = FlowExportSpec(
+        FlowType.NETFLOW, CollectorTarget(node_port=30001), nodes=NodeChoice(labels=(("f", "on"),))
+    )
+    export_ = FlowExport(labelled, generation=4)
+    on, off = NodeInfo("n1", labels=(("f", "on"),)), NodeInfo("n1")
+    emitting = replace(report(NodeFlowState.EMITTING, 4), selected=True)
+    assert node_flow_status(on, export_, emitting, now=T).state is NodeFlowState.EMITTING
+    # The label went: Disabled at once, with a note until the agent says so itself.
+    left = node_flow_status(off, export_, emitting, now=T)
+    assert (left.state, left.selected) == (NodeFlowState.DISABLED, False)
+    assert (
+        left.message
+        == "not selected: flow export runs on the nodes labelled f=on; the node agent has not yet confirmed"
+    )
+    said = FlowReport("n1", NodeFlowState.DISABLED, message="not selected: …", observed_generation=4, selected=False)
+    assert node_flow_status(off, export_, said, now=T).message == "not selected: …"
+    # The label came: Pending until the agent acts on it (labels move no generation).
+    joining = node_flow_status(on, export_, said, now=T)
+    assert joining.state is NodeFlowState.PENDING and "labels" in (joining.message or "")
+
+    timed = FlowExport(FlowExportSpec(FlowType.NETFLOW, CollectorTarget(node_port=30001), deadline=T), generation=5)
+    running = report(NodeFlowState.EMITTING, 5)
+    assert node_flow_status("n1", timed, running, now=T - 0.1).state is NodeFlowState.EMITTING
+    ended = node_flow_status("n1", timed, running, now=T)
+    assert ended.state is NodeFlowState.DISABLED
+    assert ended.message == "export ended at its deadline, 2027-01-15T08:00:00Z; the node agent has not yet confirmed"
+    confirmed = FlowReport("n1", NodeFlowState.DISABLED, message="export ended at …", observed_generation=5)
+    assert node_flow_status("n1", timed, confirmed, now=T + 60).message == "export ended at …"
+
+    state = flows_state(timed, ["n2", "n1"], {"n1": running}, network_support(None, []), now=T + 180)
+    assert (state.enabled, state.ended, state.deadline, state.type) == (False, True, T, FlowType.NETFLOW)
+    assert state.summary.disabled == 2 and state.summary.selected == 2
+    chosen = flows_state(export_, [on, NodeInfo("n2")], {}, network_support(None, []), now=T)
+    assert chosen.summary.selected == 1 and chosen.node_choice == labelled.nodes and chosen.enabled

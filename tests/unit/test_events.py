@@ -101,6 +101,21 @@ async def test_an_api_server_that_refuses_events_is_logged_not_raised(caplog: ob
     assert events.created == 0 and kube.events() == []
 
 
+async def test_an_event_with_a_fixed_name_is_stored_once_whoever_writes_it() -> None:
+    kube = FakeKube()
+    export = {"apiVersion": "flowgate.dev/v1alpha1", "kind": "FlowExport", "name": "cluster"}
+    expired = Occurrence(export, "Normal", "FlowExportExpired", "Expire", "ended", name="cluster.expired-g3-1800000000")
+    one = EventRecorder(kube, "flowgate.dev/agent", instance="node-1")  # type: ignore[arg-type]
+    two = EventRecorder(kube, "flowgate.dev/agent", instance="node-2")  # type: ignore[arg-type]
+    kube.down = True
+    assert not await one.record_once(expired)  # not asked: to be tried again
+    kube.down = False
+    assert await one.record_once(expired) and await two.record_once(expired)  # the second: 409, done
+    (stored,) = kube.events()
+    assert stored["metadata"]["name"] == "cluster.expired-g3-1800000000"
+    assert stored["reportingInstance"] == "node-1"
+
+
 def test_audit_entries_read_back_from_events() -> None:
     switch = {
         "metadata": {"name": "cluster.1", "namespace": "default", "annotations": {"flowgate.dev/user": "alice"}},

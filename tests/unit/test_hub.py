@@ -4,12 +4,13 @@ derived state shared by every subscriber."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
 
 from gateway.domain.errors import InvalidArgument, Unavailable
-from gateway.domain.model import FlowType, NodeFlowState
+from gateway.domain.model import FlowType, NodeFlowState, format_time
 from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
 from gateway.service.hub import StatusHub
 from tests.unit.fakes import Cluster, export, flow, node
@@ -298,3 +299,24 @@ def test_flows_query_is_served_from_the_derived_rows(pair: Cluster) -> None:
     pair.put(FLOWS, flow("node-a", "Emitting", 2))
     again = pair.hub.state()
     assert again.summary.emitting == 1 and again.nodes is not first.nodes
+
+
+async def test_a_deadline_passing_re_derives_every_node_without_any_event(cluster: Cluster) -> None:
+    offset = 0.0
+    cluster.hub.clock = lambda: time.time() + offset  # the API server's clock
+    deadline = float(int(time.time()) + 100)
+    offset = deadline - 0.2 - time.time()  # the deadline is 0.2 s away on that clock
+    timed = export("NetFlow", 2)
+    timed["spec"]["deadline"] = format_time(deadline)
+    cluster.put(FLOW_EXPORTS, timed)
+    for name in ("node-a", "node-b", "node-c"):
+        cluster.put(FLOWS, flow(name, "Emitting", 2, "10.0.0.1:30001"))
+    assert cluster.hub.state().enabled
+    table = cluster.hub.subscribe_table(batch_window=0)
+    await table.get()  # the snapshot
+    version = cluster.hub.version
+    update = await asyncio.wait_for(table.get(), timeout=2)  # the deadline, and nothing else, passed
+    assert cluster.hub.clock() >= deadline and cluster.hub.version > version
+    assert {s.state for s in update.changed} == {NodeFlowState.DISABLED} and len(update.changed) == 3
+    assert update.state.ended and not update.state.enabled and update.state.deadline == deadline
+    assert all("export ended at its deadline" in (s.message or "") for s in update.changed)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,23 @@ async def test_every_request_carries_the_identity_and_reads_the_json_answer(stre
     assert listing["metadata"]["resourceVersion"] == "7"
     assert seen[0][":request"].startswith("GET /apis/flowgate.dev/v1alpha1/flows?labelSelector=a%3Db ")
     assert seen[0]["authorization"] == "Bearer t0ken"
+
+
+async def test_the_api_servers_clock_is_learnt_from_its_answers_date_either_way(streams: bool) -> None:
+    skew = 3600.0  # the API server's clock an hour ahead of this one
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        date = formatdate(time.time() + skew, usegmt=True)
+        body = b"{}"
+        writer.write(f"HTTP/1.1 200 OK\r\nDate: {date}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        writer.close()
+
+    async with http_server(handler) as url, KubeApi(access(url), streams=streams) as api:
+        assert api.server_time() == pytest.approx(time.time(), abs=0.1)  # nothing learnt yet
+        await api.list(FLOWS)
+        assert api.server_time() == pytest.approx(time.time() + skew, abs=1.1)
 
 
 async def test_error_answers_are_api_errors_with_the_status_message(streams: bool) -> None:

@@ -24,8 +24,10 @@ from gateway.domain.model import (
     FlowExportSpec,
     FlowReport,
     FlowType,
+    NodeChoice,
     NodeFlowState,
     NodeInfo,
+    format_time,
 )
 from gateway.domain.traffic import TrafficMeter
 from gateway.kube.resources import ENDPOINT_SLICES, FLOW_EXPORTS, FLOWS, NODES, OPERATOR_NETWORKS, SERVICES
@@ -78,7 +80,7 @@ def test_plan_node_port_emits_to_the_nodes_own_address() -> None:
     wanted = plan(export(FlowType.NETFLOW), NODE, [service()], [endpoint_slice()], "ovn-k8s-mp0")
     assert wanted.settings == NETFLOW
     assert wanted.report == FlowReport(
-        "node-2", NodeFlowState.EMITTING, FlowType.NETFLOW, "10.89.0.2:30001", observed_generation=3
+        "node-2", NodeFlowState.EMITTING, FlowType.NETFLOW, "10.89.0.2:30001", observed_generation=3, selected=True
     )
 
 
@@ -98,6 +100,24 @@ def test_plan_selector_and_static_targets() -> None:
     assert missing.report.message == "no Service matches selector role=nope"
     static = plan(export(FlowType.NETFLOW, targets=["192.0.2.1:2055", "192.0.2.2:2055"]), NODE, [], [], "mp0")
     assert static.report.endpoint == "192.0.2.1:2055,192.0.2.2:2055"
+
+
+def test_plan_a_node_not_chosen_or_past_the_deadline_exports_nothing_and_says_why() -> None:
+    by_name = FlowExport(FlowExportSpec(FlowType.NETFLOW, nodes=NodeChoice(names=("node-1",))), generation=4)
+    wanted = plan(by_name, NODE, [service()], [endpoint_slice()], "mp0")
+    assert wanted.settings is None and wanted.report.state is NodeFlowState.DISABLED
+    assert wanted.report.message == "not selected: flow export runs on the nodes named (node-1)"
+    assert wanted.report.selected is False and wanted.report.observed_generation == 4
+    labelled = FlowExport(FlowExportSpec(FlowType.NETFLOW, nodes=NodeChoice(labels=(("flows", "on"),))))
+    assert plan(labelled, NODE, [service()], [endpoint_slice()], "mp0").report.selected is False
+    chosen = NodeInfo("node-2", internal_ip="10.89.0.2", labels=(("flows", "on"), ("zone", "a")))
+    assert plan(labelled, chosen, [service()], [endpoint_slice()], "mp0").settings == NETFLOW
+
+    timed = FlowExport(FlowExportSpec(FlowType.NETFLOW, deadline=1_800_000_000.0), generation=5)
+    assert plan(timed, NODE, [service()], [endpoint_slice()], "mp0", now=1_799_999_999.9).settings == NETFLOW
+    ended = plan(timed, NODE, [service()], [endpoint_slice()], "mp0", now=1_800_000_000.0)
+    assert ended.settings is None and ended.report.state is NodeFlowState.DISABLED
+    assert ended.report.message == "export ended at its deadline, 2027-01-15T08:00:00Z"
 
 
 def test_ovs_action_tells_a_new_wish_from_drift() -> None:
@@ -129,6 +149,7 @@ def test_status_patch_clears_fields_the_new_state_lacks() -> None:
             "message": None,
             "delivery": None,
             "traffic": None,
+            "selected": None,
             "observedGeneration": 5,
             "lastTransitionTime": "T",
         }
@@ -188,9 +209,33 @@ class Rig:
         report = self.flow()
         return report.state if report else None
 
-    def start(self, flow_type: FlowType | None, **collector: Any) -> None:
-        spec = FlowExportSpec(type=flow_type, collector=CollectorTarget.from_spec(collector or {"nodePort": 30001}))
-        self.kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": spec.to_spec()})
+    def start(
+        self,
+        flow_type: FlowType | None,
+        *,
+        deadline: float | None = None,
+        nodes: NodeChoice | None = None,
+        **collector: Any,
+    ) -> None:
+        spec = FlowExportSpec(
+            type=flow_type,
+            collector=CollectorTarget.from_spec(collector or {"nodePort": 30001}),
+            deadline=deadline,
+            nodes=nodes or NodeChoice(),
+        )
+        body = {k: v for k, v in spec.to_spec().items() if v is not None}
+        self.kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster", "uid": "export-uid"}, "spec": body})
+
+    def label(self, **labels: str) -> None:
+        node = self.kube.objects[NODES]["node-2"]
+        self.kube.put(NODES, {**node, "metadata": {**node["metadata"], "labels": labels}})
+
+    def deadline_in(self, seconds: float) -> float:
+        """A whole-second deadline `seconds` from now on the API server's clock (which is moved
+        so that it is)."""
+        deadline = float(int(time.time()) + 100)
+        self.kube.clock_offset = deadline - seconds - time.time()
+        return deadline
 
 
 @pytest.fixture
@@ -621,3 +666,75 @@ async def test_the_traffic_through_br_int_is_reported_while_export_is_off_and_no
         talking.cancel()
         task.cancel()
         await asyncio.gather(task, talking, return_exceptions=True)
+
+
+async def test_a_node_joins_and_leaves_with_its_label_without_a_new_start(rig: Rig) -> None:
+    rig.start(FlowType.NETFLOW, nodes=NodeChoice(labels=(("flows", "on"),)))
+    await eventually(lambda: rig.flow() is not None and rig.flow().selected is False)  # type: ignore[union-attr]
+    report = rig.flow()
+    assert report is not None and report.state is NodeFlowState.DISABLED
+    assert report.message == "not selected: flow export runs on the nodes labelled flows=on"
+    assert rig.bridge.state == ()
+    rig.label(flows="on")
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING, timeout=1)
+    assert rig.bridge.state == (NETFLOW,) and rig.flow().selected is True  # type: ignore[union-attr]
+    rig.label(flows="off")
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED, timeout=1)
+    assert rig.bridge.state == ()
+    assert rig.kube.objects[FLOW_EXPORTS]["cluster"]["metadata"]["generation"] == 1  # no new start
+
+
+async def test_the_deadline_stops_export_with_the_api_server_frozen_and_the_report_follows(rig: Rig) -> None:
+    deadline = rig.deadline_in(0.6)
+    rig.start(FlowType.NETFLOW, deadline=deadline)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    assert rig.bridge.state == (NETFLOW,)
+    rig.kube.frozen = True  # every call hangs from now on, as with SIGSTOP
+    await eventually(lambda: rig.bridge.state == (), timeout=1.5)
+    assert rig.kube.server_time() >= deadline  # not a moment before it
+    assert rig.state() is NodeFlowState.EMITTING  # nothing could be written meanwhile
+    rig.kube.frozen = False
+    await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
+    assert rig.flow().message == f"export ended at its deadline, {format_time(deadline)}"  # type: ignore[union-attr]
+    await eventually(lambda: len(rig.kube.events()) == 1)
+    (event,) = rig.kube.events()
+    assert event["reason"] == "FlowExportExpired" and event["metadata"]["name"] == f"cluster.expired-g1-{int(deadline)}"
+    assert event["regarding"] == {
+        "apiVersion": "flowgate.dev/v1alpha1",
+        "kind": "FlowExport",
+        "name": "cluster",
+        "uid": "export-uid",
+    }
+    assert f"reached its deadline {format_time(deadline)} and stopped" in event["note"]
+    rig.bridge.tamper(NETFLOW, seen=True)  # export put back behind its back after the end: cleared again
+    await eventually(lambda: rig.bridge.state == ())
+
+
+async def test_one_event_records_the_expiry_however_many_agents_stop() -> None:
+    rig = Rig()
+    rig.kube.put(NODES, {"metadata": {"name": "node-1", "uid": "uid-1"}, "status": {"addresses": []}})
+    second = NodeAgent(
+        rig.kube,  # type: ignore[arg-type]
+        "node-1",
+        FakeBridge(),
+        sflow_agent="ovn-k8s-mp0",
+        resync=0.2,
+        backoff=Backoff(0.05, 0.2),
+        scrape_interval=0.02,
+        collector=FakeCollector(),
+    )
+    tasks = [asyncio.create_task(rig.agent.run()), asyncio.create_task(second.run())]
+    try:
+        deadline = rig.deadline_in(0.4)
+        rig.start(FlowType.NETFLOW, deadline=deadline, targets=["192.0.2.1:2055"])
+        await eventually(lambda: rig.state() is NodeFlowState.DISABLED and rig.flow().message is not None)  # type: ignore[union-attr]
+        flow = rig.kube.objects[FLOWS]
+        await eventually(lambda: "ended" in (flow.get("node-1", {}).get("status", {}).get("message") or ""))
+        await asyncio.sleep(0.3)  # both had their chance to record it
+        assert [e["reason"] for e in rig.kube.events()] == ["FlowExportExpired"]
+        tries = [name for verb, name, _ in rig.kube.writes if verb == "event"]
+        assert tries == [f"cluster.expired-g1-{int(deadline)}"]  # the second create was refused (409)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

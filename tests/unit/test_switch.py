@@ -32,6 +32,10 @@ class ScriptedApi:
         self.whoami_calls = 0
         self.version = 10
         self.on_store: Any = None  # the watch: feeds the hub's cache with each write
+        self.server_now = 1_800_000_000.0  # the API server's clock, as its answers tell it
+
+    def server_time(self) -> float:
+        return self.server_now
 
     async def __aenter__(self) -> ScriptedApi:
         return self
@@ -91,6 +95,7 @@ class Switch:
             self.cluster.put(NODES, node(name))
         self.cluster.sync()
         api.on_store = lambda obj: self.cluster.put(FLOW_EXPORTS, obj)
+        self.cluster.hub.clock = api.server_time  # one API server, one clock
         self.switch = FlowSwitch(self.cluster.hub)
 
     async def start(self, request: StartRequest) -> Any:
@@ -351,3 +356,32 @@ async def test_a_start_while_the_operator_manages_export_names_the_field_and_wri
     assert not (await ctl.stop()).enabled
     cluster.put(OPERATOR_NETWORKS, {"metadata": {"name": "cluster"}, "spec": {"exportNetworkFlows": None}})
     assert (await ctl.start(NETFLOW)).enabled and cluster.hub.state().operator_export is None
+
+
+async def test_a_start_for_a_while_takes_its_deadline_from_the_api_servers_clock() -> None:
+    api = ScriptedApi()
+    api.server_now = 1_800_000_000.4  # whatever this machine's clock says
+    ctl, _ = control(api)
+    state = await ctl.start(StartRequest(FlowType.NETFLOW, node_port=30001, duration_seconds=1200))
+    assert api.stored is not None and api.stored["spec"]["deadline"] == "2027-01-15T08:20:01Z"
+    assert state.deadline == 1_800_001_201 and state.enabled and not state.ended
+    # Starting again replaces the deadline (here with none: until stopped), recorded as a change.
+    await ctl.start(NETFLOW)
+    assert "deadline" not in api.stored["spec"]
+    assert [e["reason"] for e in api.events] == ["FlowExportStarted", "FlowExportChanged"]
+    assert api.events[0]["note"].endswith("NetFlow to nodePort 30001 until 2027-01-15T08:20:01Z; generation 1.")
+
+
+async def test_unknown_nodes_change_nothing_unless_asked_to_start_on_the_known_ones() -> None:
+    api = ScriptedApi()
+    ctl, _ = control(api)  # nodes node-a and node-b
+    with pytest.raises(InvalidArgument, match="'node-z' is no node of this cluster; flow export was not changed"):
+        await ctl.start(StartRequest(FlowType.NETFLOW, nodes=["node-a", "node-z"]))
+    assert api.calls == [] and api.stored is None
+    state = await ctl.start(StartRequest(FlowType.NETFLOW, nodes=["node-a", "node-z"], ignore_unknown_nodes=True))
+    assert api.stored is not None and api.stored["spec"]["nodes"] == ["node-a"]
+    assert [(n.node, n.selected, n.state.name) for n in state.nodes] == [
+        ("node-a", True, "PENDING"),
+        ("node-b", False, "DISABLED"),
+    ]
+    assert state.summary.selected == 1
