@@ -7,7 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.domain.cost_projection import CostFigures, ExportProjection
-from gateway.domain.model import OPERATOR, OPERATOR_FIELD, CollectorTarget, FlowsState, NodeFlowStatus, OperatorExport
+from gateway.domain.model import (
+    OPERATOR,
+    OPERATOR_FIELD,
+    CollectorTarget,
+    FlowsState,
+    NodeChoice,
+    NodeFlowStatus,
+    OperatorExport,
+    format_time,
+)
 
 JSON = dict[str, Any]
 
@@ -31,6 +40,7 @@ def node_json(status: NodeFlowStatus) -> JSON:
         "projectedRecordsPerSecond": status.projected_records_per_second,
         "projectedExportBytesPerSecond": status.projected_export_bytes_per_second,
         "projectionRange": status.projection_range.name if status.projection_range else None,
+        "selected": status.selected,
     }
 
 
@@ -43,6 +53,15 @@ def collector_json(collector: CollectorTarget) -> JSON:
         "metricsPort": collector.metrics_port,
         "metricsTarget": collector.metrics_target,
         "description": collector.describe(),
+    }
+
+
+def node_choice_json(choice: NodeChoice) -> JSON:
+    return {
+        "mode": choice.mode,
+        "names": None if choice.names is None else list(choice.names),
+        "selector": None if choice.labels is None else [{"key": k, "value": v} for k, v in choice.labels],
+        "description": choice.describe(),
     }
 
 
@@ -71,8 +90,12 @@ def state_json(state: FlowsState) -> JSON:
             "pending": s.pending,
             "emitting": s.emitting,
             "error": s.error,
+            "selected": s.selected,
         },
         "operatorExport": None if state.operator_export is None else operator_json(state.operator_export),
+        "deadline": None if state.deadline is None else format_time(state.deadline),
+        "ended": state.ended,
+        "nodeChoice": None if state.node_choice is None else node_choice_json(state.node_choice),
         "nodes": [node_json(n) for n in state.nodes],
     }
 

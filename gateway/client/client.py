@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import ssl
 from collections.abc import AsyncIterator, Sequence
@@ -84,6 +85,13 @@ def start_variables(request: StartRequest) -> JSON:
         "sampling": request.sampling,
         "activeTimeoutSeconds": request.active_timeout_seconds,
         "cacheMaxFlows": request.cache_max_flows,
+        # A duration is whole seconds on the wire (the gateway's Int); the CLI's parsing allows no less.
+        "durationSeconds": None if request.duration_seconds is None else math.ceil(request.duration_seconds),
+        "nodes": None if request.nodes is None else list(request.nodes),
+        "nodeSelector": None
+        if request.node_selector is None
+        else [{"key": k, "value": v} for k, v in request.node_selector],
+        "ignoreUnknownNodes": request.ignore_unknown_nodes,
     }
 
 

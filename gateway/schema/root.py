@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError, specified_rules
@@ -29,6 +29,8 @@ from gateway.schema.types import (
     FlowEvent,
     FlowsState,
     FlowsTableUpdate,
+    LabelInput,
+    NodeChoiceArguments,
     NodeFlowStatus,
     Viewer,
 )
@@ -49,6 +51,38 @@ VALIDATION_RULES = [
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
     OneMutationPerRequest,
     NestingLimit,
+]
+
+# startFlows' (and its dry run's) arguments about for how long and where.
+DurationSeconds = Annotated[
+    int | None,
+    strawberry.argument(
+        description=f"Export for this long (1 to {model.MAX_DURATION_SECONDS}: at most 168h), then every "
+        "node stops by itself, also with the gateway and the API server gone. Counted from the API "
+        "server's clock. Null: until stopped."
+    ),
+]
+NodeNames = Annotated[
+    list[str] | None,
+    strawberry.argument(
+        description=f"Export only from the nodes with these names (1 to {model.MAX_CHOSEN_NODES}); the "
+        "others report DISABLED, not selected. Names that are no node are refused unless "
+        "ignoreUnknownNodes is true."
+    ),
+]
+NodeSelector = Annotated[
+    list[LabelInput] | None,
+    strawberry.argument(
+        description="Export only from the nodes carrying all these labels; a node gaining or losing one "
+        "joins or leaves without a new start. Not together with nodes."
+    ),
+]
+IgnoreUnknownNodes = Annotated[
+    bool,
+    strawberry.argument(
+        description="With nodes: start on the names that are nodes of this cluster, leaving out the others "
+        "(at least one must be), instead of refusing the start."
+    ),
 ]
 
 
@@ -78,7 +112,7 @@ class Query:
 
     @strawberry.field(
         description="A dry run of startFlows with the same arguments: the same checks and errors, then what the "
-        "setting would cost each node at the traffic it carries now, and in total. Changes nothing."
+        "setting would cost each node it would choose at the traffic it carries now, and in total. Changes nothing."
     )
     async def export_projection(
         self,
@@ -88,14 +122,25 @@ class Query:
         sampling: int | None = None,
         active_timeout_seconds: int | None = None,
         cache_max_flows: int | None = None,
+        duration_seconds: DurationSeconds = None,
+        nodes: NodeNames = None,
+        node_selector: NodeSelector = None,
+        ignore_unknown_nodes: IgnoreUnknownNodes = False,
     ) -> ExportProjection:
-        request = (collector or CollectorInput()).start_request(type, sampling, active_timeout_seconds, cache_max_flows)
+        choice = NodeChoiceArguments(duration_seconds, nodes, node_selector, ignore_unknown_nodes)
+        request = (collector or CollectorInput()).start_request(
+            type, sampling, active_timeout_seconds, cache_max_flows, choice
+        )
         return ExportProjection.from_domain(await resolve.export_projection(info.context, request))
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Start (or switch to) exporting flows of this type on every node. Idempotent.")
+    @strawberry.mutation(
+        description="Start (or switch to) exporting flows of this type, on every node or the ones chosen, until "
+        "stopped or for a while. What it asks for replaces what runs (a new duration, a new deadline). Idempotent "
+        "without a duration."
+    )
     async def start_flows(
         self,
         info: GraphInfo,
@@ -104,8 +149,15 @@ class Mutation:
         sampling: int | None = None,
         active_timeout_seconds: int | None = None,
         cache_max_flows: int | None = None,
+        duration_seconds: DurationSeconds = None,
+        nodes: NodeNames = None,
+        node_selector: NodeSelector = None,
+        ignore_unknown_nodes: IgnoreUnknownNodes = False,
     ) -> FlowsState:
-        request = (collector or CollectorInput()).start_request(type, sampling, active_timeout_seconds, cache_max_flows)
+        choice = NodeChoiceArguments(duration_seconds, nodes, node_selector, ignore_unknown_nodes)
+        request = (collector or CollectorInput()).start_request(
+            type, sampling, active_timeout_seconds, cache_max_flows, choice
+        )
         return FlowsState.from_domain(await resolve.start_flows(info.context, request))
 
     @strawberry.mutation(description="Stop exporting flows on every node.")

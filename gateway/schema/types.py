@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import strawberry
 
 from gateway.access import SwitchAccess
@@ -92,6 +95,7 @@ class CollectorInput:
         sampling: int | None,
         active_timeout_seconds: int | None,
         cache_max_flows: int | None,
+        choice: NodeChoiceArguments | None = None,
     ) -> StartRequest:
         return StartRequest(
             type=flow_type,
@@ -103,6 +107,46 @@ class CollectorInput:
             sampling=sampling,
             active_timeout_seconds=active_timeout_seconds,
             cache_max_flows=cache_max_flows,
+            **(choice or NodeChoiceArguments()).request_fields(),
+        )
+
+
+@dataclass(frozen=True)
+class NodeChoiceArguments:
+    """startFlows' arguments about where and for how long, as given."""
+
+    duration_seconds: int | None = None
+    nodes: list[str] | None = None
+    node_selector: list[LabelInput] | None = None
+    ignore_unknown_nodes: bool = False
+
+    def request_fields(self) -> dict[str, Any]:
+        return {
+            "duration_seconds": self.duration_seconds,
+            "nodes": self.nodes,
+            "node_selector": None
+            if self.node_selector is None
+            else [(label.key, label.value) for label in self.node_selector],
+            "ignore_unknown_nodes": self.ignore_unknown_nodes,
+        }
+
+
+@strawberry.type(description="Which nodes export: every node, the nodes named, or the nodes carrying labels.")
+class NodeChoice:
+    mode: str = strawberry.field(description="all | names | selector")
+    names: list[str] | None = strawberry.field(description="The nodes named (mode names).")
+    selector: list[Label] | None = strawberry.field(
+        description="The labels a node must carry, as it carries them now (mode selector)."
+    )
+    description: str = strawberry.field(description="Human-readable form, e.g. `nodes labelled zone=a`.")
+
+    @staticmethod
+    def from_domain(choice: model.NodeChoice) -> NodeChoice:
+        return NodeChoice(
+            mode=choice.mode,
+            names=None if choice.names is None else list(choice.names),
+            selector=None if choice.labels is None else [Label(key=k, value=v) for k, v in choice.labels],
+            description=choice.describe(),
         )
 
 
@@ -150,6 +194,10 @@ class NodeFlowStatus:
         description="While export is on: where packetsPerSecond lies against the measured rates (UNKNOWN: no "
         "traffic reported, no projection)."
     )
+    selected: bool = strawberry.field(
+        description="Whether the running export chose this node (by name or by its labels now); every node when it "
+        "chose none. Unselected nodes are DISABLED, their message saying why."
+    )
 
     @staticmethod
     def from_domain(status: model.NodeFlowStatus) -> NodeFlowStatus:
@@ -171,6 +219,7 @@ class NodeFlowStatus:
             projected_records_per_second=status.projected_records_per_second,
             projected_export_bytes_per_second=status.projected_export_bytes_per_second,
             projection_range=status.projection_range,
+            selected=status.selected,
         )
 
 
@@ -207,13 +256,14 @@ class FlowsSummary:
     pending: int
     emitting: int
     error: int
+    selected: int = strawberry.field(description="Nodes the export chose (every node when it chose none).")
 
 
 @strawberry.type(
     description="The cluster's flow export: what was asked, whether the network supports it, and every node."
 )
 class FlowsState:
-    enabled: bool
+    enabled: bool = strawberry.field(description="Export runs now: started, and its deadline (if any) not reached.")
     type: model.FlowType | None
     collector: CollectorTarget | None
     network_type: str | None
@@ -230,6 +280,15 @@ class FlowsState:
         description="Set when the Cluster Network Operator manages flow export (startFlows then fails with "
         "CONFLICT); null when flowgate does."
     )
+    deadline: str | None = strawberry.field(
+        description="When every node stops exporting by itself (RFC 3339, the API server's clock), also after it "
+        "passed (see `ended`); null when export runs until stopped, or is stopped."
+    )
+    ended: bool = strawberry.field(
+        description="The deadline has passed: each node stopped by itself. `type`, `collector` and `deadline` still "
+        "say what ran, `enabled` is false."
+    )
+    node_choice: NodeChoice | None = strawberry.field(description="Which nodes export (null when export is stopped).")
     domain_nodes: strawberry.Private[tuple[model.NodeFlowStatus, ...]]
 
     @strawberry.field(description="Every node, sorted by name.")
@@ -250,11 +309,19 @@ class FlowsState:
             unsupported_reason=state.unsupported_reason,
             generation=state.generation,
             summary=FlowsSummary(
-                total=s.total, disabled=s.disabled, pending=s.pending, emitting=s.emitting, error=s.error
+                total=s.total,
+                disabled=s.disabled,
+                pending=s.pending,
+                emitting=s.emitting,
+                error=s.error,
+                selected=s.selected,
             ),
             operator_export=None
             if state.operator_export is None
             else OperatorExport.from_domain(state.operator_export),
+            deadline=None if state.deadline is None else model.format_time(state.deadline),
+            ended=state.ended,
+            node_choice=None if state.node_choice is None else NodeChoice.from_domain(state.node_choice),
             domain_nodes=state.nodes,
         )
 

@@ -77,6 +77,17 @@ async def test_gql_examples(gateway: Gateway) -> None:
     assert code == 0, err
     assert json.loads(out)["type"] == "NETFLOW"
 
+    code, out, err = await run(gateway, "start_flows.py", "netflow", "--for", "600", "--nodes", f"{names[0]},nope")
+    assert code == 1 and "INVALID_ARGUMENT: nodes: 'nope' is no node of this cluster" in err
+    code, out, err = await run(
+        gateway, "start_flows.py", "netflow", "--for", "600", "--nodes", f"{names[0]},nope", "--ignore-unknown-nodes"
+    )
+    assert code == 0, err
+    assert f"on nodes {names[0]}\nevery node stops by itself at " in out
+    assert out.count("disabled") == len(names) - 1  # not selected
+    export = await flow_export(gateway.testbed)
+    assert export is not None and export["spec"]["nodes"] == [names[0]] and export["spec"]["deadline"]
+
     code, out, err = await run(gateway, "stop_flows.py")
     assert code == 0, err
     assert out.count("disabled") == len(names)

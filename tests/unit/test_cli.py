@@ -185,6 +185,10 @@ def test_start_arguments_become_graphql_variables() -> None:
         "sampling": None,
         "activeTimeoutSeconds": None,
         "cacheMaxFlows": None,
+        "durationSeconds": None,
+        "nodes": None,
+        "nodeSelector": None,
+        "ignoreUnknownNodes": False,
     }
     request = parse_start("ipfix", "--selector", "app=goflow,tier=flows", "--sampling", "400", "--cache-max-flows", "9")
     variables = start_variables(request)

@@ -410,3 +410,63 @@ def test_flows_answers_are_kept_until_the_cluster_changes(app_client: tuple[Test
     hits = answers.hits
     client.post("/graphql", json=viewer), client.post("/graphql", json=viewer)
     assert answers.hits == hits
+
+
+TIMED_START = """
+mutation($d: Int, $n: [String!], $s: [LabelInput!], $i: Boolean! = false) {
+  startFlows(type: NETFLOW, durationSeconds: $d, nodes: $n, nodeSelector: $s, ignoreUnknownNodes: $i) {
+    enabled ended deadline nodeChoice { mode names selector { key value } description }
+    summary { total selected } nodes { node state selected message }
+  }
+}"""
+
+
+async def test_start_for_a_while_on_chosen_nodes_and_the_state_that_says_so(cluster: Cluster) -> None:
+    api = ScriptedApi()
+    api.server_now = 1_800_000_000.0
+    cluster.hub.clock = api.server_time
+    api.on_store = lambda obj: cluster.put(FLOW_EXPORTS, obj)
+    ctx = Context(services=services(cluster.hub))
+    ctx.services.api_for = lambda caller: api
+    result = await schema.execute(TIMED_START, {"d": 1200, "n": ["node-b"]}, context_value=ctx)
+    assert result.errors is None, result.errors
+    answer = result.data["startFlows"]  # type: ignore[index]
+    assert answer["deadline"] == "2027-01-15T08:20:00Z" and answer["enabled"] and not answer["ended"]
+    assert answer["nodeChoice"] == {
+        "mode": "names",
+        "names": ["node-b"],
+        "selector": None,
+        "description": "nodes node-b",
+    }
+    assert answer["summary"] == {"total": 2, "selected": 1}
+    assert [(n["node"], n["state"], n["selected"]) for n in answer["nodes"]] == [
+        ("node-a", "DISABLED", False),
+        ("node-b", "PENDING", True),
+    ]
+    assert answer["nodes"][0]["message"].startswith("not selected: flow export runs on the nodes named (node-b)")
+    # The same state from flows, and once the deadline has passed, ended.
+    api.server_now += 1200
+    flows = await schema.execute("{ flows { enabled ended deadline type } }", context_value=ctx)
+    assert flows.data == {
+        "flows": {"enabled": False, "ended": True, "deadline": "2027-01-15T08:20:00Z", "type": "NETFLOW"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("variables", "field"),
+    [
+        ({"d": 0}, "durationSeconds"),
+        ({"d": 604801}, "durationSeconds"),
+        ({"n": ["node-a", "node-z"]}, "nodes"),
+        ({"n": ["node-z"], "i": True}, "nodes"),
+        ({"n": ["node-a"], "s": [{"key": "zone", "value": "a"}]}, "nodes"),
+        ({"s": [{"key": "zone", "value": "a b"}]}, "nodeSelector"),
+    ],
+)
+async def test_bad_durations_and_node_choices_name_their_field_and_write_nothing(
+    cluster: Cluster, variables: dict[str, Any], field: str
+) -> None:
+    result = await execute(cluster, TIMED_START, variables)
+    (error,) = result.errors
+    assert error.extensions == {"code": "INVALID_ARGUMENT", "field": field}, error.message
+    assert cluster.hub.export() is None
