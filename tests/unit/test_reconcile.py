@@ -443,6 +443,9 @@ async def test_delivery_waits_then_confirms_from_the_collectors_count_without_a_
         report = rig.flow()
         assert report is not None and report.delivery is not None
         assert report.delivery.state is Delivery.WAITING
+        # The verdict is written as soon as the tracker is pointed at the collector; its first
+        # scrape may come a moment after.
+        await eventually(lambda: bool(rig.collector.asked))
         assert rig.collector.asked[0] == ("10.89.0.2:30002", "10.89.0.2")  # node-local, this node's address
         rig.collector.records = 40
         await eventually(lambda: rig.flow().delivery.state is Delivery.CONFIRMED)  # type: ignore[union-attr]
