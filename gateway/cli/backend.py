@@ -6,6 +6,7 @@ service layer the gateway runs (validation, network support, status derivation).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, TypeVar
 
@@ -44,6 +45,10 @@ class Unreachable(Exception):
 class Backend(Protocol):
     where: str
 
+    def server_time(self) -> float:
+        """The API server's clock now, as well as this backend can tell (deadlines are on it)."""
+        ...
+
     async def flows(self) -> JSON: ...
 
     async def start(self, request: StartRequest) -> JSON: ...
@@ -78,6 +83,10 @@ class ClusterBackend:
         self.access = access
         self.timeout = timeout
         self.where = f"the Kubernetes API server at {access.server} (from {access.source})"
+        self._clock_offset = 0.0  # learnt from the API server's answers (their Date headers)
+
+    def server_time(self) -> float:
+        return time.time() + self._clock_offset
 
     @contextlib.asynccontextmanager
     async def _listed(self) -> AsyncIterator[tuple[KubeApi, StatusHub]]:
@@ -94,6 +103,7 @@ class ClusterBackend:
             try:
                 yield api, hub
             finally:
+                self._clock_offset = api.clock.offset
                 hub.close()
                 await informers.stop()
 
@@ -147,6 +157,9 @@ class GatewayBackend:
     def __init__(self, client: FlowgateClient) -> None:
         self.client = client
         self.where = f"the flowgate gateway at {client.endpoint.describe()}"
+
+    def server_time(self) -> float:
+        return time.time()  # this machine's clock: the gateway reports `ended` itself
 
     async def _call(self, call: Any) -> JSON:
         try:

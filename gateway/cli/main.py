@@ -13,10 +13,12 @@ import argparse
 import asyncio
 import logging
 import os
+import re
 import signal
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, NoReturn, TextIO
 
 from gateway import __version__
@@ -25,9 +27,16 @@ from gateway.cli.backend import Backend, ClusterBackend, GatewayBackend, Refused
 from gateway.client import EndpointError, FlowgateClient, endpoint
 from gateway.domain import export_cost
 from gateway.domain.errors import InvalidArgument
-from gateway.domain.model import FLOW_EXPORT_NAME, FLOW_EXPORT_PLURAL, FLOW_PLURAL, GROUP, FlowType
+from gateway.domain.model import (
+    FLOW_EXPORT_NAME,
+    FLOW_EXPORT_PLURAL,
+    FLOW_PLURAL,
+    GROUP,
+    MAX_DURATION_SECONDS,
+    FlowType,
+)
 from gateway.domain.validation import StartRequest, parse_selector
-from gateway.durations import parse_duration
+from gateway.durations import format_duration, parse_duration
 from gateway.kube.config import ClusterAccess, KubeConfigError, load_access, load_kubeconfig
 from gateway.retry import Backoff
 
@@ -51,7 +60,32 @@ FLAG_FOR_FIELD = {
     "sampling": "--sampling",
     "activeTimeoutSeconds": "--active-timeout",
     "cacheMaxFlows": "--cache-max-flows",
+    "durationSeconds": "--for",
+    "nodes": "--nodes",
+    "nodeSelector": "--node-selector",
+    "ignoreUnknownNodes": "--ignore-unknown-nodes",
 }
+
+# Argument names that appear inside sentences about other fields, said as the flags users type.
+FLAG_FOR_NAME = {
+    "durationSeconds": "--for",
+    "nodeSelector": "--node-selector",
+    "ignoreUnknownNodes": "--ignore-unknown-nodes",
+}
+
+
+def in_flags(message: str, field: str | None = None) -> str:
+    """A domain sentence (which names GraphQL arguments) in the words of the command line."""
+    for name, flag in FLAG_FOR_NAME.items():
+        message = re.sub(rf"\b{name}\b", flag, message)
+    if field is None:
+        # From the cluster or the gateway: only its field's own name leads the sentence.
+        field = next((f for f in ("nodes",) if message.startswith(f"{f}: ")), None)
+        return message if field is None else FLAG_FOR_FIELD[field] + message[len(field) :]
+    flag = FLAG_FOR_FIELD.get(field, field)
+    message = message.removeprefix(f"{field}: ").replace(field, flag)
+    return message if flag in message else f"argument {flag}: {message}"
+
 
 # What each command needs from RBAC, for refusals that do not say it themselves.
 PERMISSION_NEEDED = {
@@ -153,8 +187,33 @@ def _selector(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(exc.message.removeprefix(f"{exc.field}: ")) from None
 
 
+def _node_selector(text: str) -> dict[str, str]:
+    try:
+        return parse_selector(text, "nodeSelector")
+    except InvalidArgument as exc:
+        raise argparse.ArgumentTypeError(exc.message.removeprefix(f"{exc.field}: ")) from None
+
+
 def _targets(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _export_duration(text: str) -> float:
+    """`--for`: a duration of whole seconds, 1s to 168h (the domain checks the bounds again)."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if seconds != int(seconds) or not 1 <= seconds <= MAX_DURATION_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of seconds from 1s to {format_duration(MAX_DURATION_SECONDS)} (one "
+            "week); leave --for out to export until stopped"
+        )
+    return seconds
 
 
 def _timeout(text: str) -> float:
@@ -229,12 +288,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     start = command(
         "start",
-        "start (or switch to) exporting flows of one type on every node",
+        "start (or switch to) exporting flows of one type, on every node or the ones chosen",
         "Start exporting flows of TYPE on every node, or switch to TYPE; only one type runs at a time.\n"
         "Without a collector flag each node sends to the NodePort Service labelled role=flows-collector,\n"
-        "on its own address.",
+        "on its own address. --for ends it by itself, --nodes or --node-selector choose the nodes; a new\n"
+        "start replaces all of it.",
         "TYPE [--node-port N | --selector k=v[,k=v] | --target IP:PORT ...] [--metrics-port N | --metrics-target "
-        "IP:PORT] [--sampling N] [--active-timeout S] [--cache-max-flows N] ",
+        "IP:PORT] [--sampling N] [--active-timeout S] [--cache-max-flows N] [--for DURATION] "
+        "[--nodes NAME[,NAME] [--ignore-unknown-nodes] | --node-selector k=v[,k=v]] ",
         epilog=export_cost_help() + "\n",
     )
     completion.complete_with(
@@ -287,6 +348,34 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         default="table",
         help="with --dry-run: table (default), json or yaml",
     )
+    start.add_argument(
+        "--for",
+        dest="duration",
+        metavar="DURATION",
+        type=_export_duration,
+        help="export for this long (e.g. 30m, 4h; at most 168h), then every node stops by itself, on the API "
+        "server's clock; starting again sets a new end (default: until stopped)",
+    )
+    chosen = start.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--nodes",
+        metavar="NAME[,NAME]",
+        type=_names,
+        action="append",
+        help="export only from these nodes (repeat, or comma-separate); the others report disabled, not selected",
+    )
+    chosen.add_argument(
+        "--node-selector",
+        metavar="k=v[,k=v]",
+        type=_node_selector,
+        help="export only from nodes with these labels; labelling a node later adds it, unlabelling removes it",
+    )
+    start.add_argument(
+        "--ignore-unknown-nodes",
+        action="store_true",
+        help="with --nodes: start on the names that are nodes of the cluster, leaving out the others (by default "
+        "a name that is no node refuses the start)",
+    )
     start.set_defaults(run=_run_start)
 
     stop = command("stop", "stop exporting flows on every node")
@@ -329,15 +418,17 @@ def start_request(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
         sampling=args.sampling,
         active_timeout_seconds=args.active_timeout,
         cache_max_flows=args.cache_max_flows,
+        duration_seconds=args.duration,
+        nodes=[n for group in args.nodes for n in group] if args.nodes else None,
+        node_selector=None if args.node_selector is None else list(args.node_selector.items()),
+        ignore_unknown_nodes=args.ignore_unknown_nodes,
     )
+    if request.ignore_unknown_nodes and request.nodes is None:
+        _subparser(parser, "start").error("--ignore-unknown-nodes goes with --nodes")
     try:
         request.spec()
     except InvalidArgument as exc:
-        flag = FLAG_FOR_FIELD.get(exc.field, exc.field)
-        message = exc.message.removeprefix(f"{exc.field}: ").replace(exc.field, flag)
-        if flag not in message:
-            message = f"argument {flag}: {message}"
-        _subparser(parser, "start").error(message)
+        _subparser(parser, "start").error(in_flags(exc.message, exc.field))
     return request
 
 
@@ -435,11 +526,18 @@ def _run_start(ctx: Context) -> int:
         ctx.out.write(output.render_projection(asyncio.run(dry_run()), ctx.args.output))
         return EXIT_OK
 
+    backend: Backend | None = None
+
     async def start() -> dict[str, Any]:
-        return await (await ctx.backend()).start(request)
+        nonlocal backend
+        backend = await ctx.backend()
+        return await backend.start(request)
 
     state = asyncio.run(start())
-    ctx.out.write(output.start_confirmation(state) + "\n\n" + output.render_state(state, "table"))
+    assert backend is not None
+    now = datetime.fromtimestamp(backend.server_time(), UTC)
+    confirmation = output.start_confirmation(state, request.nodes, now)
+    ctx.out.write(confirmation + "\n\n" + output.render_state(state, "table", now=now, window=False))
     return EXIT_OK
 
 
@@ -465,14 +563,20 @@ def _run_status(ctx: Context) -> int:
     if ctx.args.watch:
         return asyncio.run(_watch(ctx, ctx.args.node))
 
+    backend: Backend | None = None
+
     async def flows() -> dict[str, Any]:
-        return await (await ctx.backend()).flows()
+        nonlocal backend
+        backend = await ctx.backend()
+        return await backend.flows()
 
     state = _only_node(asyncio.run(flows()), ctx.args.node)
     if not state.get("nodes") and ctx.args.output in ("table", "wide"):
         ctx.err.write("No nodes found.\n")
         return EXIT_OK
-    ctx.out.write(output.render_state(state, ctx.args.output))
+    assert backend is not None
+    now = datetime.fromtimestamp(backend.server_time(), UTC)
+    ctx.out.write(output.render_state(state, ctx.args.output, now=now))
     return EXIT_OK
 
 
@@ -508,7 +612,8 @@ async def _watch(ctx: Context, node: str | None) -> int:
 
 def report_refusal(ctx: Context, exc: Refused) -> None:
     """The cluster's or gateway's sentence, exactly and once; a hint only where it lacks one."""
-    ctx.err.write(exc.message.rstrip() + "\n")
+    message = in_flags(exc.message) if exc.code == "INVALID_ARGUMENT" else exc.message
+    ctx.err.write(message.rstrip() + "\n")
     command = ctx.args.command
     # A dry run only reads: it needs what `status` needs.
     needed = (

@@ -55,16 +55,21 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24 // 365}y"
 
 
-def age(timestamp: str | None, now: datetime | None = None) -> str:
+def _seconds_since(timestamp: str | None, now: datetime | None) -> float | None:
     if not timestamp:
-        return EMPTY
+        return None
     try:
         then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
-        return EMPTY
+        return None
     if then.tzinfo is None:
         then = then.replace(tzinfo=UTC)
-    return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
+    return ((now or datetime.now(UTC)) - then).total_seconds()
+
+
+def age(timestamp: str | None, now: datetime | None = None) -> str:
+    seconds = _seconds_since(timestamp, now)
+    return EMPTY if seconds is None else human_duration(seconds)
 
 
 def _lower(value: Any) -> str:
@@ -147,8 +152,9 @@ def to_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=False)
 
 
-def render_state(state: Mapping[str, Any], output: str, *, now: datetime | None = None) -> str:
-    """`status` in any -o format: json/yaml print the FlowsState as the API returns it."""
+def render_state(state: Mapping[str, Any], output: str, *, now: datetime | None = None, window: bool = True) -> str:
+    """`status` in any -o format: json/yaml print the FlowsState as the API returns it. `window`:
+    say above the table when export stops and on how many nodes it runs (a start says it itself)."""
     if output == "json":
         return to_json(state) + "\n"
     if output == "yaml":
@@ -156,7 +162,43 @@ def render_state(state: Mapping[str, Any], output: str, *, now: datetime | None 
     nodes = state.get("nodes") or []
     table = "\n".join(format_table(nodes, wide=output == "wide", now=now)) + "\n"
     managed = state.get("operatorExport")
-    return f"{managed['message']}\n\n{table}" if managed else table
+    if managed:
+        return f"{managed['message']}\n\n{table}"
+    timebox = export_window(state, now) if window else None
+    return f"{timebox}\n\n{table}" if timebox else table
+
+
+def _chosen(state: Mapping[str, Any]) -> str:
+    """`on 2 of 3 nodes (nodes node-1, node-2)`, or `on every node`."""
+    choice = state.get("nodeChoice") or {}
+    summary = state.get("summary") or {}
+    if not choice or choice.get("mode") == "all":
+        return "on every node"
+    return f"on {summary.get('selected', 0)} of {summary.get('total', 0)} nodes ({choice.get('description')})"
+
+
+def export_window(state: Mapping[str, Any], now: datetime | None = None) -> str | None:
+    """When export stops or stopped, and on how many nodes it runs: the line `status` prints above
+    the table for an export started for a while or on chosen nodes (nothing for the others)."""
+    deadline = state.get("deadline")
+    choice = state.get("nodeChoice") or {}
+    flow_type = _display_type(state.get("type"))
+    if state.get("ended") and deadline:
+        ago = _seconds_since(deadline, now) or 0.0
+        return f"{flow_type} ended {human_duration(ago)} ago, at its deadline {deadline}; every node stopped by itself."
+    if not state.get("enabled") or (not deadline and choice.get("mode") in (None, "all")):
+        return None
+    if not deadline:
+        return f"{flow_type} {_chosen(state)}, until stopped."
+    left = -(_seconds_since(deadline, now) or 0.0)
+    return f"{flow_type} {_chosen(state)}; stops in {human_duration(max(left, 0.0))} (at {deadline})."
+
+
+_TYPE_NAMES = {"NETFLOW": "NetFlow", "IPFIX": "IPFIX", "SFLOW": "sFlow"}
+
+
+def _display_type(value: Any) -> str:
+    return _TYPE_NAMES.get(str(value), str(value or "Flow export"))
 
 
 def describe_collector(collector: Mapping[str, Any] | None) -> str:
@@ -165,12 +207,28 @@ def describe_collector(collector: Mapping[str, Any] | None) -> str:
     return str(collector.get("description") or collector.get("mode") or "the collector")
 
 
-def start_confirmation(state: Mapping[str, Any]) -> str:
+def start_confirmation(
+    state: Mapping[str, Any], asked_nodes: Sequence[str] | None = None, now: datetime | None = None
+) -> str:
+    """What a start did: the type and collector, on which nodes, until when, and the names left out
+    for being no node of the cluster (asked to start on the known ones only)."""
     flow_type = _lower(state.get("type"))
-    return (
+    lines = [
         f"Flow export started: {flow_type} to {describe_collector(state.get('collector'))} "
         f"(generation {state.get('generation')})."
-    )
+    ]
+    choice = state.get("nodeChoice") or {}
+    if choice and choice.get("mode") != "all":
+        lines.append(f"It runs {_chosen(state)}; the others report disabled, not selected.")
+    deadline = state.get("deadline")
+    if deadline:
+        left = max(0.0, -(_seconds_since(deadline, now) or 0.0))
+        lines.append(f"Every node stops by itself at {deadline}, in {human_duration(left)}.")
+    kept = set(choice.get("names") or ())
+    left_out = [n for n in asked_nodes or () if n not in kept]
+    if left_out and kept:
+        lines.append(f"Left out, being no node of this cluster: {', '.join(left_out)}.")
+    return "\n".join(lines)
 
 
 def describe_setting(projection: Mapping[str, Any]) -> str:

@@ -61,6 +61,8 @@ def parse_selector(text: str, field: str = "collector.selector") -> dict[str, st
         if not sep or not key:
             raise InvalidArgument(field, f"{field}: {_shown(part.strip())} is not of the form key=value.")
         validate_label(key.strip(), value.strip(), field)
+        if key.strip() in selector:
+            raise InvalidArgument(field, f"{field}: label key {_shown(key.strip())} is given twice.")
         selector[key.strip()] = value.strip()
     return selector
 

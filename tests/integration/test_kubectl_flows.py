@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,63 @@ def test_start_status_get_and_stop(admin: Kubectl, testbed: Any) -> None:
     assert {row[1] for row in admin.ok("flows", "status").rows()} == {"disabled"}
     export = flow_export(admin)
     assert export is not None and not export["spec"].get("type")
+
+
+def test_start_for_a_while_on_chosen_nodes_says_until_when_and_where(admin: Kubectl, testbed: Any) -> None:
+    nodes = sorted(testbed.node_names)
+    unknown = admin("flows", "start", "netflow", "--for", "30m", "--nodes", f"{nodes[0]},node-9")
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr == (
+        "--nodes: 'node-9' is no node of this cluster; flow export was not changed. Correct the names, or set "
+        "--ignore-unknown-nodes to start on the 1 known one only.\n"
+    )
+    assert flow_export(admin) is None
+
+    before = time.time()
+    started = admin.ok(
+        "flows",
+        "start",
+        "netflow",
+        "--for",
+        "30m",
+        "--nodes",
+        f"{nodes[0]},node-9,{nodes[1]}",
+        "--ignore-unknown-nodes",
+    )
+    lines = started.stdout.splitlines()
+    assert (
+        lines[1] == f"It runs on 2 of 3 nodes (nodes {nodes[0]}, {nodes[1]}); the others report disabled, not selected."
+    )
+    assert re.fullmatch(r"Every node stops by itself at \S+Z, in (29m|30m)\.", lines[2]), lines[2]
+    assert lines[3] == "Left out, being no node of this cluster: node-9."
+    spec = (flow_export(admin) or {})["spec"]
+    assert spec["nodes"] == [nodes[0], nodes[1]]
+    deadline = datetime.fromisoformat(spec["deadline"].replace("Z", "+00:00")).timestamp()
+    assert before + 1799 <= deadline <= time.time() + 1801  # the testbed's API server shares this clock
+    assert {row[0]: row[1] for row in started.rows()} == {
+        nodes[0]: "pending",
+        nodes[1]: "pending",
+        nodes[2]: "disabled",
+    }
+
+    status = admin.ok("flows", "status")
+    assert re.fullmatch(
+        rf"NetFlow on 2 of 3 nodes \(nodes {nodes[0]}, {nodes[1]}\); stops in (29|30)m \(at {spec['deadline']}\)\.",
+        status.stdout.splitlines()[0],
+    ), status.stdout
+    flow_status(admin, nodes[2], "Disabled", None, None)  # as its agent reports a node not selected
+    native = admin.ok("get", "flows")  # still the seed's columns
+    assert native.stdout.splitlines()[0].split() == ["NAME", "STATUS", "TYPE", "ENDPOINT"]
+
+    labelled = admin.ok("flows", "start", "ipfix", "--node-selector", "flows=on")
+    assert "It runs on 0 of 3 nodes (nodes labelled flows=on)" in labelled.stdout
+    admin.ok("label", "node", nodes[2], "flows=on")
+    try:
+        status = admin.ok("flows", "status")
+        assert status.stdout.splitlines()[0] == "IPFIX on 1 of 3 nodes (nodes labelled flows=on), until stopped."
+        assert {row[0]: row[1] for row in status.rows()}[nodes[2]] == "pending"
+    finally:
+        admin.ok("label", "node", nodes[2], "flows-")
 
 
 @pytest.mark.parametrize("through_gateway", [False, True])
@@ -206,6 +264,7 @@ def test_status_json_uses_the_graphql_field_names(admin: Kubectl, testbed: Any) 
         "projectedRecordsPerSecond",
         "projectedExportBytesPerSecond",
         "projectionRange",
+        "selected",
     }
     assert state["collector"]["metricsTarget"] is None
     one = json.loads(admin.ok("flows", "status", "-o", "json", "--node", testbed.node_names[0]).stdout)

@@ -225,6 +225,16 @@ def test_start_arguments_become_graphql_variables() -> None:
         (["start", "netflow", "--metrics-target", "10.0.0.1:8080"], "--metrics-target"),
         (["start", "netflow", "--target", "10.0.0.1:2055", "--metrics-port", "8080"], "--metrics-port"),
         (["start", "netflow", "--metrics-port", "0"], "--metrics-port"),
+        (["start", "netflow", "--for", "0s"], "--for"),
+        (["start", "netflow", "--for", "169h"], "--for"),
+        (["start", "netflow", "--for", "1.5s"], "--for"),
+        (["start", "netflow", "--for", "soon"], "--for"),
+        (["start", "netflow", "--nodes", "Node_1"], "--nodes"),
+        (["start", "netflow", "--nodes", "node-1,node-1"], "--nodes"),
+        (["start", "netflow", "--nodes", "node-1", "--node-selector", "a=b"], "--node-selector"),
+        (["start", "netflow", "--node-selector", "zone"], "--node-selector"),
+        (["start", "netflow", "--node-selector", "zone=a,zone=b"], "--node-selector"),
+        (["start", "netflow", "--ignore-unknown-nodes"], "--ignore-unknown-nodes"),
         (["status", "-o", "xml"], "--output"),
         (["completion", "fish"], "shell"),
     ],
@@ -457,3 +467,80 @@ def test_a_gateway_that_never_answers_is_unreachable_after_the_timeout(capsys: p
         code = run(["status", "--gateway", url, "--request-timeout", "1s"], prog="kubectl flows")
     assert code == EXIT_UNREACHABLE
     assert "no answer within 1s" in capsys.readouterr().err
+
+
+# --- for a while, on chosen nodes -------------------------------------------------------------------
+
+NOW = datetime(2026, 12, 7, 10, 0, 0, tzinfo=UTC)
+
+
+def test_start_for_a_while_on_chosen_nodes_becomes_graphql_variables() -> None:
+    variables = start_variables(parse_start("netflow", "--for", "20s", "--nodes", "node-1,node-2", "--nodes", "n3"))
+    assert variables["durationSeconds"] == 20 and variables["nodes"] == ["node-1", "node-2", "n3"]
+    variables = start_variables(parse_start("ipfix", "--for", "1h30m", "--node-selector", "zone=a,flows=on"))
+    assert variables["durationSeconds"] == 5400
+    assert variables["nodeSelector"] == [{"key": "zone", "value": "a"}, {"key": "flows", "value": "on"}]
+    assert start_variables(parse_start("sflow", "--nodes", "a", "--ignore-unknown-nodes"))["ignoreUnknownNodes"]
+    assert parse_start("sflow", "--for", "168h").duration_seconds == 604800
+
+
+def timed_state(**extra: Any) -> dict[str, Any]:
+    state = {
+        **flows_state(node("node-1"), node("node-2"), node("node-3", "DISABLED", type=None, endpoint=None)),
+        "deadline": "2026-12-07T10:28:00Z",
+        "ended": False,
+        "nodeChoice": {"mode": "names", "names": ["node-1", "node-2"], "description": "nodes node-1, node-2"},
+        "summary": {"total": 3, "selected": 2},
+        "collector": {"description": "nodePort 30001"},
+    }
+    return {**state, **extra}
+
+
+def test_status_says_when_export_stops_and_on_how_many_nodes() -> None:
+    text = output.render_state(timed_state(), "table", now=NOW)
+    first, blank, header = text.splitlines()[:3]
+    assert first == "NetFlow on 2 of 3 nodes (nodes node-1, node-2); stops in 28m (at 2026-12-07T10:28:00Z)."
+    assert blank == "" and header.split() == ["NAME", "STATUS", "TYPE", "ENDPOINT"]
+    ended = timed_state(enabled=False, ended=True, deadline="2026-12-07T09:57:00Z")
+    assert output.render_state(ended, "table", now=NOW).splitlines()[0] == (
+        "NetFlow ended 3m ago, at its deadline 2026-12-07T09:57:00Z; every node stopped by itself."
+    )
+    labelled = timed_state(
+        deadline=None,
+        nodeChoice={"mode": "selector", "description": "nodes labelled zone=a"},
+        summary={"total": 3, "selected": 1},
+    )
+    assert output.export_window(labelled, NOW) == "NetFlow on 1 of 3 nodes (nodes labelled zone=a), until stopped."
+    everywhere = timed_state(nodeChoice={"mode": "all", "description": "every node"}, deadline="2026-12-07T14:00:00Z")
+    assert output.export_window(everywhere, NOW) == "NetFlow on every node; stops in 4h (at 2026-12-07T14:00:00Z)."
+    # Until stopped on every node: the seed's table alone, as before.
+    assert output.render_state(flows_state(node("node-a")), "table") == SEED_TABLE
+
+
+def test_start_confirmation_says_where_until_when_and_what_was_left_out() -> None:
+    text = output.start_confirmation(timed_state(), ["node-1", "node-9", "node-2"], NOW)
+    assert text.splitlines() == [
+        "Flow export started: netflow to nodePort 30001 (generation 1).",
+        "It runs on 2 of 3 nodes (nodes node-1, node-2); the others report disabled, not selected.",
+        "Every node stops by itself at 2026-12-07T10:28:00Z, in 28m.",
+        "Left out, being no node of this cluster: node-9.",
+    ]
+
+
+def test_an_unknown_node_refusal_names_the_flags(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def refuse(self: Any, request: Any) -> Any:
+        raise Refused(
+            "INVALID_ARGUMENT",
+            "nodes: 'node-9' is no node of this cluster; flow export was not changed. Correct the names, or set "
+            "ignoreUnknownNodes to start on the 2 known ones only.",
+        )
+
+    monkeypatch.setattr("gateway.cli.backend.GatewayBackend.start", refuse)
+    code = run(["start", "netflow", "--nodes", "node-1,node-9", "--gateway", "http://gw", "--token", "x"])
+    assert code == EXIT_ERROR
+    assert capsys.readouterr().err.splitlines() == [
+        "--nodes: 'node-9' is no node of this cluster; flow export was not changed. Correct the names, or set "
+        "--ignore-unknown-nodes to start on the 2 known ones only."
+    ]

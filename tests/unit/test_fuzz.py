@@ -42,10 +42,17 @@ EXAMPLES = 250
 TALLY: Counter[str] = Counter()  # what the examples of this module came to (the last test reports it)
 
 START = """
-mutation Start($type: FlowType!, $collector: CollectorInput, $sampling: Int, $timeout: Int, $cache: Int) {
+mutation Start($type: FlowType!, $collector: CollectorInput, $sampling: Int, $timeout: Int, $cache: Int,
+               $duration: Int, $nodes: [String!], $nodeSelector: [LabelInput!], $ignore: Boolean!) {
   startFlows(type: $type, collector: $collector, sampling: $sampling, activeTimeoutSeconds: $timeout,
-             cacheMaxFlows: $cache) { enabled type generation collector { description } }
+             cacheMaxFlows: $cache, durationSeconds: $duration, nodes: $nodes, nodeSelector: $nodeSelector,
+             ignoreUnknownNodes: $ignore) {
+    enabled type generation deadline collector { description } nodeChoice { mode names }
+    summary { selected } nodes { node selected }
+  }
 }"""
+SERVER_NOW = 1_800_000_000.0  # the scripted API server's clock
+KNOWN_NODES = ("node-a", "node-b")
 
 # -- what users might send -------------------------------------------------------------------------
 
@@ -110,6 +117,33 @@ collector = st.one_of(
 )
 flow_type = st.sampled_from(["NETFLOW", "IPFIX", "SFLOW"] * 4 + ["netflow", "NetFlow", "", "X"])
 tuning = st.one_of(st.none(), st.none(), st.none(), int32ish)
+# Durations: none (until stopped), the bounds and either side of them, anything an Int holds or not.
+duration = st.one_of(
+    st.none(),
+    st.none(),
+    st.integers(1, 604800),
+    st.sampled_from([0, -1, 1, 59, 604800, 604801, 2**31 - 1]),
+    st.integers(-(2**31), 2**31 - 1),
+    st.integers(2**31, 2**40),
+)
+node_name = st.one_of(
+    st.sampled_from([*KNOWN_NODES, "node-c", "Node-A", "node_a", "", "node-a\n", "a" * 253, "a" * 254, "-a", "a."]),
+    st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True),
+    st.text(max_size=40),
+)
+node_names = st.one_of(
+    st.lists(st.sampled_from(KNOWN_NODES), min_size=1, max_size=2, unique=True),
+    st.lists(node_name, max_size=5),
+    st.lists(st.just("node-a"), min_size=2, max_size=3),  # duplicates
+    st.integers(1000, 1002).map(lambda n: [f"n{i}" for i in range(n)]),  # the maximum and past it
+)
+node_choice = st.one_of(
+    st.fixed_dictionaries({}),
+    st.fixed_dictionaries({}),
+    st.fixed_dictionaries({"nodes": node_names}),
+    st.fixed_dictionaries({"nodeSelector": selector}),
+    st.fixed_dictionaries({"nodes": node_names, "nodeSelector": selector}),  # both at once
+)
 
 
 # -- the CRD's own rules, for what was accepted -----------------------------------------------------
@@ -148,6 +182,25 @@ def crd_accepts(spec: dict[str, Any]) -> list[str]:
             problems.append(f"{name} out of range")
     if "cacheMaxFlows" in spec and spec.get("type") != "IPFIX":
         problems.append("cacheMaxFlows without IPFIX")
+    if "deadline" in spec and not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", spec["deadline"]):
+        problems.append(f"deadline {spec['deadline']!r}")
+    if "nodes" in spec:
+        nodes = props["nodes"]
+        if not nodes["minItems"] <= len(spec["nodes"]) <= nodes["maxItems"]:
+            problems.append("node count")
+        if len(set(spec["nodes"])) != len(spec["nodes"]):
+            problems.append("nodes repeated (list-type set)")
+        if any(len(n) > nodes["items"]["maxLength"] for n in spec["nodes"]):
+            problems.append("node name too long")
+    if "nodeSelector" in spec:
+        if len(spec["nodeSelector"]) < props["nodeSelector"]["minProperties"]:
+            problems.append("empty nodeSelector")
+        if any(
+            len(v) > props["nodeSelector"]["additionalProperties"]["maxLength"] for v in spec["nodeSelector"].values()
+        ):
+            problems.append("nodeSelector value too long")
+        if "nodes" in spec:
+            problems.append("nodes and nodeSelector")
     return problems
 
 
@@ -160,10 +213,12 @@ def codes(errors: Any) -> set[str]:
 
 def fresh() -> tuple[GraphContext, ScriptedApi, Cluster]:
     cluster = Cluster()
-    for name in ("node-a", "node-b"):
+    for name in KNOWN_NODES:
         cluster.put(NODES, node(name))
     cluster.sync()
     api = ScriptedApi()
+    api.server_now = SERVER_NOW
+    cluster.hub.clock = api.server_time
     api.on_store = lambda obj: cluster.put(FLOW_EXPORTS, obj)
     ctx = GraphContext(services=services(cluster.hub))
     ctx.services.api_for = lambda caller: api
@@ -171,12 +226,29 @@ def fresh() -> tuple[GraphContext, ScriptedApi, Cluster]:
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(flow_type, collector, tuning, tuning, tuning)
+@given(flow_type, collector, tuning, tuning, tuning, duration, node_choice, st.booleans())
 async def test_start_flows_answers_only_invalid_input_or_a_spec_the_crd_accepts(
-    kind: str, collector: Any, sampling: Any, timeout: Any, cache: Any
+    kind: str,
+    collector: Any,
+    sampling: Any,
+    timeout: Any,
+    cache: Any,
+    seconds: Any,
+    choice: dict[str, Any],
+    ignore: bool,
 ) -> None:
     ctx, api, _ = fresh()
-    variables = {"type": kind, "collector": collector, "sampling": sampling, "timeout": timeout, "cache": cache}
+    variables = {
+        "type": kind,
+        "collector": collector,
+        "sampling": sampling,
+        "timeout": timeout,
+        "cache": cache,
+        "duration": seconds,
+        "nodes": choice.get("nodes"),
+        "nodeSelector": choice.get("nodeSelector"),
+        "ignore": ignore,
+    }
     result = await schema.execute(START, variable_values=variables, context_value=ctx)
     if result.errors:
         TALLY.update(f"startFlows {code}" for code in codes(result.errors))
@@ -188,7 +260,12 @@ async def test_start_flows_answers_only_invalid_input_or_a_spec_the_crd_accepts(
     assert api.stored is not None and api.calls == ["get", "create"]
     assert crd_accepts(api.stored["spec"]) == [], (variables, api.stored["spec"])
     stored = FlowExportSpec.from_spec(api.stored["spec"])
-    assert result.data is not None and result.data["startFlows"]["type"] == (stored.type.name if stored.type else None)
+    answer = result.data["startFlows"] if result.data else None
+    assert answer is not None and answer["type"] == (stored.type.name if stored.type else None)
+    # The deadline counts from the API server's clock, whole seconds; names kept are nodes.
+    assert stored.deadline == (None if seconds is None else SERVER_NOW + seconds)
+    assert set(stored.nodes.names or ()) <= set(KNOWN_NODES)
+    assert answer["summary"]["selected"] == sum(n["selected"] for n in answer["nodes"])
 
 
 @settings(max_examples=100, deadline=None)
@@ -238,8 +315,19 @@ start_flags = st.lists(
         st.tuples(st.just("--sampling"), flag_value),
         st.tuples(st.just("--active-timeout"), flag_value),
         st.tuples(st.just("--cache-max-flows"), flag_value),
+        st.tuples(
+            st.just("--for"),
+            st.one_of(
+                st.sampled_from(["20s", "30m", "1h", "4h", "168h", "169h", "0s", "0", "-5s", "1.5s", "500ms", "7d"]),
+                st.integers(-5, 700000).map(str),
+                st.text(max_size=12),
+            ),
+        ),
+        st.tuples(st.just("--nodes"), st.one_of(node_name.filter(lambda n: "\x00" not in n), st.just("node-a,node-b"))),
+        st.tuples(st.just("--node-selector"), st.one_of(label_text, st.just("zone=a"), st.just("a=b,a=c"))),
+        st.tuples(st.just("--ignore-unknown-nodes"), st.just("")),
     ),
-    max_size=4,
+    max_size=5,
 )
 cli_type = st.one_of(
     st.sampled_from(["netflow", "ipfix", "sflow", "NETFLOW", "sFlow"]),
@@ -262,6 +350,9 @@ def test_cli_start_flags_exit_2_and_send_nothing_or_send_a_valid_request(
     class Backend:
         where = "a test"
 
+        def server_time(self) -> float:
+            return SERVER_NOW
+
         async def start(self, request: StartRequest) -> dict[str, Any]:
             sent.append(request)
             return state_json(_cluster_state())
@@ -271,7 +362,7 @@ def test_cli_start_flags_exit_2_and_send_nothing_or_send_a_valid_request(
 
     argv = ["start", kind]
     for flag, value in flags:
-        argv.append(f"{flag}={value}")  # `=`: a value starting with '-' stays a value
+        argv.append(f"{flag}={value}" if value else flag)  # `=`: a value starting with '-' stays a value
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):  # argparse writes there
         patch.setattr(Context, "backend", backend)
@@ -288,8 +379,10 @@ def test_cli_start_flags_exit_2_and_send_nothing_or_send_a_valid_request(
         return
     assert code == EXIT_OK, (argv, code, err.getvalue())
     (request,) = sent
-    spec = request.spec()  # what was sent validates
+    spec = request.spec(now=SERVER_NOW)  # what was sent validates
     assert crd_accepts({k: v for k, v in spec.to_spec().items() if v is not None}) == []
+    if request.duration_seconds is not None:
+        assert spec.deadline is not None and 1 <= spec.deadline - SERVER_NOW <= 604800
 
 
 def _cluster_state() -> Any:
@@ -322,5 +415,6 @@ def test_fuzzing_tally(figures: Figures) -> None:
         figures.add(what, count, "")
     figures.outcome(
         "every refusal was INVALID_ARGUMENT or INVALID_QUERY with nothing written, every accepted spec passes the "
-        "CRD's schema; the CLI exited 2 having sent nothing, or sent a request that validates"
+        "CRD's schema (durations 1s-168h counted from the API server's clock, node names that are nodes, "
+        "selectors the CRD takes); the CLI exited 2 having sent nothing, or sent a request that validates"
     )

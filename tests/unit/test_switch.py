@@ -385,3 +385,15 @@ async def test_unknown_nodes_change_nothing_unless_asked_to_start_on_the_known_o
         ("node-b", False, "DISABLED"),
     ]
     assert state.summary.selected == 1
+
+
+def test_a_dry_run_projects_only_the_nodes_a_start_would_choose_with_the_same_refusals() -> None:
+    ctl, _ = control(ScriptedApi())  # nodes node-a and node-b
+    everywhere = ctl.switch.dry_run(StartRequest(FlowType.IPFIX))
+    assert [n.node for n in everywhere.nodes] == ["node-a", "node-b"]
+    chosen = ctl.switch.dry_run(StartRequest(FlowType.IPFIX, nodes=["node-b"], duration_seconds=600))
+    assert [n.node for n in chosen.nodes] == ["node-b"]
+    with pytest.raises(InvalidArgument, match="'node-z' is no node of this cluster"):
+        ctl.switch.dry_run(StartRequest(FlowType.IPFIX, nodes=["node-z", "node-a"]))
+    labelled = ctl.switch.dry_run(StartRequest(FlowType.IPFIX, node_selector=[("zone", "a")]))
+    assert labelled.nodes == ()
