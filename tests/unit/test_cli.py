@@ -19,9 +19,6 @@ from graphql import build_schema, parse, validate
 from gateway.cli import completion, output
 from gateway.cli.backend import ClusterBackend, GatewayBackend, Refused
 from gateway.cli.main import (
-    EXIT_ERROR,
-    EXIT_UNREACHABLE,
-    EXIT_USAGE,
     ConfigError,
     Context,
     build_parser,
@@ -36,6 +33,12 @@ from gateway.domain.validation import StartRequest
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED_TABLE = "NAME    STATUS    TYPE     ENDPOINT\nnode-a  emitting  netflow  10.1.2.3:30001\n"
+
+# The exit codes `kubectl flows --help` documents, written out: the code's own constants could
+# change with the tests still agreeing. 2 is argparse's and kubectl's usage error.
+REFUSED = 1
+USAGE_ERROR = 2
+UNREACHABLE = 3
 
 
 def node(name: str, state: str = "EMITTING", **extra: Any) -> dict[str, Any]:
@@ -246,7 +249,7 @@ def test_bad_input_is_a_usage_error_naming_the_flag(
     monkeypatch.setattr(Context, "backend", lambda self: pytest.fail("a usage error must send nothing"))
     with pytest.raises(SystemExit) as exit_info:
         run(argv, prog="kubectl flows")
-    assert exit_info.value.code == EXIT_USAGE
+    assert exit_info.value.code == USAGE_ERROR
     err = capsys.readouterr().err
     assert flag in err.splitlines()[0], err
     assert "See 'kubectl flows" in err
@@ -374,7 +377,7 @@ def test_unreachable_gateway_says_where_it_looked(capsys: pytest.CaptureFixture[
     url = f"http://127.0.0.1:{unused_port()}"
     code = run(["status", "--gateway", url, "--token", "x", "--request-timeout", "5"], prog="kubectl flows")
     err = capsys.readouterr().err
-    assert code == EXIT_UNREACHABLE
+    assert code == UNREACHABLE
     assert f"{url}/graphql" in err and "--gateway" in err and "FLOWGATE_GATEWAY" in err
 
 
@@ -382,7 +385,7 @@ def test_unreachable_api_server_says_where_it_looked(tmp_path: Path, capsys: pyt
     kubeconfig = write_kubeconfig(tmp_path / "config", server=f"https://127.0.0.1:{unused_port()}")
     code = run(["status", "--kubeconfig", str(kubeconfig), "--request-timeout", "5s"], prog="kubectl flows")
     err = capsys.readouterr().err
-    assert code == EXIT_UNREACHABLE
+    assert code == UNREACHABLE
     assert "Cannot reach the Kubernetes API server at https://127.0.0.1:" in err and str(kubeconfig) in err
 
 
@@ -395,7 +398,7 @@ def test_forbidden_names_the_verb_and_resource(
     monkeypatch.setattr("gateway.cli.backend.GatewayBackend.start", refuse)
     code = run(["start", "netflow", "--gateway", "http://gw", "--token", "x"], prog="kubectl flows")
     err = capsys.readouterr().err.splitlines()
-    assert code == EXIT_ERROR
+    assert code == REFUSED
     assert err[0] == "You cannot change flow export."
     assert "flowexports.flowgate.dev" in err[1] and "update" in err[1]
 
@@ -444,7 +447,7 @@ def test_installed_executables(tmp_path: Path) -> None:
     result = subprocess.run(
         [scripts / "oc-flows", "start", "bogus"], capture_output=True, text=True, timeout=30, check=False
     )
-    assert result.returncode == EXIT_USAGE and "See 'oc flows start --help'" in result.stderr
+    assert result.returncode == USAGE_ERROR and "See 'oc flows start --help'" in result.stderr
     link = tmp_path / "kubectl_complete-flows"
     link.symlink_to(scripts / "kubectl-flows")
     result = subprocess.run([link, "start", "s"], capture_output=True, text=True, timeout=30, check=True)
@@ -465,7 +468,7 @@ def test_a_gateway_that_never_answers_is_unreachable_after_the_timeout(capsys: p
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}"
         code = run(["status", "--gateway", url, "--request-timeout", "1s"], prog="kubectl flows")
-    assert code == EXIT_UNREACHABLE
+    assert code == UNREACHABLE
     assert "no answer within 1s" in capsys.readouterr().err
 
 
@@ -539,7 +542,7 @@ def test_an_unknown_node_refusal_names_the_flags(
 
     monkeypatch.setattr("gateway.cli.backend.GatewayBackend.start", refuse)
     code = run(["start", "netflow", "--nodes", "node-1,node-9", "--gateway", "http://gw", "--token", "x"])
-    assert code == EXIT_ERROR
+    assert code == REFUSED
     assert capsys.readouterr().err.splitlines() == [
         "--nodes: 'node-9' is no node of this cluster; flow export was not changed. Correct the names, or set "
         "--ignore-unknown-nodes to start on the 2 known ones only."
