@@ -1,14 +1,30 @@
 """The unit tier runs anywhere Python runs: no root, no binaries, no network. A test here that
-tries to reach beyond this machine's loopback fails at once instead of hanging on a firewall."""
+tries to reach beyond this machine's loopback fails at once instead of hanging on a firewall, and
+one that waits for something that never comes fails within UNIT_TEST_TIMEOUT seconds instead of
+the suite-wide 300 (its own waits, bounded in seconds, should have said what they missed first)."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+UNIT_TEST_TIMEOUT = 60  # seconds: every unit test takes a few at most, even on a loaded machine
+SLOW_UNIT_TEST_TIMEOUT = 300  # the few marked slow (memory over 100k events, say) keep the suite's
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE not in item.path.parents or item.get_closest_marker("timeout") is not None:
+            continue
+        seconds = SLOW_UNIT_TEST_TIMEOUT if item.get_closest_marker("slow") else UNIT_TEST_TIMEOUT
+        item.add_marker(pytest.mark.timeout(seconds))
 
 
 def _local(address: Any) -> bool:

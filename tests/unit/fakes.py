@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import inspect
 import itertools
 import re
 import time
@@ -277,14 +278,24 @@ class FakeBridge(OvsBridge):
         self.state = () if settings is None else (settings,)
 
 
-async def eventually(check: Callable[[], bool], timeout: float = 3.0) -> None:
+async def eventually(check: Callable[[], Any], timeout: float = 3.0, what: str | None = None) -> None:
+    """Until `check()` is true; past `timeout` seconds, an AssertionError naming what it waited
+    for (`what`, else the check's own source line) and what the check last returned."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if check():
+    while True:
+        last = check()
+        if last:
             return
+        if loop.time() >= deadline:
+            break
         await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
+    if what is None:
+        try:
+            what = inspect.getsource(check).strip()
+        except (OSError, TypeError):
+            what = repr(check)
+    raise AssertionError(f"waited {timeout:g} s for {what}; the check still returned {last!r}")
 
 
 class NeverSource:

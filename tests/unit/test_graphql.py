@@ -25,6 +25,7 @@ from gateway.server.settings import GatewaySettings
 from gateway.service.audit import AuditLog
 from gateway.watch.informer import Informer
 from tests.unit.fakes import Cluster, FakeKube, NeverSource, export, flow, node, services
+from tests.unit.sockets import receive_json
 from tests.unit.test_switch import ScriptedApi
 
 FLOWS_QUERY = "{ flows { enabled type supported networkType generation summary { total pending emitting } nodes { node state } } }"
@@ -256,13 +257,13 @@ def test_websocket_subscription_sees_a_change_from_the_watch(app_client: tuple[T
     wait_ready(client)
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_text(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(ws.receive_text())["type"] == "connection_ack"
+        assert receive_json(ws, "connection_ack")["type"] == "connection_ack"
         query = 'subscription { nodeFlowStatus(node: "node-b") { node state } }'
         ws.send_text(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
-        first = json.loads(ws.receive_text())
+        first = receive_json(ws, "node-b's status")
         assert first["payload"]["data"]["nodeFlowStatus"] == {"node": "node-b", "state": "DISABLED"}
         kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": {"type": "sFlow"}})
-        change = json.loads(ws.receive_text())
+        change = receive_json(ws, "node-b turning PENDING after the FlowExport change")
         assert change["payload"]["data"]["nodeFlowStatus"] == {"node": "node-b", "state": "PENDING"}
 
 

@@ -12,10 +12,22 @@ import pytest
 from gateway.domain.errors import InvalidArgument, Unavailable
 from gateway.domain.model import FlowType, NodeFlowState, format_time
 from gateway.kube.resources import CONFIG_NETWORKS, FLOW_EXPORTS, FLOWS, NODES
-from gateway.service.hub import StatusHub
+from gateway.service.hub import StatusHub, TableMailbox, TableUpdate
 from tests.unit.fakes import Cluster, export, flow, node
 
 JSON = dict[str, Any]
+
+
+async def next_update(table: TableMailbox, what: str, timeout: float = 5.0) -> TableUpdate:
+    """The table mailbox's next update, or an AssertionError saying what was awaited and what the
+    mailbox held once `timeout` seconds pass (the hub answers at once; only a fault waits)."""
+    try:
+        return await asyncio.wait_for(table.get(), timeout)
+    except TimeoutError:
+        raise AssertionError(
+            f"waited {timeout:g} s for {what}; the table mailbox held changes to {sorted(table._changed)}, "
+            f"removals of {sorted(table._removed)}, closed={table.closed}"
+        ) from None
 
 
 def drain(mailbox: Any) -> list[Any]:
@@ -135,7 +147,7 @@ async def test_network_support_follows_node_annotations_without_walking_every_no
     """On plain Kubernetes OVN-K is known by its node annotations: the hub keeps which nodes carry
     them from Node events, and a change of support is an update for table subscribers."""
     table = pair.hub.subscribe_table(batch_window=0)
-    await table.get()  # the snapshot
+    await next_update(table, "the snapshot")
     assert pair.hub.network().supported
     version = pair.hub.version
     plain = {"metadata": {"name": "node-a", "resourceVersion": "2"}, "status": {}}
@@ -144,7 +156,7 @@ async def test_network_support_follows_node_annotations_without_walking_every_no
     pair.put(NODES, {**plain, "metadata": {"name": "node-b", "resourceVersion": "2"}})
     assert (pair.hub.network().network_type, pair.hub.network().supported) == (None, False)
     assert pair.hub.version > version and table.pending
-    assert not (await table.get()).state.supported
+    assert not (await next_update(table, "the update for the network type change")).state.supported
     pair.delete(NODES, plain)
     pair.put(NODES, node("node-c"))  # a new OVN-K node
     assert pair.hub.network().supported and table.pending
@@ -214,12 +226,12 @@ def pair() -> Cluster:
 
 async def test_table_snapshot_is_one_update_then_batches_and_removals(pair: Cluster) -> None:
     table = pair.hub.subscribe_table(batch_window=0)
-    first = await table.get()
+    first = await next_update(table, "the snapshot")
     assert first.snapshot and [s.node for s in first.changed] == ["node-a", "node-b"] and first.removed == ()
     assert first.state.summary.total == 2 and first.state.summary.disabled == 2
     pair.put(FLOW_EXPORTS, export("NetFlow", 1))  # every node turns PENDING
     pair.put(NODES, node("node-c"))
-    batch = await table.get()
+    batch = await next_update(table, "the update of every node turning PENDING and node-c added")
     assert not batch.snapshot
     assert sorted((s.node, s.state) for s in batch.changed) == [
         ("node-a", NodeFlowState.PENDING),
@@ -229,7 +241,7 @@ async def test_table_snapshot_is_one_update_then_batches_and_removals(pair: Clus
     assert batch.state.enabled and batch.state.summary.pending == 3
     pair.put(FLOWS, flow("node-a", "Emitting", 1, endpoint="10.0.0.1:30001"))
     pair.delete(NODES, node("node-b"))
-    batch = await table.get()
+    batch = await next_update(table, "the update of node-a Emitting and node-b removed")
     assert [(s.node, s.state) for s in batch.changed] == [("node-a", NodeFlowState.EMITTING)]
     assert batch.removed == ("node-b",)
     assert batch.state.summary.total == 2 and [n.node for n in batch.state.nodes] == ["node-a", "node-c"]
@@ -240,48 +252,48 @@ async def test_a_table_mailbox_without_snapshot_waits_for_the_first_change(pair:
     table = pair.hub.subscribe_table(batch_window=0, snapshot=False)
     assert not table.pending
     pair.put(FLOWS, flow("node-a", "Emitting", 1))
-    update = await asyncio.wait_for(table.get(), 1)
+    update = await next_update(table, "the first change (node-a Emitting)")
     assert not update.snapshot and [s.node for s in update.changed] == ["node-a"]
 
 
 async def test_a_removed_node_that_returns_is_a_change_not_a_removal(pair: Cluster) -> None:
     table = pair.hub.subscribe_table(batch_window=0)
-    await table.get()
+    await next_update(table, "the snapshot")
     pair.delete(NODES, node("node-b"))
     pair.put(NODES, node("node-b"))
-    batch = await table.get()
+    batch = await next_update(table, "the update of node-b removed and back")
     assert [s.node for s in batch.changed] == ["node-b"] and batch.removed == ()
 
 
 async def test_a_slow_table_reader_holds_one_entry_per_node(pair: Cluster) -> None:
     table = pair.hub.subscribe_table(batch_window=0)
-    await table.get()
+    await next_update(table, "the snapshot")
     pair.put(FLOW_EXPORTS, export("NetFlow", 1))
     for i in range(500):
         pair.put(FLOWS, flow("node-a", "Emitting" if i % 2 else "Error", 1))
     assert len(table._changed) == 2
-    batch = await table.get()
+    batch = await next_update(table, "the update after 500 changes to node-a")
     assert {s.node: s.state for s in batch.changed}["node-a"] is NodeFlowState.EMITTING  # the last of 500
 
 
 async def test_a_cluster_level_change_alone_is_an_update(pair: Cluster) -> None:
     table = pair.hub.subscribe_table(batch_window=0)
-    await table.get()
+    await next_update(table, "the snapshot")
     pair.put(CONFIG_NETWORKS, {"metadata": {"name": "cluster"}, "status": {"networkType": "OpenShiftSDN"}})
-    batch = await table.get()
+    batch = await next_update(table, "the update for the network type change")
     assert batch.changed == () and not batch.state.supported
     assert batch.state.unsupported_reason == "OpenShiftSDN does not support flows tracing."
 
 
 async def test_a_burst_is_gathered_into_one_update(pair: Cluster) -> None:
     table = pair.hub.subscribe_table(batch_window=0.05)
-    await table.get()
+    await next_update(table, "the snapshot")
     waiting = asyncio.ensure_future(table.get())
     await asyncio.sleep(0)
     pair.put(FLOW_EXPORTS, export("NetFlow", 1))  # wakes the reader …
     await asyncio.sleep(0.01)
     pair.put(FLOWS, flow("node-a", "Emitting", 1))  # … which is still gathering
-    batch = await waiting
+    batch = await asyncio.wait_for(waiting, 5)
     assert {s.node: s.state.name for s in batch.changed} == {"node-a": "EMITTING", "node-b": "PENDING"}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from graphql import parse
 from kubernetes_asyncio.client import Configuration
-from starlette.testclient import TestClient, WebSocketDenialResponse
+from starlette.testclient import TestClient, WebSocketDenialResponse, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from gateway.kube.config import ClusterAccess
@@ -25,6 +25,7 @@ from gateway.server.app import create_app
 from gateway.server.live import LiveOperations, NodeMember, TableGroup, TableMember
 from gateway.server.settings import GatewaySettings
 from tests.unit.fakes import Cluster, FakeKube, flow, node
+from tests.unit.sockets import receive_json, receive_message
 
 GRAPHQL = schema._schema
 
@@ -42,6 +43,11 @@ def kube() -> FakeKube:
     return kube
 
 
+# Sessions connect() opened: the test client cannot stop while one is open, so a test that
+# fails before closing its own would hang the teardown.
+_opened: list[WebSocketTestSession] = []
+
+
 @pytest.fixture
 def client(kube: FakeKube) -> Iterator[TestClient]:
     access = ClusterAccess(Configuration(host="https://127.0.0.1:1"), source="test")
@@ -51,7 +57,11 @@ def client(kube: FakeKube) -> Iterator[TestClient]:
             if test_client.get("/readyz").status_code == 200:
                 break
             time.sleep(0.01)
-        yield test_client
+        try:
+            yield test_client
+        finally:
+            while _opened:
+                _opened.pop().__exit__(None, None, None)  # closing twice does nothing
 
 
 def live(client: TestClient) -> LiveOperations:
@@ -62,8 +72,9 @@ def live(client: TestClient) -> LiveOperations:
 def connect(client: TestClient) -> Any:
     ws = client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"])
     socket = ws.__enter__()
+    _opened.append(socket)
     socket.send_text(json.dumps({"type": "connection_init", "payload": {}}))
-    assert json.loads(socket.receive_text()) == {"type": "connection_ack"}
+    assert receive(socket, "connection_ack") == {"type": "connection_ack"}
     return ws, socket
 
 
@@ -74,9 +85,8 @@ def subscribe(socket: Any, op_id: str, query: str, variables: dict[str, Any] | N
     socket.send_text(json.dumps({"id": op_id, "type": "subscribe", "payload": payload}))
 
 
-def receive(socket: Any) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(socket.receive_text())
-    return message
+def receive(socket: Any, what: str = "the next message") -> dict[str, Any]:
+    return receive_json(socket, what)
 
 
 def test_subscribers_of_one_operation_share_a_group_and_get_their_own_snapshot(
@@ -87,19 +97,21 @@ def test_subscribers_of_one_operation_share_a_group_and_get_their_own_snapshot(
     subscribe(first, "a", NODE_QUERY)
     subscribe(second, "b", NODE_QUERY)
     for socket, op_id in ((first, "a"), (second, "b")):
-        snapshot = [receive(socket) for _ in range(2)]
+        snapshot = [receive(socket, f"subscription {op_id}'s snapshot of both nodes") for _ in range(2)]
         assert {m["id"] for m in snapshot} == {op_id}
         assert [m["payload"]["data"]["nodeFlowStatus"]["node"] for m in snapshot] == ["node-a", "node-b"]
     operations = live(client)
     assert len(operations.groups) == 1 and operations.subscriber_count == 2
     kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": {"type": "NetFlow"}})
     for socket in (first, second):
-        changes = {receive(socket)["payload"]["data"]["nodeFlowStatus"]["node"] for _ in range(2)}
+        changes = {
+            receive(socket, "both nodes turning PENDING")["payload"]["data"]["nodeFlowStatus"]["node"] for _ in range(2)
+        }
         assert changes == {"node-a", "node-b"}
     first.send_text(json.dumps({"id": "a", "type": "complete"}))
     second_ctx.__exit__(None, None, None)
     first.send_text(json.dumps({"type": "ping"}))
-    assert receive(first) == {"type": "pong"}
+    assert receive(first, "the pong") == {"type": "pong"}
     assert operations.groups == {} and operations.subscriber_count == 0
     first_ctx.__exit__(None, None, None)
 
@@ -122,14 +134,16 @@ def test_different_variables_are_different_groups_and_an_unknown_node_is_refused
 def test_table_snapshot_then_batched_changes(client: TestClient, kube: FakeKube) -> None:
     ctx, socket = connect(client)
     subscribe(socket, "t", TABLE_QUERY)
-    snapshot = receive(socket)["payload"]["data"]["flowsTable"]
+    snapshot = receive(socket, "the table's snapshot")["payload"]["data"]["flowsTable"]
     assert snapshot["snapshot"] and [r["node"] for r in snapshot["changed"]] == ["node-a", "node-b"]
     kube.put(FLOW_EXPORTS, {"metadata": {"name": "cluster"}, "spec": {"type": "IPFIX"}})
-    update = receive(socket)["payload"]["data"]["flowsTable"]
+    update = receive(socket, "the table update of both nodes turning PENDING")["payload"]["data"]["flowsTable"]
     assert not update["snapshot"] and {r["state"] for r in update["changed"]} == {"PENDING"}
     assert update["state"]["summary"] == {"total": 2, "pending": 2}
     kube.remove(NODES, "node-b")
-    update = receive(socket)["payload"]["data"]["flowsTable"]
+    update = receive(socket, "the table update removing node-b, whose Node was deleted")["payload"]["data"][
+        "flowsTable"
+    ]
     assert update["removed"] == ["node-b"] and update["state"]["summary"]["total"] == 1
     ctx.__exit__(None, None, None)
 
@@ -142,7 +156,7 @@ def test_a_tab_reopening_the_table_finds_it_written(client: TestClient, kube: Fa
     def open_table() -> dict[str, Any]:
         with connected(client) as socket:
             subscribe(socket, "t", TABLE_QUERY)
-            table: dict[str, Any] = receive(socket)["payload"]["data"]["flowsTable"]
+            table: dict[str, Any] = receive(socket, "the table's snapshot")["payload"]["data"]["flowsTable"]
         return table
 
     first = open_table()
@@ -208,22 +222,22 @@ def connected(client: TestClient) -> Iterator[Any]:
 def test_protocol_rules(client: TestClient) -> None:
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as socket:
         subscribe(socket, "1", NODE_QUERY)
-        assert socket.receive()["code"] == 4401  # no connection_init
+        assert receive_message(socket, "the close 4401")["code"] == 4401  # no connection_init
     with connected(client) as socket:
         socket.send_text(json.dumps({"type": "connection_init", "payload": {}}))
-        assert socket.receive()["code"] == 4429
+        assert receive_message(socket, "the close 4429")["code"] == 4429
     with connected(client) as socket:
         subscribe(socket, "1", NODE_QUERY)
         receive(socket), receive(socket)
         subscribe(socket, "1", NODE_QUERY)
-        closing = socket.receive()
+        closing = receive_message(socket, "the close 4409")
         assert closing["code"] == 4409 and "Subscriber for 1 already exists" in closing["reason"]
     with connected(client) as socket:
         subscribe(socket, "1", "subscription { nodeFlowStatus { node ")
-        assert socket.receive()["code"] == 4400
+        assert receive_message(socket, "the close 4400")["code"] == 4400
     with connected(client) as socket:
         socket.send_text("not json")
-        assert socket.receive()["code"] == 4400
+        assert receive_message(socket, "the close 4400")["code"] == 4400
 
 
 def test_limits_validation_and_queries_over_the_socket(client: TestClient) -> None:
@@ -258,7 +272,7 @@ def test_a_page_on_another_origin_is_refused_with_a_sentence_the_console_proxy_i
     for protocol in ("graphql-transport-ws", "graphql-ws"):
         with client.websocket_connect("/graphql", subprotocols=[protocol], headers=proxied) as socket:
             socket.send_text(json.dumps({"type": "connection_init", "payload": {}}))
-            assert json.loads(socket.receive_text())["type"] == "connection_ack", protocol
+            assert receive(socket, "connection_ack")["type"] == "connection_ack", protocol
     ctx, _ = connect(client)  # the test client sends no Origin: not a browser
     ctx.__exit__(None, None, None)
 
@@ -267,9 +281,9 @@ def test_legacy_graphql_ws_is_still_served(client: TestClient, kube: FakeKube) -
     kube.put(FLOWS, flow("node-a", "Emitting", 1))
     with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as socket:
         socket.send_text(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(socket.receive_text())["type"] == "connection_ack"
+        assert receive(socket, "connection_ack")["type"] == "connection_ack"
         socket.send_text(json.dumps({"id": "1", "type": "start", "payload": {"query": NODE_QUERY}}))
-        message = json.loads(socket.receive_text())
+        message = receive(socket, "node-a's status")
         while message["type"] == "ka":
-            message = json.loads(socket.receive_text())
+            message = receive(socket, "node-a's status")
         assert message["type"] == "data" and message["payload"]["data"]["nodeFlowStatus"]["node"] == "node-a"
