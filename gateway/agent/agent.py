@@ -379,7 +379,7 @@ class NodeAgent:
         if not observed.same_observation(before):
             # A write happens anyway: it carries the latest packet rate at no extra cost.
             observed = replace(observed, traffic=self._take_traffic(writing=True))
-        written = await self._write(observed, node)
+        written = await self._write(observed)
         if written and export is not None and export.spec.ended(now) and not _same_end(before, observed):
             self._expiry_due = export  # this node's report of the end is in: record the Event too
         if self._expiry_due is not None:
@@ -598,21 +598,22 @@ class NodeAgent:
         self._flow_read_at = now
         return True
 
-    async def _write(self, report: FlowReport, node: NodeInfo) -> bool:
+    async def _write(self, report: FlowReport) -> bool:
         try:
             update = next_report(self._reported, report, _now())
             if update is None:
                 self._api_trouble.resolved(f"Flow/{self.node} can be read and written again.")
                 return True
-            if not self._flow_exists:
-                await self._create_flow(node)
+            if not self._flow_exists and not await self._create_flow():
+                return True  # the Node is gone: no report until it is back (its watch wakes this loop)
             try:
                 await self._patch_status(update)
             except ApiError as exc:
                 if not exc.not_found:
                     raise
                 self._flow_exists = False
-                await self._create_flow(node)
+                if not await self._create_flow():
+                    return True
                 await self._patch_status(update)
         except (ApiError, ApiUnreachable) as exc:
             # OVS keeps what was applied; only the report waits for the API server.
@@ -745,7 +746,17 @@ class NodeAgent:
         else:
             log.info("whether the collector receives this node's records is unknown: %s", report.message)
 
-    async def _create_flow(self, node: NodeInfo) -> None:
+    async def _create_flow(self) -> bool:
+        """Create Flow/<node>, owned by the Node, so the report goes when the node does; False
+        when the Node is gone. Its owner is read afresh, not from the Node watch: a loaded agent's
+        watch can still hold a Node deleted and added again, and a Flow owned by the deleted one
+        is garbage-collected soon after it is written (seen under load: the re-added node's report
+        vanished after it had shown Emitting)."""
+        current = await self.api.get_or_none(NODES, self.node)
+        if current is None:
+            log.info("Node %s is gone; Flow/%s is written again once the Node is back", self.node, self.node)
+            return False
+        node = NodeInfo.from_object(current)
         body: dict[str, Any] = {
             "apiVersion": API_VERSION,
             "kind": FLOW_KIND,
@@ -753,7 +764,6 @@ class NodeAgent:
             "spec": {"nodeName": self.node},
         }
         if node.uid:
-            # Owned by the Node, so the report goes when the node does.
             body["metadata"]["ownerReferences"] = [
                 {"apiVersion": "v1", "kind": "Node", "name": node.name, "uid": node.uid}
             ]
@@ -763,6 +773,7 @@ class NodeAgent:
             if not exc.conflict:
                 raise
         self._flow_exists = True
+        return True
 
 
 def _same_end(before: FlowReport | None, after: FlowReport) -> bool:

@@ -356,6 +356,31 @@ async def test_deleted_flow_is_recreated(rig: Rig) -> None:
     assert sum(1 for verb, _, _ in rig.kube.writes if verb == "create") == 2
 
 
+async def test_a_recreated_flow_is_owned_by_the_node_as_it_is_now_not_as_the_watch_last_saw_it(rig: Rig) -> None:
+    """A loaded agent's Node watch can lag: the Node deleted and added again (a new uid), the
+    garbage collector gone through its Flow, and the watch still holding the old Node. The Flow the
+    agent writes again must be owned by the Node that exists, or the collector deletes it again;
+    with no Node at all it writes none."""
+    rig.start(FlowType.NETFLOW)
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    # Behind the watch's back (no event): the Node replaced, its Flow collected.
+    rig.kube.objects[NODES]["node-2"] = {
+        **rig.kube.objects[NODES]["node-2"],
+        "metadata": {"name": "node-2", "uid": "uid-2b"},
+    }
+    del rig.kube.objects[FLOWS]["node-2"]
+    await eventually(lambda: rig.flow() is not None, what="Flow/node-2 written again at a resync")
+    owners = rig.kube.objects[FLOWS]["node-2"]["metadata"]["ownerReferences"]
+    assert [o["uid"] for o in owners] == ["uid-2b"], owners
+    await eventually(lambda: rig.state() is NodeFlowState.EMITTING)
+    # The Node gone for good while the watch still has it: no Flow for the collector to delete.
+    del rig.kube.objects[NODES]["node-2"]
+    del rig.kube.objects[FLOWS]["node-2"]
+    passes = rig.agent.reconciles
+    await eventually(lambda: rig.agent.reconciles >= passes + 3, what="three more reconciles (resync 0.2 s)")
+    assert rig.flow() is None
+
+
 async def test_switch_type_is_one_apply(rig: Rig) -> None:
     rig.start(FlowType.NETFLOW)
     await eventually(lambda: rig.bridge.state == (NETFLOW,))
