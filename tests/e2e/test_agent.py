@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures import waiting
 from tests.fixtures.agents import NodeAgents
 from tests.fixtures.faults import Figures
 from tests.fixtures.gateway import Gateway, running_gateway
@@ -23,8 +24,10 @@ pytestmark = [pytest.mark.ovs, pytest.mark.slow]
 
 NODE_PORT = 30001
 RESYNC_SECONDS = 2.0
-EMITTING_WITHIN = 10.0
-RECORDS_WITHIN = 8.0
+# Waits: a few seconds on a quiet machine; these bounds leave room for a loaded one, and only an
+# agent that never applies (or a collector that never receives) runs them out.
+EMITTING_WITHIN = 30.0
+RECORDS_WITHIN = 20.0
 DRAIN = 2.0  # records already in flight when an exporter goes
 
 FLOWS_PATH = "/apis/flowgate.dev/v1alpha1/flows"
@@ -40,13 +43,12 @@ def figure(name: str, seconds: float) -> None:
     print(f"figure: {name}: {seconds:.2f} s")
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> float:
-    """Seconds until check() is truthy; fails with `what` after timeout."""
+def wait_for(
+    check: Callable[[], Any], timeout: float, what: str, interval: float = 0.05, saw: Callable[[], Any] | None = None
+) -> float:
+    """Seconds until check() is truthy; past `timeout`, fails naming `what` and what it saw."""
     start = time.monotonic()
-    while not check():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
-        time.sleep(interval)
+    waiting.wait_for(check, timeout, what, interval, saw)
     return time.monotonic() - start
 
 
@@ -91,7 +93,14 @@ class Cluster:
                 for node, state in expected.items()
             )
 
-        return wait_for(reached, timeout, f"Flow states {expected} at generation {generation}")
+        def seen() -> dict[str, tuple[Any, Any]]:
+            flows = self.flows()
+            return {
+                node: (flows.get(node, {}).get("state"), flows.get(node, {}).get("observedGeneration"))
+                for node in expected
+            }
+
+        return wait_for(reached, timeout, f"Flow states {expected} at generation {generation}", saw=seen)
 
     def wait_all(self, state: str, generation: int, timeout: float = EMITTING_WITHIN) -> float:
         return self.wait_states(dict.fromkeys(self.nodes, state), generation, timeout)
@@ -128,7 +137,11 @@ class Cluster:
             ]
             return found if len(pods) >= count else None
 
-        wait_for(enough, RECORDS_WITHIN, f"{record_type} records at {node}'s collector", interval=0.2)
+        def seen() -> str:
+            found = self.records(node, since)
+            return f"{len(found)} records since, of types {sorted({str(r.get('type')) for r in found})}"
+
+        wait_for(enough, RECORDS_WITHIN, f"{record_type} records at {node}'s collector", interval=0.2, saw=seen)
         return enough() or []
 
     def assert_node_local(self, node: str, records: list[dict[str, Any]], sampler: str | None = None) -> None:
@@ -286,19 +299,38 @@ def test_static_targets_mode(cluster: Cluster) -> None:
     )
 
 
-def test_drift_is_repaired_within_one_resync(cluster: Cluster) -> None:
+def restart_agent(cluster: Cluster, node: str, *extra: str) -> None:
+    """Replace node's agent (SIGTERM, then a new one with `extra` flags) and wait until it watches."""
+    assert cluster.agents.stop(node) == 0
+    log_before = len(cluster.agents.log(node))
+    cluster.agents.start(node, extra=extra)
+    wait_for(
+        lambda: "watching FlowExport/cluster" in cluster.agents.log(node)[log_before:],
+        EMITTING_WITHIN,
+        f"{node}'s agent watching again",
+        saw=lambda: cluster.agents.log(node)[log_before:][-2000:],
+    )
+
+
+def test_drift_is_repaired_by_the_ovsdb_monitor_and_by_the_resync(cluster: Cluster) -> None:
     generation = cluster.start("NETFLOW")
     cluster.wait_all("Emitting", generation)
-    log_before = len(cluster.agents.log("node-3"))
-    # As an ovnkube-node restart does: the bridge loses its NetFlow. The OVSDB monitor sees it at
-    # once, so the repair must come well before a resync would have noticed.
-    cluster.tb.ovs_vsctl("node-3", "clear", "bridge", "br-int", "netflow")
-    repaired = wait_for(
-        lambda: cluster.exporters("node-3")[0] != "[]", RESYNC_SECONDS / 2, "NetFlow restored on node-3"
-    )
-    figure("br-int netflow cleared by hand -> restored", repaired)
+    # As an ovnkube-node restart does: the bridge loses its NetFlow. With a resync of ten minutes,
+    # only the OVSDB monitor can notice within the bound (how fast it does is a figure).
+    restart_agent(cluster, "node-3", "--resync", "600s")
+    try:
+        log_before = len(cluster.agents.log("node-3"))
+        cluster.tb.ovs_vsctl("node-3", "clear", "bridge", "br-int", "netflow")
+        repaired = wait_for(
+            lambda: cluster.exporters("node-3")[0] != "[]",
+            EMITTING_WITHIN,
+            "NetFlow restored on node-3 by its agent's OVSDB monitor (resync 600 s)",
+            saw=lambda: cluster.exporters("node-3"),
+        )
+        figure("br-int netflow cleared by hand -> restored", repaired)
+    finally:
+        restart_agent(cluster, "node-3")  # the resync of the other tests
     # Changed inside the row (not seen by the OVSDB monitor): the resync puts it right.
-    time.sleep(0.5)  # let the agent settle after the repair, so only the resync can notice
     cluster.tb.ovs_vsctl("node-3", "set", "netflow", cluster.exporters("node-3")[0], "active_timeout=30")
     # One ovs-vsctl call reads every NetFlow row: the repair replaces the row (a new uuid), and
     # OVSDB drops the unreferenced old one in the same transaction, so there is never a stale row.
@@ -306,15 +338,17 @@ def test_drift_is_repaired_within_one_resync(cluster: Cluster) -> None:
         lambda: (
             cluster.tb.ovs_vsctl("node-3", "--bare", "--columns=active_timeout", "list", "netflow").split() == ["1"]
         ),
-        RESYNC_SECONDS + 1,
-        "active_timeout restored on node-3",
+        EMITTING_WITHIN,
+        "active_timeout restored on node-3 at a resync",
+        saw=lambda: cluster.tb.ovs_vsctl("node-3", "--bare", "--columns=active_timeout", "list", "netflow"),
     )
     figure("netflow active_timeout changed by hand -> restored", retuned)
     # The agent logs right after its transaction, so the line may trail the bridge by a moment.
     wait_for(
         lambda: cluster.agents.log("node-3")[log_before:].count("changed outside flowgate; restored NetFlow to") >= 2,
-        2,
-        "both repairs logged by the node-3 agent",
+        10,
+        "both repairs logged by the node-3 agents",
+        saw=lambda: cluster.agents.log("node-3")[log_before:][-2000:],
     )
     log = cluster.agents.log("node-3")[log_before:]
     assert log.count("changed outside flowgate; restored NetFlow to") == 2, log
@@ -334,7 +368,10 @@ def test_api_server_outage_keeps_ovs_as_applied(cluster: Cluster) -> None:
         # Drift is still repaired while the API server is away.
         cluster.tb.ovs_vsctl("node-1", "clear", "bridge", "br-int", "netflow")
         wait_for(
-            lambda: cluster.exporters("node-1")[0] != "[]", RESYNC_SECONDS + 1, "NetFlow restored during the outage"
+            lambda: cluster.exporters("node-1")[0] != "[]",
+            EMITTING_WITHIN,
+            "NetFlow restored during the outage",
+            saw=lambda: cluster.exporters("node-1"),
         )
         for node in cluster.nodes:
             cluster.wait_records(node, since, "NETFLOW_V5")
@@ -342,7 +379,7 @@ def test_api_server_outage_keeps_ovs_as_applied(cluster: Cluster) -> None:
         cluster.tb.start_apiserver()
     # The agents' watches come back by themselves and follow the next change.
     generation = cluster.start("IPFIX")
-    figure("after API server restart: switch to IPFIX -> all Emitting", cluster.wait_all("Emitting", generation, 30))
+    figure("after API server restart: switch to IPFIX -> all Emitting", cluster.wait_all("Emitting", generation, 60))
 
 
 def test_sigterm_exits_cleanly_and_a_restart_does_not_reapply(cluster: Cluster) -> None:
