@@ -181,12 +181,15 @@ async def test_a_websocket_that_never_sends_connection_init_is_closed(
     gateway: Gateway, start_gateway: Callable[..., Gateway], figures: Figures
 ) -> None:
     quick = start_gateway(gateway.testbed, "--connection-init-timeout", "2s")
+    # Bound: the 2 s asked for with room for a loaded machine, and below the default 10 s, which a
+    # gateway ignoring the flag would take.
+    bound = 7.0
     async with websockets.connect(quick.ws_url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
         opened = time.monotonic()
         with pytest.raises(websockets.ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 10)
+            await asyncio.wait_for(ws.recv(), 20)
         waited = time.monotonic() - opened
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
-    figures.add("closed (4408) after", waited, "s", bound=4.0)
-    assert waited < 4.0
+    figures.add("closed (4408) after", waited, "s", bound=bound)
+    assert waited < bound, f"closed {waited:.1f} s after opening: --connection-init-timeout 2s was not applied"
     figures.outcome("closed with 4408 once the connection_init timeout passed")
