@@ -228,6 +228,34 @@ def test_switching_type_switches_what_collectors_receive(cluster: Cluster) -> No
         assert (netflow, ipfix) == ("[]", "[]") and sflow != "[]"
 
 
+def test_changing_only_the_sampling_of_a_running_ipfix_export_is_applied(cluster: Cluster) -> None:
+    """Sampling alone is a change: the same type, collector and timeout with another sampling must
+    reach every bridge, read back from OVS itself; changed there by hand, the resync puts it back."""
+
+    def samplings() -> dict[str, str]:
+        """Every IPFIX row's sampling, per node (one row each, or the test says what else)."""
+        return {
+            node: " ".join(cluster.tb.ovs_vsctl(node, "--bare", "--columns=sampling", "list", "ipfix").split())
+            for node in cluster.nodes
+        }
+
+    cluster.wait_all("Emitting", cluster.start("IPFIX", sampling=1))
+    assert samplings() == dict.fromkeys(cluster.nodes, "1")
+    generation = cluster.start("IPFIX", sampling=64)
+    cluster.wait_all("Emitting", generation)
+    # The Flows say Emitting at the new generation once the agents applied it: OVS must agree.
+    wait_for(
+        lambda: samplings() == dict.fromkeys(cluster.nodes, "64"),
+        EMITTING_WITHIN,
+        "sampling 64 on every node's IPFIX exporter",
+        saw=samplings,
+    )
+    exporter = cluster.exporters("node-2")[2]
+    cluster.tb.ovs_vsctl("node-2", "set", "ipfix", exporter, "sampling=5")  # inside the row: only a resync sees it
+    wait_for(lambda: samplings()["node-2"] == "64", EMITTING_WITHIN, "sampling 64 restored on node-2", saw=samplings)
+    assert cluster.flows()["node-2"]["state"] == "Emitting"
+
+
 def test_stop_clears_every_bridge_and_records_stop(cluster: Cluster) -> None:
     generation = cluster.start("NETFLOW")
     cluster.wait_all("Emitting", generation)
