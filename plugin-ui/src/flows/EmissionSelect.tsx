@@ -19,10 +19,19 @@ export interface EmissionSelectProps {
   /** Shown in a tooltip over the disabled select. */
   disabledReason?: string | null;
   busy: boolean;
+  /** Under each choice: what it would cost (the projection), so the price shows while choosing. */
+  descriptions?: Partial<Record<EmissionChoice, string>>;
 }
 
 /** The "Flows emission" select: Disabled, NetFlow, IPFIX, sFlow. */
-export const EmissionSelect: FC<EmissionSelectProps> = ({ value, onSelect, isDisabled, disabledReason, busy }) => {
+export const EmissionSelect: FC<EmissionSelectProps> = ({
+  value,
+  onSelect,
+  isDisabled,
+  disabledReason,
+  busy,
+  descriptions,
+}) => {
   const { t } = useFlowgateTranslation();
   const [isOpen, setIsOpen] = useState(false);
   const label = (choice: EmissionChoice) => (choice === 'DISABLED' ? t('Disabled') : FLOW_TYPE_NAMES[choice]);
@@ -63,7 +72,13 @@ export const EmissionSelect: FC<EmissionSelectProps> = ({ value, onSelect, isDis
     >
       <SelectList aria-label={t('Flows emission')}>
         {CHOICES.map((choice) => (
-          <SelectOption key={choice} value={choice}>
+          // The name stays the choice itself; its projected cost shows under it (and in the panel).
+          <SelectOption
+            key={choice}
+            value={choice}
+            description={descriptions?.[choice]}
+            aria-label={descriptions?.[choice] ? label(choice) : undefined}
+          >
             {label(choice)}
           </SelectOption>
         ))}

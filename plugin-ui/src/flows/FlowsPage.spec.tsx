@@ -46,8 +46,17 @@ describe('FlowsPage', () => {
     send(snapshot([node('node-1'), node('node-2', { state: 'PENDING', endpoint: null })]));
 
     expect(screen.queryByText('Loading nodes…')).not.toBeInTheDocument();
-    expect(cells('node-1').slice(0, 6)).toEqual(['node-1', ' Emitting', 'NetFlow', '10.89.0.1:30001', 'Unknown', '']);
-    expect(cells('node-1')[6]).toMatch(/^\d+s ago$/);
+    expect(cells('node-1').slice(0, 8)).toEqual([
+      'node-1',
+      ' Emitting',
+      'NetFlow',
+      '10.89.0.1:30001',
+      '—',
+      'Unknown',
+      '—',
+      '',
+    ]);
+    expect(cells('node-1')[8]).toMatch(/^\d+s ago$/);
     expect(cells('node-2').slice(0, 4)).toEqual(['node-2', ' Pending', 'NetFlow', '—']);
     expect(screen.getByTestId('flows-summary')).toHaveTextContent(
       '2 nodes: 1 emitting, 1 pending, 0 error, 0 disabled',
@@ -62,7 +71,7 @@ describe('FlowsPage', () => {
     send(change([node('node-1', { state: 'ERROR', message: 'br-int is missing.', endpoint: null })]));
 
     expect(rowOf('node-1')).toBe(before);
-    expect(cells('node-1').slice(0, 6)).toEqual(['node-1', ' Error', 'NetFlow', '—', '—', 'br-int is missing.']);
+    expect(cells('node-1').slice(0, 8)).toEqual(['node-1', ' Error', 'NetFlow', '—', '—', '—', '—', 'br-int is missing.']);
     expect(screen.getAllByTestId(/^row-/)).toHaveLength(2);
     expect(screen.getByTestId('flows-summary')).toHaveTextContent('2 nodes: 1 emitting, 0 pending, 1 error');
   });
@@ -581,9 +590,9 @@ describe('FlowsPage', () => {
         }),
       ]),
     );
-    expect(cells('node-1')[4]?.trim()).toBe('Confirmed 12.5/s');
-    expect(cells('node-2')[4]?.trim()).toBe('Not received 0/s');
-    expect(cells('node-2')[5]).toBe('The collector has counted no NetFlow records from 10.89.0.2 since 12:00.');
+    expect(cells('node-1')[5]?.trim()).toBe('Confirmed 12.5/s');
+    expect(cells('node-2')[5]?.trim()).toBe('Not received 0/s');
+    expect(cells('node-2')[7]).toBe('The collector has counted no NetFlow records from 10.89.0.2 since 12:00.');
     expect(within(rowOf('node-1')).getByRole('img', { name: /Records per second/ })).toBeInTheDocument();
     expect(screen.getByTestId('flows-not-received')).toHaveTextContent(
       "1 node's records are not reaching its collector",

@@ -17,7 +17,8 @@ import { toGatewayError, type GatewayError, type InvalidArgumentField } from '..
 import { requestData } from '../gateway/request';
 import type { FlowsState } from '../gateway/types';
 import { createWsTransport } from '../gateway/wsTransport';
-import { START_FLOWS_MUTATION, STOP_FLOWS_MUTATION } from '../graphql/operations';
+import type { ExportProjection, FlowType } from '../gateway/types';
+import { EXPORT_PROJECTION_QUERY, START_FLOWS_MUTATION, STOP_FLOWS_MUTATION } from '../graphql/operations';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
 import {
   buildStartVariables,
@@ -28,13 +29,18 @@ import {
 } from './collectorForm';
 import { CollectorSection } from './CollectorSection';
 import { ConnectionTroubleAlert } from './ConnectionTroubleAlert';
+import { ConfirmSwitchModal } from './ConfirmSwitchModal';
 import { EmissionSelect, type EmissionChoice } from './EmissionSelect';
 import { FlowsTableStore, type FrameScheduler } from './flowsTableStore';
 import { FlowsTable } from './FlowsTable';
+import { formatBytesPerSecond, formatCpu } from './exportCosts';
+import { ProjectionPanel } from './ProjectionPanel';
+import { projectionTuning, trafficKey } from './projections';
 import { RecentEvents } from './RecentEvents';
 import { useExportCosts } from './useExportCosts';
 import { useNow } from './useNow';
 import { useConnectionDiagnosis } from './useConnectionDiagnosis';
+import { useProjections } from './useProjections';
 import { useViewer } from './useViewer';
 import './flows.css';
 
@@ -134,6 +140,8 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
   const [collectorExpanded, setCollectorExpanded] = useState(false);
   const [pending, setPending] = useState<EmissionChoice | null>(null);
   const [actionError, setActionError] = useState<GatewayError | null>(null);
+  // A switch whose projected cost passes a threshold, waiting for the user's word.
+  const [confirming, setConfirming] = useState<{ choice: FlowType; projection: ExportProjection } | null>(null);
 
   const state: FlowsState | null = table.state;
   // Until the user edits it, the form shows the running export's collector.
@@ -153,6 +161,32 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         : null;
   const controlsDisabled = !state || unsupported || managed !== null || !canSwitch || pending !== null;
 
+  const tuning = projectionTuning(shownForm);
+  const traffic = useMemo(() => trafficKey(table.rows), [table.rows]);
+  const { projections, error: projectionError } = useProjections(connection, tuning, traffic);
+  const projectionBasis = costs
+    ? t('Projected from each node’s packets/s with the cost table measured {{measured}} with {{openVSwitch}}, userspace datapath.', {
+        measured: costs.measured,
+        openVSwitch: costs.openVSwitch,
+        interpolation: { escapeValue: false },
+      })
+    : null;
+  const descriptions = useMemo(
+    () =>
+      projections
+        ? Object.fromEntries(
+            (Object.entries(projections) as [FlowType, ExportProjection][]).map(([type, projection]) => [
+              type,
+              t('Projected in all: {{cpu}} CPU, {{export}}', {
+                cpu: formatCpu(projection.total.cpuPercentOfCore, projection.total.cpuSpread),
+                export: formatBytesPerSecond(projection.total.exportBytesPerSecond),
+              }),
+            ]),
+          )
+        : undefined,
+    [projections, t],
+  );
+
   const localMessages = {
     notANumber: t('Enter a whole number.'),
     selectorSyntax: t('Use key=value[,key=value].'),
@@ -160,7 +194,21 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
     tooManyTargets: t('At most 10 targets.'),
   };
 
-  const apply = async (choice: EmissionChoice) => {
+  /** A dry run of exactly this start: its projection, or null when the gateway gives none (start anyway). */
+  const project = async (variables: Record<string, unknown>): Promise<ExportProjection | null> => {
+    try {
+      const data = await requestData<{ exportProjection: ExportProjection }>(connection, {
+        query: EXPORT_PROJECTION_QUERY,
+        operationName: 'ExportProjection',
+        variables,
+      });
+      return data.exportProjection;
+    } catch {
+      return null; // the start itself says what is wrong, if anything is
+    }
+  };
+
+  const apply = async (choice: EmissionChoice, confirmed = false) => {
     setActionError(null);
     let request;
     if (choice === 'DISABLED') {
@@ -180,6 +228,14 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
     }
     setFieldErrors({});
     setPending(choice);
+    if (choice !== 'DISABLED' && !confirmed) {
+      const projection = await project(request.variables ?? {});
+      if (projection?.confirmation) {
+        setPending(null);
+        setConfirming({ choice, projection });
+        return;
+      }
+    }
     try {
       const data = await requestData<{ startFlows?: FlowsState; stopFlows?: FlowsState }>(connection, request);
       const next = data.startFlows ?? data.stopFlows;
@@ -320,6 +376,15 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
                 unsupported ? (state.unsupportedReason ?? null) : (managed?.message ?? switchDisabledReason)
               }
               busy={pending !== null}
+              descriptions={descriptions}
+            />
+          </StackItem>
+          <StackItem>
+            <ProjectionPanel
+              projections={projections}
+              error={projectionError}
+              initialType={current === null || current === 'DISABLED' ? 'IPFIX' : current}
+              tuningValid={tuning !== null}
             />
           </StackItem>
           <StackItem>
@@ -353,8 +418,21 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         </Stack>
       </PageSection>
       <PageSection>
-        <FlowsTable table={table} now={now} defaultPerPage={defaultPerPage} />
+        <FlowsTable table={table} now={now} defaultPerPage={defaultPerPage} projectionBasis={projectionBasis} />
       </PageSection>
+      {confirming && (
+        <ConfirmSwitchModal
+          projection={confirming.projection}
+          onConfirm={() => {
+            const { choice } = confirming;
+            setConfirming(null);
+            void apply(choice, true);
+          }}
+          onCancel={() => {
+            setConfirming(null);
+          }}
+        />
+      )}
       <PageSection>
         <RecentEvents
           connection={connection}

@@ -19,11 +19,14 @@ import {
 } from '@patternfly/react-core';
 import { CubesIcon, ExclamationTriangleIcon, SearchIcon } from '@patternfly/react-icons';
 import { Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
-import type { FlowDelivery, NodeFlowState, NodeFlowStatus } from '../gateway/types';
+import type { FlowDelivery, NodeFlowState, NodeFlowStatus, TrafficRange } from '../gateway/types';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
-import { DeliveryCell, useDeliveryNames } from './DeliveryCell';
+import { DeliveryCell, formatRate, useDeliveryNames } from './DeliveryCell';
+import { formatBytesPerSecond } from './exportCosts';
 import type { FlowsTableSnapshot, RatePoint } from './flowsTableStore';
 import { FLOW_TYPE_NAMES, NodeStateIcon, NodeStateLabel, useNodeStateNames } from './NodeStateLabel';
+import { useRangeNotes } from './ProjectionPanel';
+import { formatPackets } from './projections';
 import {
   countStates,
   formatAge,
@@ -34,7 +37,17 @@ import {
   type SortDirection,
 } from './rows';
 
-const COLUMNS: SortColumn[] = ['name', 'status', 'type', 'endpoint', 'received', 'message', 'changed'];
+const COLUMNS: SortColumn[] = [
+  'name',
+  'status',
+  'type',
+  'endpoint',
+  'traffic',
+  'received',
+  'projected',
+  'message',
+  'changed',
+];
 // Short columns keep their width (header and cells on one line); the message takes what is left
 // and wraps, so a long sentence never squeezes the other headers down to an ellipsis.
 const FIT = 'fitContent';
@@ -43,7 +56,9 @@ const MODIFIERS: Record<SortColumn, 'fitContent' | 'wrap'> = {
   status: FIT,
   type: FIT,
   endpoint: FIT,
+  traffic: FIT,
   received: FIT,
+  projected: FIT,
   message: 'wrap',
   changed: FIT,
 };
@@ -51,6 +66,7 @@ export const PER_PAGE_OPTIONS = [20, 50, 100, 200];
 
 interface RowProps {
   row: NodeFlowStatus;
+  rangeNotes: Record<TrafficRange, string | null>;
   points: readonly RatePoint[];
   now: number;
   stateName: string;
@@ -62,7 +78,7 @@ interface RowProps {
 const NO_POINTS: readonly RatePoint[] = [];
 
 // Rows whose data did not change keep their object (and their rate history), so memo skips them.
-const Row = memo<RowProps>(({ row, points, now, stateName, deliveryNames, locale, labels }) => (
+const Row = memo<RowProps>(({ row, rangeNotes, points, now, stateName, deliveryNames, locale, labels }) => (
   <Tr data-test={`row-${row.node}`}>
     <Td dataLabel={labels.name} modifier={MODIFIERS.name}>
       {row.node}
@@ -76,8 +92,14 @@ const Row = memo<RowProps>(({ row, points, now, stateName, deliveryNames, locale
     <Td dataLabel={labels.endpoint} modifier={MODIFIERS.endpoint}>
       {row.endpoint ?? '—'}
     </Td>
+    <Td dataLabel={labels.traffic} modifier={MODIFIERS.traffic}>
+      {typeof row.packetsPerSecond === 'number' ? formatPackets(row.packetsPerSecond, locale) : '—'}
+    </Td>
     <Td dataLabel={labels.received} modifier={MODIFIERS.received}>
       <DeliveryCell row={row} points={points} now={now} names={deliveryNames} locale={locale} />
+    </Td>
+    <Td dataLabel={labels.projected} modifier={MODIFIERS.projected}>
+      <ProjectedCell row={row} rangeNotes={rangeNotes} locale={locale} />
     </Td>
     <Td dataLabel={labels.message} modifier={MODIFIERS.message} className="flowgate__message">
       {shownMessage(row)}
@@ -89,15 +111,37 @@ const Row = memo<RowProps>(({ row, points, now, stateName, deliveryNames, locale
 ));
 Row.displayName = 'FlowsTableRow';
 
+/** What the running setting is projected to send from this node, beside what its collector counts. */
+const ProjectedCell: FC<{ row: NodeFlowStatus; rangeNotes: Record<TrafficRange, string | null>; locale: string }> = ({
+  row,
+  rangeNotes,
+  locale,
+}) => {
+  if (typeof row.projectedRecordsPerSecond !== 'number' || typeof row.projectedExportBytesPerSecond !== 'number') {
+    return <>—</>;
+  }
+  const note = row.projectionRange ? rangeNotes[row.projectionRange] : null;
+  return (
+    <span className="flowgate__delivery" data-test={`projected-${row.node}`}>
+      ≈ {formatRate(row.projectedRecordsPerSecond, locale)}
+      <span className="flowgate__rate"> {formatBytesPerSecond(row.projectedExportBytesPerSecond)}</span>
+      {note && <span className="flowgate__rate"> ({note})</span>}
+    </span>
+  );
+};
+
 export interface FlowsTableProps {
   table: FlowsTableSnapshot;
   now: number;
   defaultPerPage?: number;
+  /** What the Projected column stands on (the measured table's date, OVS version, datapath), for its header. */
+  projectionBasis?: string | null;
 }
 
 /** Every node's export state: filter by status and name, sort by any column, one page at a time. */
-export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 50 }) => {
+export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 50, projectionBasis }) => {
   const { t, i18n } = useFlowgateTranslation();
+  const rangeNotes = useRangeNotes();
   const stateNames = useNodeStateNames();
   const deliveryNames = useDeliveryNames();
   const [states, setStates] = useState<ReadonlySet<NodeFlowState>>(new Set());
@@ -113,7 +157,9 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       status: t('Status'),
       type: t('Type'),
       endpoint: t('Endpoint'),
+      traffic: t('Packets/s'),
       received: t('Received'),
+      projected: t('Projected'),
       message: t('Message'),
       changed: t('Changed'),
     }),
@@ -205,6 +251,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       <Row
         key={row.node}
         row={row}
+        rangeNotes={rangeNotes}
         points={table.rates.get(row.node) ?? NO_POINTS}
         now={now}
         stateName={stateNames[row.state]}
@@ -285,7 +332,12 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
         <Thead>
           <Tr>
             {COLUMNS.map((column) => (
-              <Th key={column} sort={sortParams(column)} modifier={MODIFIERS[column]}>
+              <Th
+                key={column}
+                sort={sortParams(column)}
+                modifier={MODIFIERS[column]}
+                info={column === 'projected' && projectionBasis ? { tooltip: projectionBasis } : undefined}
+              >
                 {labels[column]}
               </Th>
             ))}

@@ -3,7 +3,16 @@ import type { FlowDelivery, NodeFlowState, NodeFlowStatus } from '../gateway/typ
 
 export const NODE_STATES: readonly NodeFlowState[] = ['EMITTING', 'PENDING', 'ERROR', 'DISABLED'];
 
-export type SortColumn = 'name' | 'status' | 'type' | 'endpoint' | 'received' | 'message' | 'changed';
+export type SortColumn =
+  | 'name'
+  | 'status'
+  | 'type'
+  | 'endpoint'
+  | 'traffic'
+  | 'received'
+  | 'projected'
+  | 'message'
+  | 'changed';
 export type SortDirection = 'asc' | 'desc';
 
 export interface RowQuery {
@@ -63,8 +72,12 @@ const sortKey = (row: NodeFlowStatus, column: Exclude<SortColumn, 'name'>): stri
       return row.type ?? '';
     case 'endpoint':
       return naturalKey(row.endpoint);
+    case 'traffic':
+      return row.packetsPerSecond ?? -1;
     case 'received':
       return receivedKey(row);
+    case 'projected':
+      return row.projectedRecordsPerSecond ?? -1;
     case 'message':
       return naturalKey(shownMessage(row));
     case 'changed':

@@ -4,6 +4,8 @@ export type FlowType = 'NETFLOW' | 'IPFIX' | 'SFLOW';
 export type NodeFlowState = 'DISABLED' | 'PENDING' | 'EMITTING' | 'ERROR';
 /** Whether a node's collector receives its records (from the collector's own counters). */
 export type FlowDelivery = 'CONFIRMED' | 'WAITING' | 'NOT_RECEIVED' | 'UNKNOWN';
+/** Where a node's packet rate lies against the rates the cost table measured. */
+export type TrafficRange = 'MEASURED' | 'BELOW' | 'ABOVE' | 'UNKNOWN';
 
 export interface Label {
   key: string;
@@ -38,6 +40,13 @@ export interface NodeFlowStatus {
   lastRecordAt?: string | null;
   deliverySince?: string | null;
   deliveryMessage?: string | null;
+  /** Packets a second entering the node's br-int (its agent measures them whether export is on or off). */
+  packetsPerSecond?: number | null;
+  trafficMeasuredAt?: string | null;
+  /** While exporting: the running setting's projected records a second at packetsPerSecond. */
+  projectedRecordsPerSecond?: number | null;
+  projectedExportBytesPerSecond?: number | null;
+  projectionRange?: TrafficRange | null;
 }
 
 export interface FlowsSummary {
@@ -126,4 +135,42 @@ export interface ExportCostTable {
   activeTimeoutSeconds: number;
   rates: number[];
   estimates: ExportCost[];
+}
+
+/** What export costs one node, or all of them (Query.exportProjection). */
+export interface CostFigures {
+  cpuPercentOfCore: number;
+  cpuSpread: number;
+  memoryMib: number;
+  exportBytesPerSecond: number;
+  recordsPerSecond: number;
+}
+
+export interface NodeCostProjection {
+  node: string;
+  packetsPerSecond?: number | null;
+  range: TrafficRange;
+  cost?: CostFigures | null;
+}
+
+export interface ProjectionBasis {
+  measured: string;
+  openVSwitch: string;
+  datapath: string;
+  rates: number[];
+  description: string;
+}
+
+/** What a setting would cost each node at the traffic it carries now, and in total. */
+export interface ExportProjection {
+  type: FlowType;
+  sampling?: number | null;
+  activeTimeoutSeconds?: number | null;
+  nodes: NodeCostProjection[];
+  total: CostFigures;
+  unknownNodes: number;
+  notes: string[];
+  basis: ProjectionBasis;
+  /** Why switching to it should be confirmed (a projected total passes a threshold); null: no need. */
+  confirmation?: string | null;
 }

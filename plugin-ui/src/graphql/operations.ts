@@ -54,6 +54,10 @@ const NODE_ROW_FIELDS = /* GraphQL */ `
     lastRecordAt
     deliverySince
     deliveryMessage
+    packetsPerSecond
+    projectedRecordsPerSecond
+    projectedExportBytesPerSecond
+    projectionRange
   }
 `;
 
@@ -88,6 +92,88 @@ export const EXPORT_COSTS_QUERY = /* GraphQL */ `
       }
     }
   }
+`;
+
+const PROJECTION_FIELDS = /* GraphQL */ `
+  fragment ProjectionFields on ExportProjection {
+    type
+    sampling
+    activeTimeoutSeconds
+    nodes {
+      node
+      packetsPerSecond
+      range
+      cost {
+        ...CostFields
+      }
+    }
+    total {
+      ...CostFields
+    }
+    unknownNodes
+    notes
+    basis {
+      measured
+      openVSwitch
+      datapath
+      rates
+      description
+    }
+    confirmation
+  }
+  fragment CostFields on CostFigures {
+    cpuPercentOfCore
+    cpuSpread
+    memoryMib
+    exportBytesPerSecond
+    recordsPerSecond
+  }
+`;
+
+/**
+ * What each type would cost with the form's tuning (a dry run: nothing changes). Sampling applies
+ * to IPFIX and sFlow, the cache to IPFIX, as startFlows takes them.
+ */
+export const EXPORT_PROJECTIONS_QUERY = /* GraphQL */ `
+  query ExportProjections($sampling: Int, $activeTimeoutSeconds: Int, $cacheMaxFlows: Int) {
+    NETFLOW: exportProjection(type: NETFLOW, activeTimeoutSeconds: $activeTimeoutSeconds) {
+      ...ProjectionFields
+    }
+    IPFIX: exportProjection(
+      type: IPFIX
+      sampling: $sampling
+      activeTimeoutSeconds: $activeTimeoutSeconds
+      cacheMaxFlows: $cacheMaxFlows
+    ) {
+      ...ProjectionFields
+    }
+    SFLOW: exportProjection(type: SFLOW, sampling: $sampling) {
+      ...ProjectionFields
+    }
+  }
+  ${PROJECTION_FIELDS}
+`;
+
+/** A dry run of exactly the startFlows about to be sent: what it would cost, and whether to confirm it first. */
+export const EXPORT_PROJECTION_QUERY = /* GraphQL */ `
+  query ExportProjection(
+    $type: FlowType!
+    $collector: CollectorInput
+    $sampling: Int
+    $activeTimeoutSeconds: Int
+    $cacheMaxFlows: Int
+  ) {
+    exportProjection(
+      type: $type
+      collector: $collector
+      sampling: $sampling
+      activeTimeoutSeconds: $activeTimeoutSeconds
+      cacheMaxFlows: $cacheMaxFlows
+    ) {
+      ...ProjectionFields
+    }
+  }
+  ${PROJECTION_FIELDS}
 `;
 
 export const FLOWS_TABLE_SUBSCRIPTION = /* GraphQL */ `
@@ -156,6 +242,8 @@ export const OPERATIONS = {
   Viewer: VIEWER_QUERY,
   FlowEvents: FLOW_EVENTS_QUERY,
   ExportCosts: EXPORT_COSTS_QUERY,
+  ExportProjections: EXPORT_PROJECTIONS_QUERY,
+  ExportProjection: EXPORT_PROJECTION_QUERY,
   FlowsTable: FLOWS_TABLE_SUBSCRIPTION,
   StartFlows: START_FLOWS_MUTATION,
   StopFlows: STOP_FLOWS_MUTATION,

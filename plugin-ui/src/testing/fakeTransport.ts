@@ -11,7 +11,9 @@ import type {
 import type { GraphQLErrorPayload } from '../gateway/errors';
 import type {
   ExportCostTable,
+  ExportProjection,
   FlowEvent,
+  FlowType,
   FlowsState,
   FlowsTableUpdate,
   NodeFlowStatus,
@@ -181,6 +183,41 @@ export const exportCosts = (): ExportCostTable => ({
   ],
 });
 
+/** A projection as the gateway answers Query.exportProjection: two nodes, one of them busy. */
+export const projection = (type: FlowType, overrides: Partial<ExportProjection> = {}): ExportProjection => {
+  const scale = type === 'NETFLOW' ? 3 : type === 'IPFIX' ? 2 : 1;
+  const cost = (rate: number) => ({
+    cpuPercentOfCore: (rate / 10_000) * scale,
+    cpuSpread: 0.5,
+    memoryMib: 0,
+    exportBytesPerSecond: rate * 8 * scale,
+    recordsPerSecond: (rate / 32) * scale,
+  });
+  return {
+    type,
+    sampling: type === 'NETFLOW' ? null : 64,
+    activeTimeoutSeconds: type === 'SFLOW' ? null : 60,
+    nodes: [
+      { node: 'node-1', packetsPerSecond: 2000, range: 'MEASURED', cost: cost(2000) },
+      { node: 'node-2', packetsPerSecond: 20000, range: 'MEASURED', cost: cost(20000) },
+      { node: 'node-3', packetsPerSecond: 10, range: 'BELOW', cost: cost(10) },
+    ],
+    total: cost(22010),
+    unknownNodes: 0,
+    notes: ['1 node carries less than the lowest measured rate (1,000 packets/s): its figures are scaled down.'],
+    basis: {
+      measured: '2026-11-29 14:02 UTC',
+      openVSwitch: 'Open vSwitch 3.1.0',
+      datapath: 'userspace datapath (datapath_type=netdev)',
+      rates: [1000, 10000, 50000],
+      description:
+        'the cost table measured 2026-11-29 14:02 UTC with Open vSwitch 3.1.0, userspace datapath (datapath_type=netdev)',
+    },
+    confirmation: null,
+    ...overrides,
+  };
+};
+
 export type Resolver = (
   request: GraphQLRequest,
 ) => GraphQLResponse<unknown> | Promise<GraphQLResponse<unknown>> | undefined;
@@ -197,6 +234,8 @@ export interface FakeConnectionOptions {
   events?: FlowEvent[];
   /** What Query.exportCosts answers; null: an error, as from a gateway without the field. */
   costs?: ExportCostTable | null;
+  /** What Query.exportProjection answers per type (default: `projection(type)`); null: an error. */
+  projections?: Partial<Record<FlowType, ExportProjection>> | null;
 }
 
 export const fakeConnection = (
@@ -216,6 +255,16 @@ export const fakeConnection = (
       return costs
         ? { data: { exportCosts: costs } }
         : { errors: [gqlError('Cannot query field "exportCosts" on type "Query".', 'GRAPHQL_VALIDATION_FAILED')] };
+    }
+    if (request.operationName === 'ExportProjections' || request.operationName === 'ExportProjection') {
+      if (options.projections === null) {
+        return { errors: [gqlError('Cannot query field "exportProjection" on type "Query".', 'GRAPHQL_VALIDATION_FAILED')] };
+      }
+      const answer = (type: FlowType) => options.projections?.[type] ?? projection(type);
+      if (request.operationName === 'ExportProjection') {
+        return { data: { exportProjection: answer(request.variables?.type as FlowType) } };
+      }
+      return { data: { NETFLOW: answer('NETFLOW'), IPFIX: answer('IPFIX'), SFLOW: answer('SFLOW') } };
     }
     if (request.operationName === 'StartFlows') {
       return { data: { startFlows: state({ type: request.variables?.type as FlowsState['type'], generation: 2 }) } };
