@@ -88,8 +88,9 @@ test: setup image-deps console lint
 # Every section of bench/RESULTS.md, measured again: the gateway at cluster scale against a naive
 # baseline, 1,000 node agents with and without watch filtering, and what flow export costs a node
 # on real Open vSwitch (root; it also writes the cost table the product ships,
-# gateway/domain/export_cost.json, and the README's table).
-# SECTION=gateway|agents|dataplane measures one and keeps the others; BENCH=--quick runs the smoke
+# gateway/domain/export_cost.json, and the README's table), and each node's projected export
+# against what its collector receives (root).
+# SECTION=gateway|agents|dataplane|projection measures one and keeps the others; BENCH=--quick runs the smoke
 # instead (and writes nothing).
 bench: setup
 	$(VENV)/bin/python -m bench $(BENCH) $(if $(SECTION),--section $(SECTION))

@@ -5,7 +5,9 @@
 #                                        namespaces), openssl (the testbed's certificates),
 #                                        iptables (tests that firewall a node's collector),
 #                                        haproxy (the load balancer in front of two gateways,
-#                                        standing in for a Service)
+#                                        standing in for a Service), a C compiler (gcc) for the
+#                                        traffic generator the data-plane benchmark and the
+#                                        projection test send with (bench/pktgen.c)
 #   hack/install-system-deps.sh browser  the browser tests': Debian's chromium (driven by
 #                                        Playwright from PyPI; no browser is downloaded)
 #   hack/install-system-deps.sh image    the image build's: buildah (builds the Containerfile
@@ -27,6 +29,7 @@ case "${1:-testbed}" in
     command -v openssl >/dev/null || need+=(openssl)
     PATH=$PATH:/usr/sbin:/sbin command -v iptables >/dev/null || need+=(iptables)
     PATH=$PATH:/usr/sbin:/sbin command -v haproxy >/dev/null || need+=(haproxy)
+    command -v cc >/dev/null || need+=(gcc)
     ;;
   browser)
     [ -x /usr/bin/chromium ] || need+=(chromium)

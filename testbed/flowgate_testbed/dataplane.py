@@ -436,6 +436,7 @@ class OvsNode:
         daemon = self.daemons.pop("traffic", None)
         if daemon:
             daemon.stop()
+        self.traffic_flows = 0
 
     def drop_collector_traffic(self, drop: bool) -> None:
         """Drop (or stop dropping) the UDP export datagrams leaving this node for its collector

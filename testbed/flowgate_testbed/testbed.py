@@ -491,14 +491,16 @@ class Testbed:
         return [find_tool("ip", "iproute2"), "netns", "exec", self._node(node).netns, *argv]
 
     def set_traffic(self, flows: int, nodes: Sequence[str] | None = None) -> None:
-        """Run `flows` UDP flows between each node's pods (~10 packets a second each way each)."""
-        if flows < 1:
-            raise TestbedError(f"traffic needs at least one flow, not {flows}.")
-        for name in nodes or self.node_names:
+        """Run `flows` UDP flows between each node's pods (~10 packets a second each way each);
+        0 stops them (the node then carries no traffic at all). `reset` brings back one flow."""
+        if flows < 0:
+            raise TestbedError(f"traffic takes a number of flows of 0 or more, not {flows}.")
+        for name in self.node_names if nodes is None else nodes:
             node = self._node(name)
             if node.traffic_flows != flows:
                 node.stop_traffic()
-                node.start_traffic(flows)
+                if flows:
+                    node.start_traffic(flows)
         self._write_state()
 
     def drop_collector_traffic(self, node: str, drop: bool = True) -> None:

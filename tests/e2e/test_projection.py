@@ -1,0 +1,125 @@
+"""The projected export cost against what real collectors receive: three testbed nodes with real
+Open vSwitch, a real goflow2 and a real `flowgate agent` each, the project's traffic generator
+(bench/pktgen.c) at two rates on two nodes and none on the third, the real gateway, kubectl and
+Chromium. bench/projection.py holds the procedure, shared with `python -m bench --section
+projection`, which writes the same comparison to bench/RESULTS.md.
+
+What is measured is printed as `figure: ...` (run with -s)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from bench import projection as bench
+from gateway.domain import export_cost
+from tests.fixtures.agents import NodeAgents
+from tests.fixtures.browser import Pages, assert_accessible
+from tests.fixtures.gateway import running_gateway
+
+pytestmark = [pytest.mark.ovs, pytest.mark.slow]
+
+# An agent's first rate needs 10 s of readings; a later move waits a minute after its last write.
+TRAFFIC_REPORTED_WITHIN = 240.0
+
+
+@pytest.fixture(scope="module")
+def cluster(ovs_testbed: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, NodeAgents]]:
+    """The OVS testbed with one agent per node reading br-int's counters every second, and the
+    generator's traffic on node-1 and node-2 (none at all on node-3) until every agent reports it."""
+    ovs_testbed.reset()
+    agents = NodeAgents(ovs_testbed, tmp_path_factory.mktemp("agents"))
+    try:
+        with bench.offered_traffic(ovs_testbed, tmp_path_factory.mktemp("pktgen"), bench.RATES):
+            # Started on traffic already flowing, each agent's first report (written at once) is its rate.
+            for node in ovs_testbed.node_names:
+                agents.start(node, extra=["--traffic-interval", "1s"])
+            waited = bench.wait_until(
+                lambda: bench.traffic_settled(bench.reported_traffic(bench.flows(ovs_testbed)), bench.RATES),
+                TRAFFIC_REPORTED_WITHIN,
+                f"every agent reporting its node's traffic ({bench.RATES} packets/s offered)",
+                lambda: bench.reported_traffic(bench.flows(ovs_testbed)),
+            )
+            print(f"figure: the agents reported the offered traffic {waited:.0f} s after it started")
+            yield ovs_testbed, agents
+    finally:
+        codes = agents.stop_all()
+        ovs_testbed.reset()
+        assert set(codes.values()) <= {0}, f"agents did not exit cleanly on SIGTERM: {codes}"
+
+
+@pytest.mark.parametrize("setting", bench.SETTINGS, ids=lambda s: s.label)
+def test_each_nodes_projected_export_is_within_35_percent_of_what_its_collector_receives(
+    cluster: tuple[Any, NodeAgents], setting: bench.Setting
+) -> None:
+    testbed, _ = cluster
+    rows = bench.run_setting(testbed, setting, bench.RATES, bench.WINDOW_SECONDS)
+    for row in rows:
+        print(
+            f"figure: {row.setting} {row.node} at {row.offered:,} packets/s offered ({row.reported:,.1f} reported): "
+            f"projected {row.projected_bytes:,.0f} B/s, received {row.received_bytes:,.0f} B/s ({row.error:+.0%})"
+        )
+    by_node = {row.node: row for row in rows}
+    for node, offered in bench.RATES.items():
+        row = by_node[node]
+        if offered:
+            assert abs(row.error) <= bench.BOUND, row
+        else:
+            # No traffic: (near) nothing projected, and (near) nothing received.
+            assert row.projected_bytes < 100 and row.received_bytes < 500, row
+
+
+def test_the_dry_run_changes_nothing_and_agrees_with_graphql(cluster: tuple[Any, NodeAgents], tmp_path: Path) -> None:
+    testbed, _ = cluster
+    before = bench.resource_versions(testbed)
+    projection = bench.dry_run(testbed, bench.SETTINGS[0])  # raises if any resourceVersion moved
+    assert bench.resource_versions(testbed) == before
+    assert "userspace datapath" in projection["basis"]["description"]
+    assert projection["basis"]["measured"] == export_cost.load().measured
+    query = """query($type: FlowType!, $sampling: Int) { exportProjection(type: $type, sampling: $sampling) {
+      nodes { node packetsPerSecond range cost { exportBytesPerSecond } } } }"""
+    with running_gateway(testbed, tmp_path) as gateway:
+        answer = gateway.post(query, {"type": "IPFIX", "sampling": 64}, user="viewer")
+    assert not answer.get("errors"), answer
+    assert bench.resource_versions(testbed) == before
+    through_gateway = {n["node"]: n for n in answer["data"]["exportProjection"]["nodes"]}
+    for node in projection["nodes"]:
+        assert through_gateway[node["node"]]["packetsPerSecond"] == node["packetsPerSecond"]
+        assert through_gateway[node["node"]]["cost"]["exportBytesPerSecond"] == pytest.approx(
+            node["cost"]["exportBytesPerSecond"]
+        )
+    quiet = through_gateway["node-3"]
+    assert quiet["range"] == "BELOW" and quiet["cost"]["exportBytesPerSecond"] < 100
+
+
+def test_the_page_shows_the_projection_and_beside_it_what_each_collector_receives(
+    cluster: tuple[Any, NodeAgents], pages: Pages, tmp_path: Path
+) -> None:
+    testbed, _ = cluster
+    setting = bench.SETTINGS[0]
+    projection = bench.dry_run(testbed, setting)
+    with running_gateway(testbed, tmp_path, "--auth", "none", user="admin") as gateway:
+        page = pages.open(gateway.url + "/")
+        busy = next(n for n in projection["nodes"] if n["node"] == "node-2")
+        # Before anything changes: the panel projects each node at its own measured traffic.
+        page.get_by_role("button", name="Collector").click()
+        page.locator("#flowgate-sampling").fill(str(setting.sampling))
+        page.get_by_role("button", name="IPFIX", exact=True).click()
+        row = page.locator('[data-test="projection-node-2"] td')
+        expect(row.nth(3)).to_have_text(export_cost.format_rate(busy["cost"]["exportBytesPerSecond"]), timeout=15_000)
+        expect(page.locator("[data-test=projection-basis]")).to_contain_text("userspace datapath")
+        # While exporting: each row's projection beside what its collector counts.
+        generation = bench.start(testbed, setting)
+        bench.wait_until(
+            lambda: bench.emitting(testbed, generation, list(bench.RATES)), 60, "every node emitting", lambda: ""
+        )
+        received = page.locator('[data-test="row-node-2"] td[data-label="Received"]')
+        expect(received).to_contain_text("Confirmed", timeout=60_000)
+        projected = page.locator('[data-test="projected-node-2"]')
+        expect(projected).to_contain_text(export_cost.format_rate(busy["cost"]["exportBytesPerSecond"]))
+        pages.screenshot(page, "projection-exporting")
+        assert_accessible(page, "the page with the projection while exporting")
