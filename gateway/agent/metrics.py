@@ -168,7 +168,7 @@ def render(agent: NodeAgent) -> str:
     if packets is not None:
         gauge(
             "flowgate_agent_packets_per_second",
-            "Packets a second entering the OVS bridge (the sum of its interfaces' rx_packets over the last "
+            "Packets a second entering the OVS bridge (the sum of its ports' received packets over the last "
             "minute): the traffic export's cost follows.",
             packets,
         )

@@ -219,58 +219,20 @@ def describe_observed(observed: Sequence[ExportSettings]) -> str:
 
 # -- the traffic export cost follows ----------------------------------------------------------
 #
-# Packets entering the bridge: rx_packets of each of its interfaces, from the statistics
-# ovs-vswitchd writes to its database every 5 s (gateway/domain/traffic.py says why this counter).
+# Packets entering the bridge: each of its ports' `rx pkts`, from `ovs-ofctl dump-ports BRIDGE` (an
+# OpenFlow port-stats request answered by ovs-vswitchd with the counters as they are now; the
+# copy it writes to its database is refreshed only every 5 s, too coarse for a rate over a few
+# readings). gateway/domain/traffic.py says why this is the count export's cost follows.
+
+_PORT_RX = re.compile(r"^\s*port\s+(\S+?):\s+rx pkts=(\d+|\?)", re.M)
 
 
-def build_traffic_read(bridge: str) -> list[str]:
-    """One read-only ovs-vsctl run: the bridge's ports, each port's interfaces and every
-    interface's statistics (the database does not join them; parse_traffic_read does)."""
-    return [
-        "--format=json",
-        "--",
-        "--columns=ports",
-        "list",
-        "Bridge",
-        bridge,
-        "--",
-        "--columns=_uuid,interfaces",
-        "list",
-        "Port",
-        "--",
-        "--columns=_uuid,statistics",
-        "list",
-        "Interface",
-    ]
-
-
-def parse_traffic_read(output: str) -> dict[str, float] | None:
-    """rx_packets of every interface on the bridge, by interface uuid, from `build_traffic_read`'s
-    output; None when the bridge does not exist. Interfaces without statistics yet (just added)
-    are left out."""
-    tables = [json.loads(line) for line in output.splitlines() if line.strip()]
-    if len(tables) != 3:
-        raise ValueError(f"expected 3 tables from ovs-vsctl, got {len(tables)}")
-    bridge, ports, interfaces = tables
-    if not bridge["data"]:
-        return None
-    on_bridge = {_uuid(v) for v in _atoms(bridge["data"][0][0])}
-    wanted: set[str | None] = set()
-    for row in ports["data"]:
-        port = dict(zip(ports["headings"], row, strict=True))
-        if _uuid(port["_uuid"]) in on_bridge:
-            wanted.update(_uuid(v) for v in _atoms(port["interfaces"]))
-    received: dict[str, float] = {}
-    for row in interfaces["data"]:
-        interface = dict(zip(interfaces["headings"], row, strict=True))
-        uuid = _uuid(interface["_uuid"])
-        statistics = interface["statistics"]
-        if uuid not in wanted or not (isinstance(statistics, list) and statistics[:1] == ["map"]):
-            continue
-        counters = dict(statistics[1])
-        if isinstance(counters.get("rx_packets"), int):
-            received[str(uuid)] = float(counters["rx_packets"])
-    return received
+def parse_port_stats(output: str) -> dict[str, float]:
+    """`rx pkts` of every port in `ovs-ofctl dump-ports`'s answer, by port (number, name or
+    LOCAL); ports whose counter OVS does not know (`?`) are left out."""
+    if "OFPST_PORT reply" not in output:
+        raise ValueError("no port statistics in the answer")
+    return {port: float(rx) for port, rx in _PORT_RX.findall(output) if rx != "?"}
 
 
 # -- OVS's own exporter counters ---------------------------------------------------------------
@@ -452,35 +414,37 @@ class OvsBridge:
             if writer is not None:
                 writer.close()
 
-    async def ipfix_stats(self) -> ExporterCounts | None:
-        """OVS's own IPFIX counters for the bridge (None when it exports no IPFIX)."""
+    async def _ofctl(self, command: str, what: str) -> str:
+        """`ovs-ofctl COMMAND` against the bridge's management socket (any OpenFlow version), its answer."""
         target = f"unix:{os.path.join(self.rundir, self.bridge + '.mgmt')}"
-        argv = [self.ofctl, "-O", OFCTL_VERSIONS, f"--timeout={max(1, int(self.timeout))}", "dump-ipfix-bridge", target]
+        argv = [self.ofctl, "-O", OFCTL_VERSIONS, f"--timeout={max(1, int(self.timeout))}", command, target]
         returncode, stdout, stderr = await _complete(
             argv,
             self.timeout + 2,
-            cannot_run=lambda exc: f"cannot run {self.ofctl} to read OVS's IPFIX counters ({exc.strerror}).",
-            no_answer=f"{self.ofctl} dump-ipfix-bridge {target} gave no answer within {self.timeout:.0f}s.",
+            cannot_run=lambda exc: f"cannot run {self.ofctl} to read {what} ({exc.strerror}).",
+            no_answer=f"{self.ofctl} {command} {target} gave no answer within {self.timeout:.0f}s.",
         )
         if returncode != 0:
             last = stderr.decode(errors="replace").strip().splitlines()
-            raise OvsError(f"{self.ofctl} dump-ipfix-bridge {target} failed: {last[-1] if last else returncode}.")
+            raise OvsError(f"{self.ofctl} {command} {target} failed: {last[-1] if last else returncode}.")
+        return stdout.decode(errors="replace")
+
+    async def ipfix_stats(self) -> ExporterCounts | None:
+        """OVS's own IPFIX counters for the bridge (None when it exports no IPFIX)."""
+        output = await self._ofctl("dump-ipfix-bridge", "OVS's IPFIX counters")
         try:
-            return parse_ipfix_stats(stdout.decode(errors="replace"))
+            return parse_ipfix_stats(output)
         except ValueError as exc:
             raise OvsError(f"OVS answered dump-ipfix-bridge in a form flowgate does not understand: {exc}.") from exc
 
     async def received_packets(self) -> dict[str, float]:
-        """rx_packets of each of the bridge's interfaces, by interface uuid: the packets that
-        entered the bridge, as ovs-vswitchd last wrote them (every 5 s)."""
-        output = await self._run(build_traffic_read(self.bridge))
+        """`rx pkts` of each of the bridge's ports, by port: the packets that entered the bridge,
+        counted by ovs-vswitchd up to now."""
+        output = await self._ofctl("dump-ports", "the bridge's packet counters")
         try:
-            received = parse_traffic_read(output)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            raise OvsError(f"OVS at {self.db} answered in a form flowgate does not understand: {exc}.") from exc
-        if received is None:
-            raise OvsError(f"OVS at {self.db} has no bridge {self.bridge}; is OVN-Kubernetes running on this node?")
-        return received
+            return parse_port_stats(output)
+        except ValueError as exc:
+            raise OvsError(f"OVS answered dump-ports in a form flowgate does not understand: {exc}.") from exc
 
     async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
         """Call on_change whenever the bridge's exporter columns change (and whenever the

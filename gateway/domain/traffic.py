@@ -2,17 +2,18 @@
 follows, measured all the time (also while export is off) so that the cost of a start can be
 projected from each node's own traffic before anything is switched.
 
-The counter: the sum of `rx_packets` over br-int's own interfaces (OVSDB Interface.statistics:
-every pod port, the management port, the bridge's internal port and the patch port from the
-external bridge), i.e. every packet that enters br-int, counted once, however it leaves.
-Export cost follows exactly that count: OVS's bridge-level IPFIX and sFlow sampling choose
-among the packets the bridge receives (ofproto-dpif-xlate.c adds the sample action to each
-datapath flow of the bridge, at its input port), and NetFlow accounts every flow those packets
-make; the benchmark's cost table is keyed on the same count (packets a pod sends into br-int).
-The datapath's own counters (`ovs-appctl dpctl/show`: lookups hit + missed) would count every
-bridge on the datapath: on OVN-Kubernetes br-ex too, which carries the node's own host traffic
-that br-int's exporter never sees. ovs-vswitchd writes the interface statistics to its database
-every 5 s anyway (other_config:stats-update-interval), so reading them costs it nothing.
+The counter: the sum of `rx pkts` over br-int's own ports (`ovs-ofctl dump-ports br-int`: every
+pod port, the management port, the bridge's internal port and the patch port from the external
+bridge), i.e. every packet that enters br-int, counted once, however it leaves. Export cost
+follows exactly that count: OVS's bridge-level IPFIX and sFlow sampling choose among the packets
+the bridge receives (ofproto-dpif-xlate.c adds the sample action to each datapath flow of the
+bridge, at its input port), and NetFlow accounts every flow those packets make; the benchmark's
+cost table is keyed on the same count (packets a pod sends into br-int). The datapath's own
+counters (`ovs-appctl dpctl/show`: lookups hit + missed) would count every bridge on the
+datapath: on OVN-Kubernetes br-ex too, which carries the node's own host traffic that br-int's
+exporter never sees. The port counters are read live from ovs-vswitchd, one small OpenFlow request
+per reading (the copy in its database is refreshed only every 5 s: a first rate over two readings
+10 s apart could be off by half).
 
 Pure: the agent feeds a TrafficMeter each reading of those counters (per interface, so pods that
 come and go, and counters that start again, never count backwards) with the time, and writes the
@@ -30,8 +31,8 @@ from dataclasses import dataclass, field
 
 from gateway.domain.model import TrafficReport, format_time, parse_time
 
-WINDOW_SECONDS = 60.0  # the rate spans this much: OVS refreshes its counters every 5 s, so ≤ 8 % timing error
-FIRST_SPAN_SECONDS = 10.0  # a first rate needs readings this far apart (two refreshes of OVS's counters)
+WINDOW_SECONDS = 60.0  # the rate spans this much, so a burst moves it little
+FIRST_SPAN_SECONDS = 10.0  # a first rate needs readings this far apart
 RATE_CHANGE = 1.5  # a rate is rewritten when it grew or shrank by this factor...
 RATE_CHANGE_MIN = 10.0  # ...and by at least this many packets a second
 WRITE_SPACING_SECONDS = 60.0  # and at least this long after the node's last status write of any kind
@@ -96,7 +97,7 @@ class TrafficMeter:
             self._reported_at = parse_time(previous.measured_at) or now
 
     def observe(self, now: float, received: Mapping[str, float]) -> None:
-        """A reading of br-int's interfaces: rx_packets by interface (uuid or name)."""
+        """A reading of br-int's ports: received packets by port."""
         self._failures = 0
         added = self._counters.read(received)
         if added is None:

@@ -179,7 +179,7 @@ class NodeFlowStatus:
     )
     packets_per_second: float | None = strawberry.field(
         description="Packets a second entering the node's OVS bridge br-int, as its agent measures them whether "
-        "export is on or off (its interfaces' rx_packets over a minute): the traffic export's cost follows. "
+        "export is on or off (its ports' received packets over a minute): the traffic export's cost follows. "
         "Rewritten when it moves by half, at most once a minute; null until the agent has measured it."
     )
     traffic_measured_at: str | None = strawberry.field(description="When packetsPerSecond was measured (RFC 3339).")

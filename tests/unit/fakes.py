@@ -242,7 +242,7 @@ class FakeBridge(OvsBridge):
         self.broken = False
         self.vswitchd_down = False  # the database answers, ovs-vswitchd does not
         self.on_change: Callable[[], None] | None = None  # what the agent's OVSDB monitor calls
-        self.received: dict[str, float] = {"pod1": 0.0, "pod2": 0.0}  # rx_packets by interface
+        self.received: dict[str, float] = {"pod1": 0.0, "pod2": 0.0}  # packets received, by port
 
     def tamper(self, *state: ExportSettings, seen: bool = False) -> None:
         """Change the bridge behind the agent's back, as an ovnkube-node restart or an admin
