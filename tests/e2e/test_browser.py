@@ -26,8 +26,7 @@ from flowgate_testbed.testbed import free_port, free_ports
 from playwright.sync_api import expect
 
 from gateway.domain import export_cost
-from gateway.domain.cost_projection import project
-from gateway.domain.model import FlowExportSpec, FlowType, NodeFlowState, NodeFlowStatus
+from gateway.domain.model import FlowType
 from tests.fixtures.agents import NodeAgents
 from tests.fixtures.browser import Pages, assert_accessible
 from tests.fixtures.flows_page import (
@@ -41,16 +40,16 @@ from tests.fixtures.flows_page import (
     expect_states,
     exporters,
     hover_reason,
+    report_traffic,
     set_active_timeout,
     status_cell,
     stop_export,
+    walk_through_the_projection,
 )
 from tests.fixtures.gateway import Gateway, launch, running_gateway
 from tests.fixtures.kubectl import LineReader
 
 pytestmark = [pytest.mark.slow]
-
-FLOW_EXPORT_PATH = "/apis/flowgate.dev/v1alpha1/flowexports/cluster"
 
 # -- 2. the standalone page switching real agents ---------------------------------------------
 
@@ -200,59 +199,11 @@ def test_the_projected_cost_shows_before_switching_and_a_costly_switch_asks_firs
     projection of every type before anything changes; a switch past the threshold waits for a
     confirmation that shows the totals, and nothing is written until it is given."""
     rates = {"node-1": 2_000.0, "node-2": 20_000.0, "node-3": 50_000.0}
-    agent = fresh_testbed.client("agent")
-    for node, rate in rates.items():
-        agent.create(FLOWS_PATH, {"apiVersion": "flowgate.dev/v1alpha1", "kind": "Flow", "metadata": {"name": node}})
-        measured = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        status = {"state": "Disabled", "traffic": {"packetsPerSecond": rate, "measuredAt": measured}}
-        agent.merge_patch(f"{FLOWS_PATH}/{node}/status", {"status": status})
+    report_traffic(fresh_testbed, rates)
     with running_gateway(fresh_testbed, tmp_path, "--auth", "none", user="admin") as gateway:
         page = pages.open(gateway.url + "/")
         expect_states(page, dict.fromkeys(NODES, "Disabled"))
-        for node, rate in rates.items():
-            expect(cell(page, node, "Packets/s")).to_have_text(f"{rate / 1000:g}K")
-
-        # Export is off: IPFIX at its default sampling is projected first, node by node.
-        panel = page.locator("[data-test=projection]")
-        statuses = [NodeFlowStatus(n, NodeFlowState.DISABLED, packets_per_second=r) for n, r in rates.items()]
-        default = project(FlowExportSpec(type=FlowType.IPFIX), statuses)
-        total = default.total
-        expect(page.locator("[data-test=projection-total]")).to_contain_text(
-            f"{export_cost.format_cpu(total.cpu_percent_of_core, total.cpu_spread)} of a core of ovs-vswitchd CPU, "
-            f"{export_cost.format_rate(total.export_bytes_per_second)} of export"
-        )
-        busiest = page.locator('[data-test="projection-node-3"] td')
-        assert default.nodes[2].cost is not None
-        expect(busiest.nth(3)).to_have_text(export_cost.format_rate(default.nodes[2].cost.export_bytes_per_second))
-        expect(page.locator("[data-test=projection-basis]")).to_contain_text(
-            f"measured {default.basis.measured} with {default.basis.open_vswitch}, userspace datapath"
-        )
-        # While choosing, every option shows its projected total.
-        page.locator("#flowgate-emission-toggle").click()
-        expect(page.get_by_role("option", name="sFlow", exact=True)).to_contain_text("Projected in all:")
-        page.keyboard.press("Escape")
-
-        # Sampling 1 in 1 passes the threshold: the switch waits for a confirmation with the totals.
-        page.get_by_role("button", name="Collector").click()
-        page.locator("#flowgate-sampling").fill("1")
-        costly = project(FlowExportSpec(type=FlowType.IPFIX, sampling=1), statuses)
-        expect(page.locator("[data-test=projection-confirm]")).to_be_visible()
-        choose_emission(page, "IPFIX")
-        dialog = page.get_by_role("dialog")
-        expect(dialog).to_contain_text("Switch flow export to IPFIX, 1 in 1?")
-        expect(dialog).to_contain_text(export_cost.format_rate(costly.total.export_bytes_per_second))
-        pages.screenshot(page, "projection-confirm")
-        assert_accessible(page, "the confirmation of a costly switch")
-        dialog.get_by_role("button", name="Cancel").click()
-        expect(dialog).to_be_hidden()
-        assert not fresh_testbed.client().exists(FLOW_EXPORT_PATH)  # nothing was written
-        choose_emission(page, "IPFIX")
-        page.get_by_role("dialog").get_by_role("button", name="Switch").click()
-        expect(page.locator("#flowgate-emission-toggle")).to_have_text("IPFIX")
-        export = fresh_testbed.client().get(FLOW_EXPORT_PATH)
-        assert export["spec"]["type"] == "IPFIX" and export["spec"]["sampling"] == 1
-        expect(panel).to_be_visible()
-        pages.screenshot(page, "projection")
+        walk_through_the_projection(page, fresh_testbed, pages, rates, "projection")
 
 
 # -- 4. OpenShiftSDN -------------------------------------------------------------------------

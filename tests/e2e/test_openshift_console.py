@@ -7,7 +7,8 @@ gives it (HTTPS, user tokens). Where switched, real agents drive real Open vSwit
 Every page here is watched from its first script: a Content-Security-Policy violation, a
 "Missing i18n key" message or a frozen tab (a long task past LONG_TASK_MS) fails the test; the
 longest task is printed. Screenshots go to
-tests/artifacts/: openshift-console-network-flows.png, openshift-console-viewer.png."""
+tests/artifacts/: openshift-console-network-flows.png, openshift-console-viewer.png,
+openshift-console-projection.png, openshift-console-projection-confirm.png."""
 
 from __future__ import annotations
 
@@ -34,8 +35,10 @@ from tests.fixtures.flows_page import (
     expect_states,
     exporters,
     hover_reason,
+    report_traffic,
     status_cell,
     stop_export,
+    walk_through_the_projection,
 )
 from tests.fixtures.gateway import Gateway, launch, serving_certificate
 from tests.fixtures.openshift_console import (
@@ -273,6 +276,34 @@ def test_an_admin_runs_export_from_the_real_console(
             plugins = page
             expect(plugins.locator("[data-test=flowgate-status]")).to_have_text("Loaded", timeout=FIRST_LOAD)
             expect(plugins.locator("[data-test=flowgate-csp-violations]")).to_have_text("No")
+
+
+def test_the_projected_cost_shows_in_the_real_console_before_anything_changes(
+    fresh_testbed: Any, pages: Pages, tmp_path: Path
+) -> None:
+    """Each node's traffic (in its Flow, as its agent writes it) reaches the plugin through the
+    console's proxy as the projection of every type; a costly switch waits for a confirmation
+    with the totals, and is sent as the signed-in user once confirmed."""
+    console_home()
+    testbed = fresh_testbed
+    install_console_objects(testbed)
+    testbed.client().request("DELETE", EVENTS)
+    rates = {"node-1": 2_000.0, "node-2": 20_000.0, "node-3": 50_000.0}
+    report_traffic(testbed, rates)
+    with (
+        gateway_as_deployed(testbed, tmp_path) as gateway,
+        running_openshift_console(testbed, gateway, "admin", tmp_path) as console,
+    ):
+        watched = WatchedPage(pages, console)
+        page = watched.goto("/")
+        open_from_nav(page, "Networking")
+        expect(page.locator("[data-test=connection-status]")).to_have_text("Live", timeout=FIRST_LOAD)
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        watched.start_timing()
+        walk_through_the_projection(page, testbed, pages, rates, "openshift-console-projection")
+        watched.assert_healthy("the projection in the real console")
+        notes = [e["note"] for e in flowexport_events(testbed)]
+        assert notes and notes[-1].startswith('User "admin" started flow export: IPFIX'), notes
 
 
 def test_readers_find_the_page_in_their_perspective_and_others_see_no_entry(
