@@ -365,8 +365,8 @@ def projection_section(rows: list[projection.Comparison], seconds: float, info: 
         f"- load average (1 min) while measuring: {info['load']}",
         "",
         "Method. A testbed of three Open vSwitch nodes (userspace datapath), each with its goflow2 collector and "
-        "its `flowgate agent` (which reads br-int's interface counters every 10 s and reports the node's packet "
-        "rate in its Flow). The data-plane benchmark's traffic generator (bench/pktgen.c: UDP between the node's "
+        "its `flowgate agent` (which reads br-int's port counters, `ovs-ofctl dump-ports`, every 10 s and reports "
+        "the node's packet rate in its Flow). The data-plane benchmark's traffic generator (bench/pktgen.c: UDP between the node's "
         "two pods, 106-byte frames, short flows of 10 packets) offers a different rate on two nodes; the third "
         "carries nothing. Once every agent reports its rate, each setting is dry-run with `kubectl flows start "
         "... --dry-run -o json` (every object's resourceVersion is checked unchanged), then started; once every "
@@ -374,11 +374,11 @@ def projection_section(rows: list[projection.Comparison], seconds: float, info: 
         "(goflow2's `flow_traffic_bytes_total`, the export payload the cost table counts) is read over a window "
         "and set against the node's projection. The rates lie between the table's measured ones, and sFlow's "
         "sampling 1/128 was not measured: both are interpolated. tests/e2e/test_projection.py runs the same "
-        f"procedure and holds every busy node to ±{projection.BOUND:.0%}.",
+        f"procedure and holds every busy node to ±{projection.BOUND * 100:.0f} %.",
         "",
         *projection.table(rows),
         "",
-        f"Largest deviation on a node with traffic: {worst:.0%} (bound ±{projection.BOUND:.0%}). "
+        f"Largest deviation on a node with traffic: {worst * 100:.0f} % (bound ±{projection.BOUND * 100:.0f} %). "
         f"Run time {seconds:.0f} s.",
     ]
     return "\n".join(lines) + "\n"
