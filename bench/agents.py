@@ -61,6 +61,9 @@ class MemoryBridge(OvsBridge):
     async def ipfix_stats(self) -> None:
         return None
 
+    async def received_packets(self) -> dict[str, float]:
+        return {"LOCAL": 0.0}  # no traffic: the agents read it as real ones do, without running ovs-ofctl
+
     async def monitor(self, on_change: Callable[[], None], *, retry_max: float = 30.0) -> None:
         await asyncio.Event().wait()
 
