@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -442,6 +443,72 @@ def test_sigterm_exits_cleanly_and_a_restart_does_not_reapply(cluster: Cluster) 
     log = cluster.agents.log("node-1")[log_before:]
     assert "now exports" not in log and "restored" not in log, log
     assert cluster.flows()["node-1"] == before  # not even lastTransitionTime moved, nor the delivery verdict
+
+
+def test_a_rolling_update_of_the_agents_keeps_every_node_exporting(cluster: Cluster) -> None:
+    """Each node's agent replaced in turn while IPFIX is on, as a DaemonSet rolling update does
+    (SIGTERM, then the new pod): OVS keeps exporting throughout. The exporter row each bridge
+    points at is the same one before, during and after (polled every 50 ms; a removal or a new row
+    would show), there is exactly one IPFIX row per node, every node's collector keeps receiving
+    its records without a gap, and no node's reported state moves."""
+    generation = cluster.start("IPFIX")
+    cluster.wait_all("Emitting", generation)
+    since = cluster.mark()
+    for node in cluster.nodes:
+        cluster.wait_records(node, since, "IPFIX")
+    exporters = {node: cluster.exporters(node) for node in cluster.nodes}
+    assert all(e[2] != "[]" for e in exporters.values()), exporters
+    flows_before = cluster.flows()
+    seen: dict[str, set[tuple[str, ...]]] = {node: set() for node in cluster.nodes}
+    polling = threading.Event()
+
+    def poll() -> None:
+        while not polling.is_set():
+            for node in cluster.nodes:
+                seen[node].add(tuple(cluster.exporters(node)))
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    rolled_from = time.time_ns()
+    poller.start()
+    try:
+        for node in cluster.nodes:
+            log_before = len(cluster.agents.log(node))
+            assert cluster.agents.stop(node) == 0
+            time.sleep(1.0)  # the node without an agent for a moment, as between two pods
+            cluster.agents.start(node)
+            wait_for(lambda n=node, b=log_before: "watching FlowExport" in cluster.agents.log(n)[b:], 15, "new agent")
+            time.sleep(RESYNC_SECONDS + 0.5)  # a resync of the new agent has passed too
+        time.sleep(2.0)
+    finally:
+        polling.set()
+        poller.join(10)
+    rolled_until = time.time_ns()
+    for node in cluster.nodes:
+        assert seen[node] == {tuple(exporters[node])}, (node, exporters[node], seen[node])
+        rows = cluster.tb.ovs_vsctl(node, "--bare", "--columns=_uuid", "list", "ipfix").split()
+        assert rows == [exporters[node][2]], (node, rows)
+        stamps = sorted(
+            r["time_received_ns"]
+            for r in cluster.records(node, since)
+            if r.get("type") == "IPFIX" and r.get("sampler_address") == cluster.ip(node)
+        )
+        during = [t for t in stamps if rolled_from <= t <= rolled_until]
+        gaps = [b - a for a, b in zip([rolled_from, *during], [*during, rolled_until], strict=True)]
+        longest = max(gaps) / 1e9
+        figure(f"{node}: longest gap between records while the agents rolled", longest)
+        assert longest <= 5, f"{node}: {longest:.1f} s without a record (active timeout 1 s)"
+    # No node's export state moved (its delivery and traffic figures are the agents' to refresh).
+    kept = ("state", "type", "endpoint", "observedGeneration", "lastTransitionTime", "message")
+    after = cluster.flows()
+    for node in cluster.nodes:
+        assert {k: after[node].get(k) for k in kept} == {k: flows_before[node].get(k) for k in kept}, (
+            node,
+            flows_before[node],
+            after[node],
+        )
+    log = "".join(cluster.agents.log(node) for node in cluster.nodes)
+    assert "restored" not in log, log
 
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) agent\[(node-\d)\] (?P<text>.+)$")
