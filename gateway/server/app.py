@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -256,16 +256,16 @@ def create_app(
             body["errors"] = [e.formatted for e in result.errors]
         return json.dumps(body)
 
-    async def live_socket(scope: Scope, receive: Receive, send: Send) -> None:
+    def live_socket(scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         """graphql-transport-ws on /graphql, ahead of the routing and middleware stack: ten
-        thousand idle subscribers each keep this call chain alive, so it is kept short."""
+        thousand idle subscribers each keep the call chain from the server down to their
+        connection suspended, so it is kept short (this returns the connection's own coroutine)."""
         headers = scope_headers(scope.get("headers") or ())
         if not websocket_allowed(headers, allowed_origins):
             sentence = refusal(headers)
             logging.getLogger(__name__).warning("%s", sentence)
             metrics.http_requests.labels("/graphql", "WS", "403").inc()
-            await deny_websocket(WebSocket(scope, receive, send), sentence)
-            return
+            return deny_websocket(WebSocket(scope, receive, send), sentence)
         metrics.http_requests.labels("/graphql", "WS", "101").inc()
         connection = LiveConnection(
             scope,
@@ -277,7 +277,7 @@ def create_app(
             max_subscriptions=settings.max_subscriptions_per_connection,
             execute_other=execute_other,
         )
-        await connection.serve()
+        return connection.serve()
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -315,7 +315,7 @@ def create_app(
             await informers.stop()
             await api.close()
 
-    app = Starlette(
+    app = GatewayApp(
         routes=[
             Route("/", index),
             Route("/graphql", QueryAnswers(services, graphql_app), methods=["GET", "POST"]),
@@ -336,7 +336,7 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics, metrics=metrics)
     if services.sharing:
-        app.add_middleware(LiveSockets, live_socket=live_socket)
+        app.live_socket = live_socket
     app.state.services = services
     app.state.live = live
     return app
@@ -348,15 +348,21 @@ def graphql_app_subscribers(hub: StatusHub, live: LiveOperations) -> int:
     return max(0, hub.subscriber_count - len(live.groups))
 
 
-class LiveSockets:
-    """Routes graphql-transport-ws connections on /graphql to the live operations directly."""
+class GatewayApp(Starlette):
+    """The Starlette app, with graphql-transport-ws connections on /graphql handed to the live
+    operations (`live_socket`, unless sharing is off) before the middleware stack."""
 
-    def __init__(self, app: ASGIApp, live_socket: ASGIApp) -> None:
-        self.app = app
-        self.live_socket = live_socket
+    live_socket: Callable[[Scope, Receive, Send], Awaitable[None]] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == "/graphql" and wants_live(scope):
-            await self.live_socket(scope, receive, send)
+        if (
+            self.live_socket is not None
+            and scope["type"] == "websocket"
+            and scope["path"] == "/graphql"
+            and wants_live(scope)
+        ):
+            connection = self.live_socket(scope, receive, send)
+            del scope  # held by this frame for the connection's life otherwise (see LiveConnection)
+            await connection
         else:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)

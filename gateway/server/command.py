@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> int:
         # Every console tab reconnects at once after a restart: a deep accept queue keeps the
         # kernel from refusing handshakes while the gateway works through them.
         backlog=4096,
+        # No X-Forwarded-* to honour (a Service and the console's proxy pass connections through),
+        # and one coroutine less held by every idle WebSocket.
+        proxy_headers=False,
         # After SIGTERM: WebSockets are closed at once (1001, gateway/server/websocket.py); what
         # is still running after this is cancelled, so a rolling update never waits on a client.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),

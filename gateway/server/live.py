@@ -37,7 +37,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.access import StandingAccess
-from gateway.resolvers.context import Context, Services
+from gateway.resolvers.context import FLOWGATE_AUTH_HEADER, Context, Services
 from gateway.schema.projection import LivePlan, live_operation
 from gateway.schema.root import MAX_TOKENS, VALIDATION_RULES, schema
 from gateway.server.collector import CollectorPolicy
@@ -52,6 +52,7 @@ TABLE_BACKLOG = 16  # updates a flowsTable member may owe before it is sent a fr
 # rolling update) waits this long for it rather than being refused at once.
 SYNC_WAIT = 10.0
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+TOKEN_HEADERS = (b"authorization", FLOWGATE_AUTH_HEADER.encode())  # where Context.token looks
 
 
 class Closed(Exception):
@@ -92,6 +93,10 @@ class Member:
         """The messages owed, emptying the outbox."""
         raise NotImplementedError
 
+    def owe(self, node: str, payload: bytes) -> None:
+        """Owe this payload (of this node's change, for a nodeFlowStatus member)."""
+        raise NotImplementedError
+
     @property
     def owed_count(self) -> int:
         """How many messages it is owed now."""
@@ -111,6 +116,9 @@ class NodeMember(Member):
     def push(self, node: str, payload: bytes) -> None:
         self.outbox[node] = payload  # a newer status of the same node replaces the older
         self.connection.owed(self)
+
+    def owe(self, node: str, payload: bytes) -> None:
+        self.push(node, payload)
 
     def take(self) -> list[bytes]:
         messages = [self.next_message(p) for p in self.outbox.values()]
@@ -138,6 +146,9 @@ class TableMember(Member):
             self.queue.clear()
             self.resync = True  # what it missed is replaced by the table as it is then
         self.connection.owed(self)
+
+    def owe(self, node: str, payload: bytes) -> None:
+        self.push(payload)
 
     def take(self) -> list[bytes]:
         if self.resync:
@@ -176,6 +187,23 @@ class Group:
         if self.task is not None:
             self.task.cancel()
 
+    def deliver(self, payload: bytes, node: str = "") -> None:
+        """One payload to every member. A member that owes nothing, on a connection that owes
+        nothing and can take data now, is written to at once: the frame is made once per
+        operation id for all of them (every gql client and `kubectl flows` watch subscribes as
+        "1"), with no queueing in between. The others get it queued for the flusher.
+        At ten thousand subscribers this loop is the time a change takes to reach the last one."""
+        frames: dict[bytes, bytes] = {}
+        for member in self.members:
+            connection = member.connection
+            if member.owed_count == 0 and connection.writable_now():
+                frame = frames.get(member.next_prefix)
+                if frame is None:
+                    frame = frames[member.next_prefix] = FrameWriter.frame(member.next_message(payload))
+                connection.write_frame(frame)
+            else:
+                member.owe(node, payload)
+
 
 class NodeGroup(Group):
     """nodeFlowStatus(node): every node's (or one node's) status, then each change."""
@@ -200,9 +228,7 @@ class NodeGroup(Group):
                 while (more := self.mailbox.get_nowait()) is not None:
                     changes.append(more)
                 for change in changes:
-                    payload = self.plan.node_payload(change).encode()
-                    for member in self.members:
-                        member.push(change.node, payload)  # type: ignore[attr-defined]
+                    self.deliver(self.plan.node_payload(change).encode(), change.node)
         finally:
             self.mailbox.close()
 
@@ -241,8 +267,7 @@ class TableGroup(Group):
                 payload = self.plan.table_payload(
                     update.snapshot, update.changed, update.removed, update.state
                 ).encode()
-                for member in self.members:
-                    member.push(payload)  # type: ignore[attr-defined]
+                self.deliver(payload)
         finally:
             self.mailbox.close()
 
@@ -376,7 +401,9 @@ class LiveConnection:
         max_subscriptions: int,
         execute_other: Callable[[Context, dict[str, Any]], Awaitable[str]],
     ) -> None:
-        self.scope = scope
+        # Of the upgrade request, only what may carry the caller's token is kept: the whole ASGI
+        # scope (a dozen keys, nested dicts, every header) is some 3 KB an idle subscriber need not hold.
+        self.request_headers = [(k, v) for k, v in scope.get("headers") or () if k in TOKEN_HEADERS]
         self.receive = receive
         self.send = send
         self.raw_send: Send = send  # the server's own: live sockets are routed ahead of any middleware
@@ -392,6 +419,7 @@ class LiveConnection:
         self.checking: asyncio.Task[None] | None = None
         self._owed: dict[Member, None] = {}
         self._writer: asyncio.Task[None] | None = None
+        self._timing_out: asyncio.Future[None] | None = None  # the close after no connection_init
         self._closed = False
         self._frames = FrameWriter.of(self.raw_send)
         self.frozen = False  # out of the garbage collector's sight (gateway/server/collector.py)
@@ -401,8 +429,8 @@ class LiveConnection:
     async def serve(self) -> None:
         await self.send({"type": "websocket.accept", "subprotocol": PROTOCOL})
         self.live.connections.add(self)
-        loop = asyncio.get_running_loop()
-        timer = loop.call_later(self.init_timeout, lambda: asyncio.ensure_future(self._init_timed_out()))
+        # Let go of once connection_init came: ten thousand idle subscribers hold no timer.
+        timer: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(self.init_timeout, self._init_due)
         try:
             while True:
                 message = await self.receive()
@@ -415,10 +443,12 @@ class LiveConnection:
                 except Closed as closing:
                     await self.close(closing.code, closing.reason)
                     return
-                if self.context is not None:
+                if self.context is not None and timer is not None:
                     timer.cancel()
+                    timer = None
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             self._closed = True
             self.live.connections.discard(self)
             self.live.collector.closed(self)
@@ -428,6 +458,9 @@ class LiveConnection:
             for task in (*self.others.values(), self._writer, self.checking):
                 if task is not None:
                     task.cancel()
+
+    def _init_due(self) -> None:
+        self._timing_out = asyncio.ensure_future(self._init_timed_out())
 
     async def _init_timed_out(self) -> None:
         if self.context is None and not self._closed:
@@ -471,7 +504,8 @@ class LiveConnection:
             raise Closed(4400, "Invalid connection init payload")
         if self.context is not None:
             raise Closed(4429, "Too many initialisation requests")
-        self.context = Context(services=self.services, request=HTTPConnection(self.scope), connection_params=payload)
+        request = HTTPConnection({"type": "websocket", "headers": self.request_headers})
+        self.context = Context(services=self.services, request=request, connection_params=payload)
         await self.raw_send({"type": "websocket.send", "text": '{"type":"connection_ack"}'})
 
     async def _subscribe(self, body: dict[str, Any]) -> None:
@@ -584,6 +618,21 @@ class LiveConnection:
         if self._writer is None:
             self.live.owe(self)
 
+    def writable_now(self) -> bool:
+        """Nothing owed, no writer of its own, and the peer takes data now: a frame may be written
+        at once without jumping ahead of anything."""
+        return (
+            not self._owed
+            and self._writer is None
+            and not self._closed
+            and self._frames is not None
+            and self._frames.ready()
+        )
+
+    def write_frame(self, frame: bytes) -> None:
+        assert self._frames is not None
+        self._frames.write_frame(frame)
+
     def flush(self) -> None:
         """Called by the flusher: written at once if the peer keeps up, else handed to a writer of
         this connection's own (so one slow peer never holds up the others)."""
@@ -636,7 +685,9 @@ class FrameWriter:
         p = self.protocol
         return bool(p.writable.is_set() and not p.close_sent and not p.transport.is_closing())
 
-    def write(self, message: bytes) -> None:
+    @staticmethod
+    def frame(message: bytes) -> bytes:
+        """A server's (unmasked) text frame of one message."""
         length = len(message)
         if length < 126:
             header = bytes((0x81, length))
@@ -644,7 +695,13 @@ class FrameWriter:
             header = b"\x81\x7e" + length.to_bytes(2, "big")
         else:
             header = b"\x81\x7f" + length.to_bytes(8, "big")
-        self.protocol.transport.write(header + message)
+        return header + message
+
+    def write(self, message: bytes) -> None:
+        self.protocol.transport.write(self.frame(message))
+
+    def write_frame(self, frame: bytes) -> None:
+        self.protocol.transport.write(frame)
 
 
 def _complete(operation_id: str) -> str:

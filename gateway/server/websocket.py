@@ -96,8 +96,8 @@ class Writable:
 
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's `websockets-sansio` protocol with the lighter queue and flow-control flag, and
-    the handshake headers dropped once the 101 response is written (the ASGI scope keeps the
-    request headers the app reads)."""
+    the handshake's request, response and ASGI scope dropped once the 101 response is written
+    (the app keeps what it reads of them)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,6 +125,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def _forget_handshake(self) -> None:
         request = self.__dict__.pop("request", None)
         self.__dict__.pop("response", None)
+        # The ASGI scope is read only while handshaking (for its log lines); the app keeps what
+        # it needs of it.
+        self.__dict__.pop("scope", None)
         if request is not None:
             # websockets' parser keeps the request object as a local for the connection's life.
             request.headers.clear()
