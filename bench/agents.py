@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowgate_testbed.testbed import Testbed
+from flowgate_testbed.testbed import Testbed, free_port
 
 from bench import prometheus
 from gateway.agent.agent import NodeAgent
@@ -30,6 +30,7 @@ from gateway.agent.ovs import ExportSettings, OvsBridge
 from gateway.domain.model import NodeFlowState
 from gateway.kube.api import ApiError, KubeApi
 from gateway.kube.config import load_kubeconfig
+from gateway.kube.http import small_tls_buffers
 from gateway.kube.resources import FLOW_EXPORTS, FLOWS
 from gateway.watch.informer import Informer
 
@@ -82,7 +83,7 @@ def rss_kib(pid: int | str = "self") -> int:
 
 async def _swarm(kubeconfig: str, nodes: int, filtering: bool) -> None:
     access = await load_kubeconfig(kubeconfig)
-    apis = [KubeApi(access, timeout=60) for _ in range(nodes)]
+    apis = [KubeApi(access, timeout=60, streams=True) for _ in range(nodes)]  # as `flowgate agent` talks
     agents = [
         NodeAgent(
             api,
@@ -137,6 +138,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, required=True)
     parser.add_argument("--no-filtering", action="store_true")
     args = parser.parse_args()
+    small_tls_buffers()  # as `flowgate agent` does
     asyncio.run(_swarm(args.kubeconfig, args.nodes, not args.no_filtering))
 
 
@@ -338,12 +340,15 @@ def at_scale(
     }
 
 
-def single_agent(testbed: Testbed, log_dir: Path) -> dict[str, float]:
-    """One `flowgate agent` process, idle after its first reconcile: CPU over a quiet window and
-    resident memory, as one pod of the DaemonSet would show."""
+def single_agent(testbed: Testbed, log_dir: Path) -> dict[str, Any]:
+    """One `flowgate agent` process as one pod of the DaemonSet runs it (its /metrics served),
+    idle after its first reconcile: CPU over a quiet window, resident memory, and what that memory
+    is made of (smaps: the shared libraries mapped in, and the rest; the interpreter alone, and
+    with the agent's modules imported, each in a process of its own)."""
     log_path = log_dir / "agent-single.log"
     argv = [sys.executable, "-m", "gateway.main", "agent", "--node", "node-1",
-            "--kubeconfig", str(testbed.kubeconfig("admin")), "--ovs-rundir", str(log_dir / "no-ovs")]  # fmt: skip
+            "--kubeconfig", str(testbed.kubeconfig("admin")), "--ovs-rundir", str(log_dir / "no-ovs"),
+            "--metrics-address", f"127.0.0.1:{free_port()}"]  # fmt: skip
     with open(log_path, "w") as log:
         agent = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[1])
         try:
@@ -359,7 +364,15 @@ def single_agent(testbed: Testbed, log_dir: Path) -> dict[str, float]:
             before, at = ticks(), time.monotonic()
             time.sleep(IDLE_SECONDS)
             cpu = (ticks() - before) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - at)
-            return {"cpu_percent": 100 * cpu, "rss_mib": rss_kib(agent.pid) / 1024}
+            mapped = smaps(agent.pid)
+            return {
+                "cpu_percent": 100 * cpu,
+                "rss_mib": rss_kib(agent.pid) / 1024,
+                "libraries_mib": mapped["libraries"] / 1024,
+                "anonymous_mib": mapped["anonymous"] / 1024,
+                "largest_libraries": mapped["largest"],
+                **_imports_by_package(),
+            }
         finally:
             agent.terminate()
             try:
@@ -367,6 +380,62 @@ def single_agent(testbed: Testbed, log_dir: Path) -> dict[str, float]:
             except subprocess.TimeoutExpired:
                 agent.kill()
                 agent.wait()
+
+
+def smaps(pid: int) -> dict[str, Any]:
+    """Resident KiB of a process: in files it maps (the interpreter and shared libraries, the same
+    pages for every Python process on the node) and anonymous (its own objects); the largest files."""
+    files: dict[str, int] = {}
+    anonymous = 0
+    name = "[anon]"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and ":" not in fields[0]:
+            name = fields[5] if len(fields) > 5 and fields[5].startswith("/") else "[anon]"
+        elif fields and fields[0] == "Rss:":
+            if name == "[anon]":
+                anonymous += int(fields[1])
+            else:
+                files[name] = files.get(name, 0) + int(fields[1])
+    largest = sorted(files.items(), key=lambda item: -item[1])[:3]
+    return {
+        "libraries": sum(files.values()),
+        "anonymous": anonymous,
+        "largest": [(Path(n).name, k) for n, k in largest],
+    }
+
+
+# What the agent's imports are, in the order they come in: each step's growth of a fresh process.
+IMPORT_STEPS = (
+    ("asyncio with ssl (OpenSSL)", "import asyncio, ssl"),
+    ("logging, argparse, json, dataclasses", "import logging, argparse, json, dataclasses"),
+    (
+        "kubernetes_asyncio's Configuration and kubeconfig loader, YAML",
+        "import gateway.kube.config, gateway.kube.api, kubernetes_asyncio.config",
+    ),
+    ("flowgate's domain and watch layer", "import gateway.domain.delivery, gateway.watch.informer"),
+    ("the agent, its OVS driver and metrics, the command line", "import gateway.main, gateway.agent.command"),
+)
+
+
+def _imports_by_package() -> dict[str, Any]:
+    """A bare interpreter's resident MiB, then each step's growth and where they end."""
+    probe = [
+        "import re",
+        "rss = lambda: int(re.search(r'VmRSS:\\s+(\\d+)', open('/proc/self/status').read())[1])",
+        "out = [rss()]",
+    ]
+    for _, statement in IMPORT_STEPS:
+        probe += [statement, "out.append(rss())"]
+    probe.append("print(out)")
+    found = json.loads(
+        subprocess.run([sys.executable, "-c", "\n".join(probe)], capture_output=True, text=True, check=True).stdout
+    )
+    return {
+        "interpreter_mib": found[0] / 1024,
+        "imported_mib": found[-1] / 1024,
+        "packages": [(label, (found[i + 1] - found[i]) / 1024) for i, (label, _) in enumerate(IMPORT_STEPS)],
+    }
 
 
 if __name__ == "__main__":

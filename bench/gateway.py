@@ -73,8 +73,16 @@ class Report:
 
 
 class Gateway:
-    def __init__(self, testbed: Testbed, log_dir: Path, sharing: bool, *extra: str) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        testbed: Testbed,
+        log_dir: Path,
+        sharing: bool,
+        *extra: str,
+        port: int | None = None,
+        core: int = GATEWAY_CORE,
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}/graphql"
         argv = [
@@ -83,9 +91,9 @@ class Gateway:
             "--sharing", "on" if sharing else "off", "--max-subscriptions-per-connection", "20", *extra,
         ]  # fmt: skip
         self.log = log_dir / f"gateway-{'shared' if sharing else 'naive'}-{self.port}.log"
-        with self.log.open("wb") as out:
+        with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=lambda: os.sched_setaffinity(0, {GATEWAY_CORE})
+                argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=lambda: os.sched_setaffinity(0, {core})
             )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -197,7 +205,9 @@ class Cluster:
         self.generation = int(written["metadata"]["generation"])
         return self.generation
 
-    async def report(self, nodes: list[str], state: str, *, concurrency: int = 32) -> float:
+    async def report(
+        self, nodes: list[str], state: str, *, concurrency: int = 32, endpoint: str = "10.89.0.1:30001"
+    ) -> float:
         """Write these nodes' Flows (created if missing) as their agents would; the time the last
         write was acknowledged."""
         semaphore = asyncio.Semaphore(concurrency)
@@ -208,7 +218,7 @@ class Cluster:
             async def one(node: str) -> None:
                 async with semaphore:
                     status = {"status": {"state": state, "type": "NetFlow", "observedGeneration": self.generation,
-                                         "endpoint": "10.89.0.1:30001", "lastTransitionTime": stamp}}  # fmt: skip
+                                         "endpoint": endpoint, "lastTransitionTime": stamp}}  # fmt: skip
                     try:
                         await api.merge_patch(FLOWS, node, status, subresource="status")
                     except Exception:

@@ -227,7 +227,8 @@ func main() {
 		s.countRows = strings.Split(countRows, ",")
 	}
 	s.timeout = time.Duration(timeout * float64(time.Second))
-	c := &crowd{s: s, readyLeft: s.clients, hitsLeft: s.clients, allReady: make(chan struct{}), allHit: make(chan struct{})}
+	c := &crowd{s: s, readyLeft: s.clients, hitsLeft: s.clients, allReady: make(chan struct{}), allHit: make(chan struct{}),
+		hits: []float64{}, failures: []string{}}
 
 	started := time.Now()
 	// Opened at --rate, each in its own goroutine, so that a slow handshake does not slow the ramp.
