@@ -31,7 +31,7 @@ from flowgate_testbed.dataplane import COLLECTOR_METRICS_NODE_PORT, COLLECTOR_NO
 from flowgate_testbed.testbed import Testbed
 
 from bench import prometheus
-from bench.dataplane import Traffic, build_generator, generating
+from bench.dataplane import NICE, Traffic, build_generator, generating, renice
 from gateway.agent.collector import parse_counts
 from gateway.domain.model import FlowType
 
@@ -121,6 +121,12 @@ def offered_traffic(tb: Testbed, log_dir: Path, rates: Mapping[str, int]) -> Ite
     """The generator at each node's rate (short flows of 10 packets, as the cost table's traffic);
     a node at 0 carries nothing at all (the testbed's own liveness traffic stopped there too)."""
     binary = build_generator(log_dir)
+    # The generator runs at nice -10, as ovs-ctl starts ovs-vswitchd on every node: the switch
+    # gets the same, or on a busy machine the sender would starve it and packets would be lost
+    # after the port counted them (they are then neither forwarded nor sampled).
+    for daemon in tb.daemons():
+        if daemon.name.endswith(" ovs-vswitchd") and daemon.pid:
+            renice(daemon.pid, NICE)
     quiet = [node for node, rate in rates.items() if rate == 0]
     tb.set_traffic(0, quiet)
     # ovs-vswitchd writes interface counters to its database every 5 s: an agent started sooner
