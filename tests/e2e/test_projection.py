@@ -70,8 +70,9 @@ def test_each_nodes_projected_export_is_within_35_percent_of_what_its_collector_
         if offered:
             assert abs(row.error) <= bench.BOUND, row
         else:
-            # No traffic: (near) nothing projected, and (near) nothing received.
-            assert row.projected_bytes < 100 and row.received_bytes < 500, row
+            # No traffic: (near) nothing projected, and next to nothing received (an IPFIX exporter's
+            # templates, sent once when it starts, may still be counted in the window on a busy machine).
+            assert row.projected_bytes < 100 and row.received_bytes < 2000, row
 
 
 def test_the_dry_run_changes_nothing_and_agrees_with_graphql(cluster: tuple[Any, NodeAgents], tmp_path: Path) -> None:
