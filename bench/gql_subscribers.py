@@ -15,7 +15,7 @@ import sys
 import time
 from typing import Any
 
-from gateway.client.client import FlowgateClient
+from gateway.client.client import FlowgateClient, GatewayUnreachable
 from gateway.client.endpoint import endpoint
 
 
@@ -24,17 +24,24 @@ async def main() -> int:
     client = FlowgateClient(endpoint(url), timeout=60)
     shown: list[dict[Any, float]] = []
     latest: list[Any] = []
-    errors: list[str] = []
 
     async def follow(index: int) -> None:
-        try:
-            async for status in client.node_flow_status(node):
-                value = status.get(field)
-                latest[index] = value
-                shown[index].setdefault(value, time.time())
-        except Exception as exc:  # reported by `latest`; the others go on
-            latest[index] = f"error: {exc}"
-            errors.append(str(exc))
+        # As a script would: dial again (after a second) until the first status came; after that
+        # the client itself rides out a gateway going away, and any other end is reported.
+        while True:
+            try:
+                async for status in client.node_flow_status(node):
+                    value = status.get(field)
+                    latest[index] = value
+                    shown[index].setdefault(value, time.time())
+            except GatewayUnreachable as exc:
+                if not shown[index]:
+                    await asyncio.sleep(1.0)
+                    continue
+                latest[index] = f"error: {exc}"
+            except Exception as exc:  # reported by `latest`; the others go on
+                latest[index] = f"error: {exc}"
+            return
 
     tasks = []
     started = time.monotonic()

@@ -2,8 +2,9 @@
 HAProxy from Debian (`hack/install-system-deps.sh` installs it), run as our own child.
 
 As a Service does with readiness, it sends new connections only to gateways whose /readyz says
-200 (checked every half second; a refused connection counts too), and a connection it could not
-open on one gateway is retried on another. WebSockets pass through untouched, so a gateway that
+200 (checked every half second, three failures in a row to take one out, as a readiness probe's
+failureThreshold; a busy gateway gets 10 s to answer), and a connection it could not open on one
+gateway (one that stopped: refused) is retried on another at once. WebSockets pass through untouched, so a gateway that
 stops closes its own clients' connections (1001) and they come back through here to the others.
 The stats socket tells how many connections each gateway holds.
 
@@ -35,7 +36,7 @@ defaults
     timeout server 1h
     timeout tunnel 1h
     timeout http-request 10s
-    timeout check 5s
+    timeout check 10s
     option redispatch 1
     retries 3
 
@@ -48,7 +49,7 @@ backend gateways
     balance leastconn
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter 500ms fall 2 rise 2 maxconn {maxconn}
+    default-server inter 500ms fall 3 rise 2 maxconn {maxconn}
 {servers}
 """
 
