@@ -5,8 +5,9 @@
 //
 // Every client subscribes with QUERY and keeps the value of FIELD in each message (the row's
 // endpoint, say) with the time it was first shown. Commands on stdin, one JSON answer a line:
-//   when VALUE   the Unix time each client first showed VALUE (null: not yet)
-//   latest       how many clients show each value now
+//   when VALUE         the Unix time each client first showed VALUE (null: not yet)
+//   reconnected SINCE  the Unix time each client was connected again after SINCE (null: not)
+//   latest             how many clients show each value now
 //   quit
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -16,6 +17,7 @@ const { createWsTransport } = createRequire(import.meta.url)(transportPath);
 
 const shown = []; // per client: Map value -> first time shown
 const latest = [];
+const connected = []; // per client: the times its socket was (again) connected
 const find = (value, key) => {
   if (value === null || typeof value !== 'object') return undefined;
   if (key in value) return value[key];
@@ -34,7 +36,11 @@ const openNext = () => {
     const index = opened++;
     shown.push(new Map());
     latest.push(null);
+    connected.push([]);
     const transport = createWsTransport({ wsUrl: url, connectionParams: () => ({}) }, { webSocketImpl: WebSocket });
+    transport.onStatus(() => {
+      if (transport.getStatus() === 'connected') connected[index].push(Date.now() / 1000);
+    });
     transport.subscribe(
       { query },
       {
@@ -59,6 +65,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (command === 'when') {
     const value = rest.join(' ');
     console.log(JSON.stringify(shown.map((times) => times.get(value) ?? null)));
+  } else if (command === 'reconnected') {
+    const since = Number(rest[0]);
+    console.log(JSON.stringify(connected.map((times) => times.find((t) => t > since) ?? null)));
   } else if (command === 'latest') {
     const counts = {};
     for (const value of latest) counts[value] = (counts[value] ?? 0) + 1;

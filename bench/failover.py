@@ -63,7 +63,8 @@ def compile_transport(out: Path) -> Path:
 class Crowd:
     """One process of subscribers answering `when VALUE` and `latest` (console or gql)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, *, console: bool = False) -> None:
+        self.console = console
         self.process = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env
         )
@@ -81,6 +82,9 @@ class Crowd:
 
     def when(self, value: str) -> list[float | None]:
         return list(self.ask(f"when {value}"))
+
+    def reconnected(self, since: float) -> list[float | None]:
+        return list(self.ask(f"reconnected {since}"))
 
     def latest(self) -> dict[str, int]:
         return dict(self.ask("latest"))
@@ -154,6 +158,10 @@ class Clients:
         found = [t for crowd in self.crowds for t in crowd.when(value)]
         return found + (self.watchers.when(value) if self.watchers else [])
 
+    def reconnected(self, since: float) -> list[float]:
+        """When each console transport that lost its connection after `since` had it again."""
+        return [t for crowd in self.crowds if crowd.console for t in crowd.reconnected(since) if t is not None]
+
     def latest(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for part in [c.latest() for c in self.crowds] + ([self.watchers.latest_counts()] if self.watchers else []):
@@ -176,49 +184,20 @@ class Clients:
             self.watchers.stop()
 
 
-class Sessions:
-    """Each gateway's connections through every balancer, sampled every 100 ms."""
-
-    def __init__(self, balancers: list[LoadBalancer]) -> None:
-        self.balancers = balancers
-        self.samples: list[tuple[float, dict[str, int]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            total: dict[str, int] = {}
-            for balancer in self.balancers:
-                for name, count in balancer.sessions().items():
-                    total[name] = total.get(name, 0) + count
-            self.samples.append((time.time(), total))
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def arrivals(self, server: str, since: float, moved: int) -> dict[str, float]:
-        """After `since`: seconds until `server` held 10/50/90/100 % of `moved` more connections,
-        and the most that arrived within any 100 ms."""
-        start = next((counts.get(server, 0) for t, counts in self.samples if t >= since), 0)
-        out: dict[str, float] = {}
-        previous: int | None = None
-        peak = 0
-        for t, counts in self.samples:
-            if t < since:
-                continue
-            gained = counts.get(server, 0) - start
-            if previous is not None:
-                peak = max(peak, counts.get(server, 0) - previous)
-            previous = counts.get(server, 0)
-            for share in (0.1, 0.5, 0.9, 1.0):
-                key = f"{int(share * 100)}%"
-                if key not in out and moved > 0 and gained >= share * moved:
-                    out[key] = t - since
-        out["peak_per_100ms"] = float(peak)
-        return out
+def _arrivals(times: list[float], since: float) -> dict[str, float]:
+    """How the reconnections after `since` spread out: when 10/50/90/100 % of them were back, and
+    the most within any 100 ms."""
+    got = sorted(t - since for t in times)
+    out = {"count": float(len(got))}
+    if got:
+        for share in (0.1, 0.5, 0.9):
+            out[f"{int(share * 100)}%"] = percentile(got, share)
+        out["100%"] = got[-1]
+        windows: dict[int, int] = {}
+        for t in got:
+            windows[int(t * 10)] = windows.get(int(t * 10), 0) + 1
+        out["peak_per_100ms"] = float(max(windows.values()))
+    return out
 
 
 def _seconds(times: list[float | None], since: float) -> dict[str, float]:
@@ -248,7 +227,6 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
     gateways: dict[str, Gateway] = {}
     balancers: list[LoadBalancer] = []
     clients = Clients()
-    sessions: Sessions | None = None
     result: dict[str, Any] = {"mix": mix}
     try:
         progress("failover: two gateways, two HAProxy instances in front of both ...")
@@ -266,7 +244,7 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
             if console:
                 runner = str(ROOT / "bench" / "console_subscribers.mjs")
                 argv = ["node", "--experimental-websocket", "--no-warnings", runner, str(transport), ws, str(console)]
-                clients.crowds.append(Crowd([*argv, "400", QUERY, "endpoint"], env=node_env))
+                clients.crowds.append(Crowd([*argv, "400", QUERY, "endpoint"], env=node_env, console=True))
             if gql:
                 argv = [sys.executable, "-m", "bench.gql_subscribers", http + "/graphql", str(gql), "200", "node-1"]
                 clients.crowds.append(Crowd([*argv, "endpoint"]))
@@ -274,9 +252,11 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
         ready = clients.wait_all(current, 120 + mix.total / 200)
         if any(t is None for t in ready):
             raise RuntimeError(f"{sum(t is None for t in ready)} subscribers never showed node-1; {clients.latest()}")
-        sessions = Sessions(balancers)
         time.sleep(2)
-        held = sessions.samples[-1][1]
+        held: dict[str, int] = {}
+        for balancer in balancers:
+            for name, count in balancer.sessions().items():
+                held[name] = held.get(name, 0) + count
         result["held"] = held
 
         progress("failover: SIGTERM to gateway a; node-1 changes meanwhile ...")
@@ -287,7 +267,7 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
         result["exit_seconds"] = time.time() - stopped_at
         times = clients.wait_all(current, BACK_WITHIN)
         result["back"] = _seconds(times, stopped_at)
-        result["arrivals"] = sessions.arrivals("b", stopped_at, held.get("a", 0))
+        result["arrivals"] = _arrivals(clients.reconnected(stopped_at), stopped_at)
         result["exit_code"] = gateways["a"].process.returncode
 
         progress("failover: rolling restart of both under a change every second ...")
@@ -323,8 +303,6 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
         result["stale"] = sum(count for value, count in result["latest"].items() if value != last)
         return result
     finally:
-        if sessions is not None:
-            sessions.stop()
         clients.stop()
         for balancer in balancers:
             balancer.stop()

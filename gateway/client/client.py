@@ -31,6 +31,7 @@ from gql.transport.websockets import WebsocketsTransport
 from gateway.client.documents import document
 from gateway.client.endpoint import GatewayEndpoint
 from gateway.domain.validation import StartRequest
+from gateway.retry import Backoff
 
 JSON = dict[str, Any]
 
@@ -43,6 +44,7 @@ _WS_CLOSE_CODES = {4401: "UNAUTHENTICATED", 4403: "FORBIDDEN"}
 # thousands of them spread over the other replicas instead of arriving in the same instant.
 GOING_AWAY = 1001
 RECONNECT_SPREAD = 2.0
+MOVING_ATTEMPTS = 6  # dials after a 1001 that may fail: 1, 2, 4, 8, 16, 30 s apart (jittered)
 
 
 class GatewayError(Exception):
@@ -263,13 +265,22 @@ class FlowgateClient:
         """The subscription: first every node's (or the named node's) current status, then each
         change. Ends only by cancellation or an exception. A gateway going away (1001) is left for
         another at once: subscribed again after a short random delay, and the new snapshot brings
-        every node's current status again, with whatever changed meanwhile."""
+        every node's current status again, with whatever changed meanwhile. While the other
+        replicas take in everyone who moved, a dial may fail: it is tried again with jittered
+        backoff for up to about a minute before the failure is raised."""
+        moving: Backoff | None = None  # set from a 1001 until the first status after it
         while True:
             try:
                 async for status in self._node_flow_status(node):
+                    moving = None
                     yield status
             except _GoingAway:
+                moving = Backoff(1.0, 30.0, jitter=0.5)
                 await asyncio.sleep(random.uniform(0, RECONNECT_SPREAD))
+            except GatewayUnreachable:
+                if moving is None or moving.failures >= MOVING_ATTEMPTS:
+                    raise
+                await asyncio.sleep(moving.next())
 
     async def _node_flow_status(self, node: str | None) -> AsyncIterator[JSON]:
         transport = self.ws_transport()
