@@ -16,16 +16,30 @@ from flowgate_testbed import Testbed, dataplane
 from flowgate_testbed.dataplane import COLLECTOR_NODE_PORT, udp_port_bound
 from flowgate_testbed.procs import Daemon, same_process_alive
 
+from tests.fixtures.waiting import wait_for
+
 Record = dict[str, Any]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return predicate()
+RECORDS_WITHIN = 20.0  # seconds: the first record comes ~2 s after export starts; room for a loaded machine
+
+
+def wait_records(tb: Testbed, collector: str, mine: Callable[[Record], bool], what: str, since: int = 0) -> None:
+    """Until a record `mine` accepts is at `collector`'s collector (its records from `since` on);
+    past the bound, what was there instead."""
+
+    def seen() -> str:
+        found = tb.read_flow_records(collector)[since:]
+        types = sorted({str(r.get("type")) for r in found})
+        return f"{len(found)} records of types {types} in {tb.flows_log(collector)}, none of them {what}"
+
+    wait_for(
+        lambda: any(mine(r) for r in tb.read_flow_records(collector)[since:]),
+        RECORDS_WITHIN,
+        f"{what} at {collector}'s collector",
+        interval=0.2,
+        saw=seen,
+    )
 
 
 def pod_ips(node_index: int) -> set[str]:
@@ -101,9 +115,7 @@ def test_netflow_on_br_int_reaches_the_nodes_own_collector_and_stops_after_clear
     def mine(record: Record) -> bool:
         return own(record) and record["time_received_ns"] >= enabled_ns
 
-    assert wait_for(lambda: any(mine(r) for r in tb.read_flow_records(node)[before:]), 10), (
-        f"no NetFlow records of {node}'s pod traffic in {tb.flows_log(node)} within 10 s"
-    )
+    wait_records(tb, node, mine, f"NetFlow records of {node}'s pod traffic", before)
     print(f"\nfirst NetFlow record of {node}'s own traffic after {time.monotonic() - started:.1f} s")
     for other in tb.node_names[1:]:  # node-local: nothing reached the other nodes' collectors
         assert from_node(tb, node, tb.read_flow_records(other)) == []
@@ -144,7 +156,7 @@ def test_ipfix_and_sflow_are_decoded_too(
         f"{table}=@{table}",
     )
     mine = own_traffic(tb, node, kind)
-    assert wait_for(lambda: any(mine(r) for r in tb.read_flow_records(node)[before:]), 10)
+    wait_records(tb, node, mine, f"{kind} records of {node}'s pod traffic", before)
     tb.reset()
 
 
@@ -154,7 +166,7 @@ def test_static_target_sends_another_nodes_records_to_node_1(fresh_ovs_testbed: 
     enable_netflow(tb, "node-2", target)
     mine = own_traffic(tb, "node-2", "NETFLOW_V5")
     # node-2's exporter reaches node-1's collector across the node network
-    assert wait_for(lambda: any(mine(r) for r in tb.read_flow_records("node-1")), 10)
+    wait_records(tb, "node-1", mine, "NetFlow records of node-2's pod traffic")
     tb.reset()
 
 
@@ -190,7 +202,7 @@ def test_a_restarted_ovs_vswitchd_forwards_and_exports_again(fresh_ovs_testbed: 
         "sflow=@sflow",
     )  # fmt: skip
     mine = own_traffic(tb, node, "SFLOW_5")
-    assert wait_for(lambda: any(mine(r) for r in tb.read_flow_records(node)[before:]), 10)
+    wait_records(tb, node, mine, f"sFlow samples of {node}'s pod traffic", before)
     tb.reset()
 
 
