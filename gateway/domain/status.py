@@ -78,8 +78,7 @@ def node_flow_status(
         confirmed = report is not None and seen and report.state is NodeFlowState.DISABLED
         return NodeFlowStatus(
             node=name,
-            state=NodeFlowState.DISABLED,
-            type=spec.type,
+            state=NodeFlowState.DISABLED,  # and no type: nothing is exported there
             message=(report.message or reason) if confirmed and report else not_confirmed(reason),
             updated_at=updated_at,
             observed_generation=observed,
