@@ -11,12 +11,14 @@ reconnected.png, graphiql-subscription.png; a failing test adds failed-<test>-<n
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,10 @@ from tests.fixtures.flows_page import (
     NODES,
     RECORD_STATES,
     cell,
+    choose_duration,
     choose_emission,
+    choose_nodes,
+    expect_chosen,
     expect_states,
     exporters,
     hover_reason,
@@ -125,6 +130,45 @@ def test_standalone_page_switches_export_on_real_nodes(
         for node in NODES:
             expect(cell(page, node, "Endpoint")).to_have_text("—")
             expect(cell(page, node, "Message")).to_have_text("", timeout=EMITTING_WITHIN)
+            assert exporters(testbed, node) == ["[]", "[]", "[]"], node
+
+
+@pytest.mark.ovs
+def test_standalone_page_exports_for_a_while_from_the_nodes_chosen(
+    ovs_cluster: tuple[Any, NodeAgents], pages: Pages, tmp_path: Any
+) -> None:
+    """A typed duration and two nodes chosen on the page: a countdown, a Selected column, the
+    others "not selected"; at the deadline every node stops by itself and the page says it ended."""
+    testbed, _ = ovs_cluster
+    with running_gateway(testbed, tmp_path, "--auth", "none", user="admin") as gateway:
+        stop_export(gateway)
+        page = pages.open(gateway.url + "/")
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        expect(page.locator("[data-test=export-countdown]")).to_have_count(0)
+        choose_duration(page, "Other duration…", "25s")
+        choose_nodes(page, "node-1, node-2")
+        set_active_timeout(page, 1)
+        choose_emission(page, "NetFlow")
+
+        countdown = page.locator("[data-test=export-countdown]")
+        expect(countdown).to_have_text(re.compile(r"^Stops in 00:[12]\d$"))
+        expect_chosen(page, ["node-1", "node-2"])
+        assert exporters(testbed, "node-3") == ["[]", "[]", "[]"]
+        # The countdown agrees with the deadline the API server holds (on this machine's clock).
+        spec = testbed.client().get("/apis/flowgate.dev/v1alpha1/flowexports/cluster")["spec"]
+        deadline = datetime.fromisoformat(spec["deadline"].replace("Z", "+00:00")).timestamp()
+        shown = countdown.inner_text().removeprefix("Stops in ")
+        left = int(shown[:2]) * 60 + int(shown[3:])
+        assert abs(left - (deadline - time.time())) <= 2, (shown, deadline - time.time())
+        pages.screenshot(page, "standalone-timebox")
+        assert_accessible(page, "the standalone page exporting for a while from two nodes")
+
+        # The deadline: every node stops by itself; the page says when it ended.
+        expect(countdown).to_have_text(re.compile(r"^Ended "), timeout=40_000)
+        expect_states(page, dict.fromkeys(NODES, "Disabled"))
+        expect(cell(page, "node-1", "Message")).to_contain_text("export ended at its deadline", timeout=EMITTING_WITHIN)
+        expect(page.locator("#flowgate-emission-toggle")).to_have_text("Disabled")
+        for node in NODES:
             assert exporters(testbed, node) == ["[]", "[]", "[]"], node
 
 

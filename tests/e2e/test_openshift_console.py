@@ -31,11 +31,15 @@ from tests.fixtures.flows_page import (
     NODE_PORT,
     NODES,
     cell,
+    choose_duration,
     choose_emission,
+    choose_nodes,
+    expect_chosen,
     expect_states,
     exporters,
     hover_reason,
     report_traffic,
+    set_active_timeout,
     status_cell,
     stop_export,
     walk_through_the_projection,
@@ -304,6 +308,54 @@ def test_the_projected_cost_shows_in_the_real_console_before_anything_changes(
         watched.assert_healthy("the projection in the real console")
         notes = [e["note"] for e in flowexport_events(testbed)]
         assert notes and notes[-1].startswith('User "admin" started flow export: IPFIX'), notes
+
+
+@pytest.mark.ovs
+def test_the_real_console_counts_down_and_shows_the_nodes_selected(
+    ovs_cluster: tuple[Any, NodeAgents], pages: Pages, tmp_path: Path
+) -> None:
+    """Export for 15 minutes from two nodes, chosen on the page in the real console: the countdown
+    next to "Flows emission", the Selected column and the others "not selected"; stopping it
+    takes the countdown away."""
+    console_home()
+    testbed, _ = ovs_cluster
+    install_console_objects(testbed)
+    with gateway_as_deployed(testbed, tmp_path) as gateway:
+        stop_export(gateway)
+        with running_openshift_console(testbed, gateway, "admin", tmp_path) as console:
+            watched = WatchedPage(pages, console)
+            page = watched.goto(PAGE)
+            expect(page.locator("[data-test=connection-status]")).to_have_text("Live", timeout=FIRST_LOAD)
+            watched.start_timing()
+            expect_states(page, dict.fromkeys(NODES, "Disabled"))
+            choose_duration(page, "15 min")
+            choose_nodes(page, "node-1, node-2")
+            set_active_timeout(page, 1)
+            choose_emission(page, "NetFlow")
+
+            countdown = page.locator("[data-test=export-countdown]")
+            expect(countdown).to_have_text(re.compile(r"^Stops in 1[45]:\d\d$"), timeout=EMITTING_WITHIN)
+            expect_chosen(page, ["node-1", "node-2"])
+            expect(page.locator("#flowgate-duration-toggle")).to_have_text("Keep the current end")
+            first = countdown.inner_text()
+            expect(countdown).not_to_have_text(first, timeout=5_000)  # it counts, second by second
+            assert exporters(testbed, "node-3") == ["[]", "[]", "[]"]
+            spec = testbed.client().get("/apis/flowgate.dev/v1alpha1/flowexports/cluster")["spec"]
+            assert spec["nodes"] == ["node-1", "node-2"] and spec["deadline"], spec
+            # The countdown and the table in one view: the form sections folded away.
+            page.locator("[data-test=node-choice] button[aria-expanded=true]").click()
+            page.get_by_role("button", name=re.compile("^Collector")).click()
+            expect(page.locator("#flowgate-node-names")).to_be_hidden()
+            pages.screenshot(page, "openshift-console-timebox", full_page=False)
+            watched.assert_healthy("the Network Flows page exporting for a while from two nodes")
+            assert_accessible(page, "the countdown and the Selected column in the real console", within="main")
+            watched.start_timing()
+
+            choose_emission(page, "Disabled")
+            expect_states(page, dict.fromkeys(NODES, "Disabled"))
+            expect(countdown).to_have_count(0)
+            expect(page.get_by_role("columnheader", name="Selected")).to_have_count(0)
+            watched.assert_healthy("the Network Flows page after the stop")
 
 
 def test_readers_find_the_page_in_their_perspective_and_others_see_no_entry(

@@ -13,7 +13,7 @@ import {
   snapshot,
 } from '../testing/fakeTransport';
 import { renderWithI18n } from '../testing/render';
-import type { GatewayConnection, GraphQLResponse } from '../gateway/connection';
+import type { GatewayConnection, GraphQLRequest, GraphQLResponse } from '../gateway/connection';
 import { GatewayError } from '../gateway/errors';
 
 const setup = async (options: FakeConnectionOptions = {}) => {
@@ -36,6 +36,7 @@ const setup = async (options: FakeConnectionOptions = {}) => {
 const rowOf = (name: string) => screen.getByTestId(`row-${name}`);
 const cells = (name: string) => within(rowOf(name)).getAllByRole('cell').map((cell) => cell.textContent);
 const emissionToggle = () => screen.getByRole('button', { name: /Flows emission/ });
+const durationToggle = () => screen.getByRole('button', { name: /^For$/ });
 
 describe('FlowsPage', () => {
   it('shows a loading state until the first message, then one row per node', async () => {
@@ -297,6 +298,10 @@ describe('FlowsPage', () => {
       sampling: 400,
       activeTimeoutSeconds: null,
       cacheMaxFlows: null,
+      durationSeconds: null,
+      nodes: null,
+      nodeSelector: null,
+      ignoreUnknownNodes: false,
     });
     await waitFor(() => {
       expect(emissionToggle()).toHaveTextContent('IPFIX');
@@ -600,6 +605,163 @@ describe('FlowsPage', () => {
     send(change([node('node-2', { delivery: 'CONFIRMED', recordsPerSecond: 3 })]));
     expect(screen.queryByTestId('flows-not-received')).not.toBeInTheDocument();
   });
+
+  it('starts for the chosen duration on the chosen nodes', async () => {
+    const user = userEvent.setup();
+    const { send, connection } = await setup();
+    send(snapshot([node('node-1'), node('node-2'), node('node-3')], { enabled: false, type: null, collector: null }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    expect(durationToggle()).toHaveTextContent('Until stopped');
+
+    await user.click(durationToggle());
+    expect(screen.getAllByRole('option').map((option) => option.textContent)).toEqual([
+      '15 min',
+      '1 h',
+      '4 h',
+      'Until stopped',
+      'Other duration…',
+    ]);
+    await user.click(screen.getByRole('option', { name: '1 h' }));
+    expect(connection.fetch).not.toHaveBeenCalledWith(expect.objectContaining({ operationName: 'StartFlows' }));
+    await user.click(screen.getByRole('button', { name: 'Nodes' }));
+    await user.click(screen.getByRole('radio', { name: 'These nodes' }));
+    await user.type(screen.getByRole('textbox', { name: 'Node names' }), 'node-1, node-2');
+    // The projected cost follows the choice (names that are no node yet left out while typed).
+    await waitFor(() => {
+      expect(connection.fetch).toHaveBeenCalledWith(
+        expect.objectContaining({
+          operationName: 'ExportProjections',
+          variables: expect.objectContaining({ nodes: ['node-1', 'node-2'], ignoreUnknownNodes: true }),
+        }),
+      );
+    });
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'NetFlow' }));
+
+    await waitFor(() => {
+      expect(connection.fetch).toHaveBeenCalledWith(expect.objectContaining({ operationName: 'StartFlows' }));
+    });
+    const start = connection.fetch.mock.calls.find(([request]) => request.operationName === 'StartFlows')?.[0];
+    expect(start.variables).toMatchObject({
+      type: 'NETFLOW',
+      durationSeconds: 3600,
+      nodes: ['node-1', 'node-2'],
+      nodeSelector: null,
+      ignoreUnknownNodes: false,
+    });
+  }, 20_000); // much typing: generous under load
+
+  it('counts down to the deadline and shows which nodes are selected', async () => {
+    const deadline = new Date(Date.now() + 90_000).toISOString();
+    const { send } = await setup();
+    send(
+      snapshot(
+        [
+          node('node-1', { selected: true }),
+          node('node-2', { selected: true }),
+          node('node-3', {
+            state: 'DISABLED',
+            selected: false,
+            message: 'not selected: flow export runs on the nodes named (node-1, node-2)',
+          }),
+        ],
+        {
+          deadline,
+          nodeChoice: { mode: 'names', names: ['node-1', 'node-2'], description: 'nodes node-1, node-2' },
+          summary: { total: 3, disabled: 1, pending: 0, emitting: 2, error: 0, selected: 2 },
+        },
+      ),
+    );
+    expect(screen.getByTestId('export-countdown')).toHaveTextContent(/^Stops in 01:(29|30)$/);
+    expect(durationToggle()).toHaveTextContent('Keep the current end');
+    expect(screen.getByRole('columnheader', { name: 'Selected' })).toBeInTheDocument();
+    expect(cells('node-1').slice(0, 2)).toEqual(['node-1', ' Yes']);
+    expect(cells('node-3').slice(0, 3)).toEqual(['node-3', 'No', ' Disabled']);
+    expect(screen.getByTestId('flows-selected')).toHaveTextContent(
+      'Export runs on 2 of 3 nodes (nodes node-1, node-2).',
+    );
+    expect(screen.getByRole('button', { name: /^Nodes: nodes node-1, node-2 \(2 of 3 nodes selected\)/ })).toBeInTheDocument();
+
+    // Once the deadline has passed: ended, and no column of a choice that no longer runs.
+    send(
+      change([node('node-1', { state: 'DISABLED', selected: true })], [], {
+        enabled: false,
+        ended: true,
+        deadline: new Date(Date.now() - 200_000).toISOString(),
+        nodeChoice: { mode: 'names', names: ['node-1', 'node-2'], description: 'nodes node-1, node-2' },
+      }),
+    );
+    expect(screen.getByTestId('export-countdown')).toHaveTextContent('Ended 3m ago');
+    expect(emissionToggle()).toHaveTextContent('Disabled');
+    expect(screen.queryByRole('columnheader', { name: 'Selected' })).not.toBeInTheDocument();
+  });
+
+  it('restarts with a new duration chosen while export runs, and refuses a bad typed one locally', async () => {
+    const user = userEvent.setup();
+    const { send, connection } = await setup();
+    send(snapshot([node('node-1')]));
+    await waitFor(() => {
+      expect(durationToggle()).toBeEnabled();
+    });
+    await user.click(durationToggle());
+    await user.click(screen.getByRole('option', { name: 'Other duration…' }));
+    const typed = screen.getByRole('textbox', { name: 'Duration, e.g. 2h30m' });
+    await user.type(typed, '200h');
+    await user.click(screen.getByRole('button', { name: 'Set' }));
+    expect(typed).toHaveAccessibleDescription(
+      expect.stringContaining('Choose from 1 second to 168 hours (one week); for longer, choose Until stopped.'),
+    );
+    expect(connection.fetch).not.toHaveBeenCalledWith(expect.objectContaining({ operationName: 'StartFlows' }));
+
+    await user.clear(typed);
+    await user.type(typed, '2h30m');
+    await user.click(screen.getByRole('button', { name: 'Set' }));
+    await waitFor(() => {
+      expect(connection.fetch).toHaveBeenCalledWith(expect.objectContaining({ operationName: 'StartFlows' }));
+    });
+    const start = connection.fetch.mock.calls.find(([request]) => request.operationName === 'StartFlows')?.[0];
+    expect(start.variables).toMatchObject({ type: 'NETFLOW', durationSeconds: 9000 });
+  }, 20_000); // much typing: generous under load
+
+  it('puts the gateway sentence about unknown node names under the names, changing nothing', async () => {
+    const user = userEvent.setup();
+    const message =
+      "nodes: 'node-9' is no node of this cluster; flow export was not changed. Correct the names, or set " +
+      'ignoreUnknownNodes to start on the 1 known one only.';
+    const { send, connection } = await setup({
+      resolve: (request) =>
+        request.operationName === 'StartFlows' && !request.variables?.ignoreUnknownNodes
+          ? { data: null, errors: [gqlError(message, 'INVALID_ARGUMENT', 'nodes')] }
+          : undefined,
+    });
+    send(snapshot([node('node-1')], { enabled: false, type: null, collector: null }));
+    await waitFor(() => {
+      expect(emissionToggle()).toBeEnabled();
+    });
+    await user.click(screen.getByRole('button', { name: 'Nodes' }));
+    await user.click(screen.getByRole('radio', { name: 'These nodes' }));
+    const names = screen.getByRole('textbox', { name: 'Node names' });
+    await user.type(names, 'node-1,node-9');
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'sFlow' }));
+    await waitFor(() => {
+      expect(names).toHaveAccessibleDescription(expect.stringContaining(message));
+    });
+    expect(emissionToggle()).toHaveTextContent('Disabled');
+
+    await user.click(screen.getByRole('checkbox', { name: /Start on the known nodes only/ }));
+    await user.click(emissionToggle());
+    await user.click(screen.getByRole('option', { name: 'sFlow' }));
+    await waitFor(() => {
+      expect(emissionToggle()).toHaveTextContent('sFlow');
+    });
+    const starts = (connection.fetch.mock.calls as [GraphQLRequest][]).filter(
+      ([request]) => request.operationName === 'StartFlows',
+    );
+    expect(starts.map(([request]) => request.variables?.ignoreUnknownNodes)).toEqual([false, true]);
+  }, 20_000); // much typing: generous under load
 
   it('renders 5,000 rows and 1,000 changes without one commit per change', async () => {
     const transport = new FakeTransport();

@@ -30,9 +30,21 @@ import {
 import { CollectorSection } from './CollectorSection';
 import { ConnectionTroubleAlert } from './ConnectionTroubleAlert';
 import { ConfirmSwitchModal } from './ConfirmSwitchModal';
+import { DurationSelect } from './DurationSelect';
 import { EmissionSelect, type EmissionChoice } from './EmissionSelect';
+import { ExportCountdown } from './ExportCountdown';
+import {
+  durationSeconds,
+  INITIAL_NODE_CHOICE,
+  nodeChoiceFromState,
+  nodeChoiceVariables,
+  runningDeadline,
+  type DurationChoice,
+  type NodeChoiceValues,
+} from './exportWindow';
 import { FlowsTableStore, type FrameScheduler } from './flowsTableStore';
 import { FlowsTable } from './FlowsTable';
+import { NodeChoiceSection } from './NodeChoiceSection';
 import { formatBytesPerSecond, formatCpu } from './exportCosts';
 import { ProjectionPanel } from './ProjectionPanel';
 import { projectionTuning, trafficKey } from './projections';
@@ -52,7 +64,12 @@ const FORM_FIELDS: ReadonlySet<string> = new Set<InvalidArgumentField>([
   'sampling',
   'activeTimeoutSeconds',
   'cacheMaxFlows',
+  'durationSeconds',
+  'nodes',
+  'nodeSelector',
 ]);
+const NODE_FIELDS: ReadonlySet<string> = new Set<InvalidArgumentField>(['nodes', 'nodeSelector']);
+const OWN_PLACE: ReadonlySet<string> = new Set<InvalidArgumentField>(['durationSeconds', 'nodes', 'nodeSelector']);
 
 /** INVALID_ARGUMENT errors that name a form field, by field; null when any error names none. */
 const fieldErrorsOf = (error: GatewayError): FieldErrors | null => {
@@ -141,11 +158,26 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
   const [pending, setPending] = useState<EmissionChoice | null>(null);
   const [actionError, setActionError] = useState<GatewayError | null>(null);
   // A switch whose projected cost passes a threshold, waiting for the user's word.
-  const [confirming, setConfirming] = useState<{ choice: FlowType; projection: ExportProjection } | null>(null);
+  const [confirming, setConfirming] = useState<{
+    choice: FlowType;
+    projection: ExportProjection;
+    duration: DurationChoice;
+  } | null>(null);
+  // null until the user picks one: then a running deadline is kept, else export runs until stopped.
+  const [duration, setDuration] = useState<DurationChoice | null>(null);
+  const [customDuration, setCustomDuration] = useState('');
+  const [nodeChoice, setNodeChoice] = useState<NodeChoiceValues>(INITIAL_NODE_CHOICE);
+  const [nodeChoiceDirty, setNodeChoiceDirty] = useState(false);
+  const [nodesExpanded, setNodesExpanded] = useState(false);
 
   const state: FlowsState | null = table.state;
   // Until the user edits it, the form shows the running export's collector.
   const shownForm = formDirty ? form : formFromCollector(state?.enabled ? state.collector : null, form);
+  const deadline = runningDeadline(state);
+  const shownDuration: DurationChoice =
+    duration === null || (duration === 'keep' && deadline === null) ? (deadline !== null ? 'keep' : 'untilStopped') : duration;
+  // Likewise the node choice shows what the running (or ended) export chose.
+  const shownNodeChoice = nodeChoiceDirty ? nodeChoice : nodeChoiceFromState(state?.nodeChoice, nodeChoice);
   // Null until the live table's first answer: the select never shows a setting it does not know.
   const current: EmissionChoice | null = state ? (state.enabled && state.type ? state.type : 'DISABLED') : null;
   const unsupported = state !== null && !state.supported;
@@ -160,8 +192,28 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         ? t('Waiting for the gateway to say what the cluster exports.')
         : null;
   const controlsDisabled = !state || unsupported || managed !== null || !canSwitch || pending !== null;
+  const disabledReason = unsupported ? (state.unsupportedReason ?? null) : (managed?.message ?? switchDisabledReason);
 
-  const tuning = projectionTuning(shownForm);
+  const localMessages = {
+    notANumber: t('Enter a whole number.'),
+    selectorSyntax: t('Use key=value[,key=value].'),
+    noTargets: t('Enter at least one ip:port target.'),
+    tooManyTargets: t('At most 10 targets.'),
+    durationSyntax: t('Write a duration with its unit, e.g. 90s, 45m or 2h30m.'),
+    durationBounds: t('Choose from 1 second to 168 hours (one week); for longer, choose Until stopped.'),
+    noNames: t('Enter at least one node name.'),
+  };
+
+  // What each type would cost is projected on the nodes the form chooses (names not yet nodes
+  // left out while they are typed).
+  const chosenNodes = nodeChoiceVariables(shownNodeChoice, localMessages).variables;
+  const formTuning = projectionTuning(shownForm);
+  const tuning =
+    formTuning && chosenNodes && shownNodeChoice.mode !== 'all'
+      ? { ...formTuning, ...chosenNodes, ignoreUnknownNodes: true }
+      : chosenNodes
+        ? formTuning
+        : null;
   const traffic = useMemo(() => trafficKey(table.rows), [table.rows]);
   const { projections, error: projectionError } = useProjections(connection, tuning, traffic);
   const projectionBasis = costs
@@ -187,11 +239,22 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
     [projections, t],
   );
 
-  const localMessages = {
-    notANumber: t('Enter a whole number.'),
-    selectorSyntax: t('Use key=value[,key=value].'),
-    noTargets: t('Enter at least one ip:port target.'),
-    tooManyTargets: t('At most 10 targets.'),
+  const clearFieldError = (field: InvalidArgumentField) => {
+    if (fieldErrors[field]) {
+      setFieldErrors(Object.fromEntries(Object.entries(fieldErrors).filter(([name]) => name !== field)));
+    }
+  };
+
+  /** Where field errors show: their own control, or the section holding them, opened. */
+  const showFieldErrors = (errors: FieldErrors) => {
+    setFieldErrors(errors);
+    const fields = Object.keys(errors);
+    if (fields.some((field) => NODE_FIELDS.has(field))) {
+      setNodesExpanded(true);
+    }
+    if (fields.some((field) => !OWN_PLACE.has(field))) {
+      setCollectorExpanded(true);
+    }
   };
 
   /** A dry run of exactly this start: its projection, or null when the gateway gives none (start anyway). */
@@ -208,22 +271,30 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
     }
   };
 
-  const apply = async (choice: EmissionChoice, confirmed = false) => {
+  const apply = async (choice: EmissionChoice, chosenDuration: DurationChoice = shownDuration, confirmed = false) => {
     setActionError(null);
     let request;
     if (choice === 'DISABLED') {
       request = { query: STOP_FLOWS_MUTATION, operationName: 'StopFlows' };
     } else {
       const built = buildStartVariables(choice, shownForm, localMessages);
-      if (built.errors) {
-        setFieldErrors(built.errors);
-        setCollectorExpanded(true);
+      const window = durationSeconds(chosenDuration, customDuration, deadline, Date.now(), localMessages);
+      const nodes = nodeChoiceVariables(shownNodeChoice, localMessages);
+      if (built.errors || window.error !== undefined || nodes.errors) {
+        showFieldErrors({
+          ...built.errors,
+          ...nodes.errors,
+          ...(window.error !== undefined ? { durationSeconds: window.error } : {}),
+        });
         return;
       }
       request = {
         query: START_FLOWS_MUTATION,
         operationName: 'StartFlows',
-        variables: built.variables as unknown as Record<string, unknown>,
+        variables: { ...built.variables, durationSeconds: window.seconds, ...nodes.variables } as unknown as Record<
+          string,
+          unknown
+        >,
       };
     }
     setFieldErrors({});
@@ -232,7 +303,7 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
       const projection = await project(request.variables ?? {});
       if (projection?.confirmation) {
         setPending(null);
-        setConfirming({ choice, projection });
+        setConfirming({ choice, projection, duration: chosenDuration });
         return;
       }
     }
@@ -243,12 +314,13 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         store.applyState(next);
       }
       setFormDirty(false);
+      setNodeChoiceDirty(false);
+      setDuration(null); // what runs now is what the select shows
     } catch (caught) {
       const error = toGatewayError(caught);
       const fields = fieldErrorsOf(error);
       if (fields) {
-        setFieldErrors(fields);
-        setCollectorExpanded(true);
+        showFieldErrors(fields);
       } else {
         setActionError(error);
       }
@@ -256,6 +328,14 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
       setPending(null);
     }
   };
+
+  // The type that runs now, if any: the forms' "apply" restarts it with their settings.
+  const running = current === null || current === 'DISABLED' ? null : current;
+  const applyRunning = running
+    ? () => {
+        void apply(running);
+      }
+    : undefined;
 
   return (
     <>
@@ -366,18 +446,52 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             </StackItem>
           )}
           <StackItem>
-            <EmissionSelect
-              value={pending ?? current}
-              onSelect={(choice) => {
-                void apply(choice);
-              }}
-              isDisabled={controlsDisabled}
-              disabledReason={
-                unsupported ? (state.unsupportedReason ?? null) : (managed?.message ?? switchDisabledReason)
-              }
-              busy={pending !== null}
-              descriptions={descriptions}
-            />
+            <Flex alignItems={{ default: 'alignItemsCenter' }} spaceItems={{ default: 'spaceItemsLg' }}>
+              <FlexItem>
+                <EmissionSelect
+                  value={pending ?? current}
+                  onSelect={(choice) => {
+                    void apply(choice);
+                  }}
+                  isDisabled={controlsDisabled}
+                  disabledReason={disabledReason}
+                  busy={pending !== null}
+                  descriptions={descriptions}
+                />
+              </FlexItem>
+              <FlexItem>
+                <DurationSelect
+                  value={shownDuration}
+                  custom={customDuration}
+                  canKeep={deadline !== null}
+                  onSelect={(choice) => {
+                    setDuration(choice);
+                    clearFieldError('durationSeconds');
+                    // While export runs, a new duration is a new start: the deadline moves now.
+                    if (choice !== 'custom' && choice !== 'keep' && running) {
+                      void apply(running, choice);
+                    }
+                  }}
+                  onCustomChange={(text) => {
+                    setCustomDuration(text);
+                    clearFieldError('durationSeconds');
+                  }}
+                  onCustomApply={
+                    running
+                      ? () => {
+                          void apply(running, 'custom');
+                        }
+                      : undefined
+                  }
+                  isDisabled={controlsDisabled}
+                  disabledReason={disabledReason}
+                  error={fieldErrors.durationSeconds}
+                />
+              </FlexItem>
+              <FlexItem>
+                <ExportCountdown state={state} />
+              </FlexItem>
+            </Flex>
           </StackItem>
           <StackItem>
             <ProjectionPanel
@@ -388,28 +502,42 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
             />
           </StackItem>
           <StackItem>
+            <NodeChoiceSection
+              values={shownNodeChoice}
+              onChange={(values, field) => {
+                setNodeChoice(values);
+                setNodeChoiceDirty(true);
+                clearFieldError(field);
+              }}
+              errors={fieldErrors}
+              isExpanded={nodesExpanded}
+              onToggle={setNodesExpanded}
+              currentDescription={state?.enabled ? state.nodeChoice?.description : null}
+              selectedText={
+                state?.enabled && state.summary.selected != null
+                  ? t('{{selected}} of {{total}} nodes selected', {
+                      selected: state.summary.selected,
+                      total: state.summary.total,
+                    })
+                  : null
+              }
+              onApply={applyRunning}
+              isDisabled={controlsDisabled}
+            />
+          </StackItem>
+          <StackItem>
             <CollectorSection
               values={shownForm}
               onChange={(values, field) => {
                 setForm(values);
                 setFormDirty(true);
-                if (fieldErrors[field]) {
-                  setFieldErrors(
-                    Object.fromEntries(Object.entries(fieldErrors).filter(([name]) => name !== field)),
-                  );
-                }
+                clearFieldError(field);
               }}
               errors={fieldErrors}
               isExpanded={collectorExpanded}
               onToggle={setCollectorExpanded}
               currentDescription={state?.enabled ? state.collector?.description : null}
-              onApply={
-                current === null || current === 'DISABLED'
-                  ? undefined
-                  : () => {
-                      void apply(current);
-                    }
-              }
+              onApply={applyRunning}
               isDisabled={controlsDisabled}
               costs={costs}
               runningType={current === 'DISABLED' ? null : current}
@@ -418,15 +546,21 @@ export const FlowsPage: FC<FlowsPageProps> = ({ connection, headerActions, sched
         </Stack>
       </PageSection>
       <PageSection>
-        <FlowsTable table={table} now={now} defaultPerPage={defaultPerPage} projectionBasis={projectionBasis} />
+        <FlowsTable
+          table={table}
+          now={now}
+          defaultPerPage={defaultPerPage}
+          projectionBasis={projectionBasis}
+          nodeChoice={state?.enabled ? state.nodeChoice : null}
+        />
       </PageSection>
       {confirming && (
         <ConfirmSwitchModal
           projection={confirming.projection}
           onConfirm={() => {
-            const { choice } = confirming;
+            const { choice, duration: confirmedDuration } = confirming;
             setConfirming(null);
-            void apply(choice, true);
+            void apply(choice, confirmedDuration, true);
           }}
           onCancel={() => {
             setConfirming(null);

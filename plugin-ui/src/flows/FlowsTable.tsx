@@ -17,9 +17,9 @@ import {
   ToolbarContent,
   ToolbarItem,
 } from '@patternfly/react-core';
-import { CubesIcon, ExclamationTriangleIcon, SearchIcon } from '@patternfly/react-icons';
+import { CheckIcon, CubesIcon, ExclamationTriangleIcon, SearchIcon } from '@patternfly/react-icons';
 import { Table, Tbody, Td, Th, Thead, Tr, type ThProps } from '@patternfly/react-table';
-import type { FlowDelivery, NodeFlowState, NodeFlowStatus, TrafficRange } from '../gateway/types';
+import type { FlowDelivery, NodeChoice, NodeFlowState, NodeFlowStatus, TrafficRange } from '../gateway/types';
 import { useFlowgateTranslation } from '../i18n/useFlowgateTranslation';
 import { DeliveryCell, formatRate, useDeliveryNames } from './DeliveryCell';
 import { formatBytesPerSecond } from './exportCosts';
@@ -48,11 +48,14 @@ const COLUMNS: SortColumn[] = [
   'message',
   'changed',
 ];
+// While export runs on chosen nodes only, which ones: a column after the name.
+const COLUMNS_WITH_SELECTED: SortColumn[] = ['name', 'selected', ...COLUMNS.slice(1)];
 // Short columns keep their width (header and cells on one line); the message takes what is left
 // and wraps, so a long sentence never squeezes the other headers down to an ellipsis.
 const FIT = 'fitContent';
 const MODIFIERS: Record<SortColumn, 'fitContent' | 'wrap'> = {
   name: FIT,
+  selected: FIT,
   status: FIT,
   type: FIT,
   endpoint: FIT,
@@ -73,16 +76,32 @@ interface RowProps {
   deliveryNames: Record<FlowDelivery, string>;
   locale: string;
   labels: Record<SortColumn, string>;
+  /** The Selected column's cell: shown while export runs on chosen nodes only. */
+  selectedText: { yes: string; no: string } | null;
 }
 
 const NO_POINTS: readonly RatePoint[] = [];
 
 // Rows whose data did not change keep their object (and their rate history), so memo skips them.
-const Row = memo<RowProps>(({ row, rangeNotes, points, now, stateName, deliveryNames, locale, labels }) => (
+const Row = memo<RowProps>(({ row, rangeNotes, points, now, stateName, deliveryNames, locale, labels, selectedText }) => (
   <Tr data-test={`row-${row.node}`}>
     <Td dataLabel={labels.name} modifier={MODIFIERS.name}>
       {row.node}
     </Td>
+    {selectedText && (
+      <Td dataLabel={labels.selected} modifier={MODIFIERS.selected} data-test="selected-cell">
+        {row.selected === false ? (
+          selectedText.no
+        ) : (
+          <>
+            <Icon isInline status="success">
+              <CheckIcon />
+            </Icon>{' '}
+            {selectedText.yes}
+          </>
+        )}
+      </Td>
+    )}
     <Td dataLabel={labels.status} modifier={MODIFIERS.status}>
       <NodeStateLabel state={row.state} name={stateName} />
     </Td>
@@ -136,10 +155,12 @@ export interface FlowsTableProps {
   defaultPerPage?: number;
   /** What the Projected column stands on (the measured table's date, OVS version, datapath), for its header. */
   projectionBasis?: string | null;
+  /** The running export's choice of nodes: a Selected column unless it is every node. */
+  nodeChoice?: NodeChoice | null;
 }
 
 /** Every node's export state: filter by status and name, sort by any column, one page at a time. */
-export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 50, projectionBasis }) => {
+export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 50, projectionBasis, nodeChoice }) => {
   const { t, i18n } = useFlowgateTranslation();
   const rangeNotes = useRangeNotes();
   const stateNames = useNodeStateNames();
@@ -154,6 +175,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
   const labels: Record<SortColumn, string> = useMemo(
     () => ({
       name: t('Name'),
+      selected: t('Selected'),
       status: t('Status'),
       type: t('Type'),
       endpoint: t('Endpoint'),
@@ -167,6 +189,9 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
   );
 
   const counts = useMemo(() => countStates(table.rows), [table.rows]);
+  const choosing = nodeChoice != null && nodeChoice.mode !== 'all';
+  const columns = choosing ? COLUMNS_WITH_SELECTED : COLUMNS;
+  const selectedText = useMemo(() => (choosing ? { yes: t('Yes'), no: t('No') } : null), [choosing, t]);
   const rows = useMemo(
     () => selectRows(table.rows, table.names, { states, name, sortBy, direction }),
     [table.rows, table.names, states, name, sortBy, direction],
@@ -183,12 +208,12 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
   };
 
   const sortParams = (column: SortColumn): ThProps['sort'] => ({
-    sortBy: { index: COLUMNS.indexOf(sortBy), direction },
+    sortBy: { index: columns.indexOf(sortBy), direction },
     onSort: (_event, index, nextDirection) => {
-      setSortBy(COLUMNS[index]);
+      setSortBy(columns[index]);
       setDirection(nextDirection);
     },
-    columnIndex: COLUMNS.indexOf(column),
+    columnIndex: columns.indexOf(column),
   });
 
   const pagination = (position: 'top' | 'bottom') => (
@@ -216,7 +241,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
   if (!table.loaded) {
     body = (
       <Tr>
-        <Td colSpan={COLUMNS.length}>
+        <Td colSpan={columns.length}>
           <Bullseye>
             <Spinner size="lg" aria-label={t('Loading nodes')} />
           </Bullseye>
@@ -226,7 +251,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
   } else if (pageRows.length === 0) {
     body = (
       <Tr>
-        <Td colSpan={COLUMNS.length}>
+        <Td colSpan={columns.length}>
           {counts.total === 0 ? (
             <EmptyState headingLevel="h2" icon={CubesIcon} titleText={t('No nodes')}>
               <EmptyStateBody>{t('The gateway reports no nodes in this cluster.')}</EmptyStateBody>
@@ -258,6 +283,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
         deliveryNames={deliveryNames}
         locale={i18n.language}
         labels={labels}
+        selectedText={selectedText}
       />
     ));
   }
@@ -275,6 +301,15 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
             })
           : t('Loading nodes…')}
       </Content>
+      {table.loaded && choosing && (
+        <Content component="p" data-test="flows-selected">
+          {t('Export runs on {{selected}} of {{total}} nodes ({{description}}).', {
+            selected: counts.selected,
+            total: counts.total,
+            description: nodeChoice.description,
+          })}
+        </Content>
+      )}
       {counts.notReceived > 0 && (
         <Content component="p" data-test="flows-not-received">
           <Icon isInline status="warning">
@@ -331,7 +366,7 @@ export const FlowsTable: FC<FlowsTableProps> = ({ table, now, defaultPerPage = 5
       <Table aria-label={t('Nodes')} variant="compact">
         <Thead>
           <Tr>
-            {COLUMNS.map((column) => (
+            {columns.map((column) => (
               <Th
                 key={column}
                 sort={sortParams(column)}

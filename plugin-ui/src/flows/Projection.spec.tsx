@@ -131,6 +131,10 @@ describe('projected cost', () => {
       sampling: null,
       activeTimeoutSeconds: null,
       cacheMaxFlows: null,
+      durationSeconds: null,
+      nodes: null,
+      nodeSelector: null,
+      ignoreUnknownNodes: false,
     });
     expect(asked('StartFlows')).toHaveLength(0);
 

@@ -1,5 +1,5 @@
 /** Projected export cost, as the gateway answers Query.exportProjection: what the form's tuning asks for, and how figures read. */
-import type { CostFigures, ExportProjection, FlowType, NodeCostProjection, NodeFlowStatus } from '../gateway/types';
+import type { CostFigures, ExportProjection, FlowType, Label, NodeCostProjection, NodeFlowStatus } from '../gateway/types';
 import type { CollectorFormValues } from './collectorForm';
 import { formatBytesPerSecond, formatCpu } from './exportCosts';
 
@@ -8,6 +8,10 @@ export interface ProjectionTuning {
   sampling: number | null;
   activeTimeoutSeconds: number | null;
   cacheMaxFlows: number | null;
+  /** The nodes a start would choose (every node when neither is given). */
+  nodes?: string[] | null;
+  nodeSelector?: Label[] | null;
+  ignoreUnknownNodes?: boolean;
 }
 
 const positive = (value: string): number | null | undefined => {

@@ -49,7 +49,15 @@ describe('rows', () => {
   });
 
   it('counts every state', () => {
-    expect(countStates(rows)).toEqual({ total: 4, EMITTING: 1, PENDING: 1, ERROR: 1, DISABLED: 1, notReceived: 0 });
+    expect(countStates(rows)).toEqual({
+      total: 4,
+      EMITTING: 1,
+      PENDING: 1,
+      ERROR: 1,
+      DISABLED: 1,
+      notReceived: 0,
+      selected: 4,
+    });
   });
 
   it('says how long ago', () => {

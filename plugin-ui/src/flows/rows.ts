@@ -5,6 +5,7 @@ export const NODE_STATES: readonly NodeFlowState[] = ['EMITTING', 'PENDING', 'ER
 
 export type SortColumn =
   | 'name'
+  | 'selected'
   | 'status'
   | 'type'
   | 'endpoint'
@@ -24,13 +25,16 @@ export interface RowQuery {
   direction: SortDirection;
 }
 
-export type StateCounts = Record<NodeFlowState, number> & { total: number; notReceived: number };
+export type StateCounts = Record<NodeFlowState, number> & { total: number; notReceived: number; selected: number };
 
 export const countStates = (rows: ReadonlyMap<string, NodeFlowStatus>): StateCounts => {
-  const counts: StateCounts = { total: 0, EMITTING: 0, PENDING: 0, ERROR: 0, DISABLED: 0, notReceived: 0 };
+  const counts: StateCounts = { total: 0, EMITTING: 0, PENDING: 0, ERROR: 0, DISABLED: 0, notReceived: 0, selected: 0 };
   for (const row of rows.values()) {
     counts.total += 1;
     counts[row.state] += 1;
+    if (row.selected !== false) {
+      counts.selected += 1;
+    }
     if (row.state === 'EMITTING' && row.delivery === 'NOT_RECEIVED') {
       counts.notReceived += 1;
     }
@@ -66,6 +70,8 @@ const naturalKey = (value: string | null | undefined): string =>
 
 const sortKey = (row: NodeFlowStatus, column: Exclude<SortColumn, 'name'>): string | number => {
   switch (column) {
+    case 'selected':
+      return row.selected === false ? 1 : 0; // chosen nodes first
     case 'status':
       return STATE_RANK[row.state];
     case 'type':

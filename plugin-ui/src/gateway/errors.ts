@@ -18,7 +18,10 @@ export type InvalidArgumentField =
   | 'collector.targets'
   | 'sampling'
   | 'activeTimeoutSeconds'
-  | 'cacheMaxFlows';
+  | 'cacheMaxFlows'
+  | 'durationSeconds'
+  | 'nodes'
+  | 'nodeSelector';
 
 export interface GraphQLErrorPayload {
   message: string;

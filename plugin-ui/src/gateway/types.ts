@@ -47,6 +47,8 @@ export interface NodeFlowStatus {
   projectedRecordsPerSecond?: number | null;
   projectedExportBytesPerSecond?: number | null;
   projectionRange?: TrafficRange | null;
+  /** Whether the running export chose this node (every node when it chose none). */
+  selected?: boolean | null;
 }
 
 export interface FlowsSummary {
@@ -55,6 +57,16 @@ export interface FlowsSummary {
   pending: number;
   emitting: number;
   error: number;
+  /** Nodes the export chose (every node when it chose none). */
+  selected?: number | null;
+}
+
+/** Which nodes export: every node, the nodes named, or the nodes carrying labels. */
+export interface NodeChoice {
+  mode: 'all' | 'names' | 'selector' | (string & {});
+  names?: string[] | null;
+  selector?: Label[] | null;
+  description: string;
 }
 
 export interface OperatorExporter {
@@ -81,6 +93,11 @@ export interface FlowsState {
   generation: number;
   summary: FlowsSummary;
   operatorExport?: OperatorExport | null;
+  /** When every node stops exporting by itself (RFC 3339, the API server's clock); null: until stopped. */
+  deadline?: string | null;
+  /** The deadline has passed: every node stopped by itself (`enabled` is false). */
+  ended?: boolean | null;
+  nodeChoice?: NodeChoice | null;
 }
 
 /** An Event about flow export: a switch (naming who made it) or a node turning to Error. */
@@ -113,6 +130,10 @@ export interface StartFlowsVariables {
   sampling?: number | null;
   activeTimeoutSeconds?: number | null;
   cacheMaxFlows?: number | null;
+  durationSeconds?: number | null;
+  nodes?: string[] | null;
+  nodeSelector?: Label[] | null;
+  ignoreUnknownNodes?: boolean;
 }
 
 /** What one export setting costs a node at one packet rate (Query.exportCosts). */

@@ -27,6 +27,18 @@ const FLOWS_STATE_FIELDS = /* GraphQL */ `
       pending
       emitting
       error
+      selected
+    }
+    deadline
+    ended
+    nodeChoice {
+      mode
+      names
+      selector {
+        key
+        value
+      }
+      description
     }
     operatorExport {
       manager
@@ -58,6 +70,7 @@ const NODE_ROW_FIELDS = /* GraphQL */ `
     projectedRecordsPerSecond
     projectedExportBytesPerSecond
     projectionRange
+    selected
   }
 `;
 
@@ -135,8 +148,21 @@ const PROJECTION_FIELDS = /* GraphQL */ `
  * to IPFIX and sFlow, the cache to IPFIX, as startFlows takes them.
  */
 export const EXPORT_PROJECTIONS_QUERY = /* GraphQL */ `
-  query ExportProjections($sampling: Int, $activeTimeoutSeconds: Int, $cacheMaxFlows: Int) {
-    NETFLOW: exportProjection(type: NETFLOW, activeTimeoutSeconds: $activeTimeoutSeconds) {
+  query ExportProjections(
+    $sampling: Int
+    $activeTimeoutSeconds: Int
+    $cacheMaxFlows: Int
+    $nodes: [String!]
+    $nodeSelector: [LabelInput!]
+    $ignoreUnknownNodes: Boolean! = false
+  ) {
+    NETFLOW: exportProjection(
+      type: NETFLOW
+      activeTimeoutSeconds: $activeTimeoutSeconds
+      nodes: $nodes
+      nodeSelector: $nodeSelector
+      ignoreUnknownNodes: $ignoreUnknownNodes
+    ) {
       ...ProjectionFields
     }
     IPFIX: exportProjection(
@@ -144,10 +170,19 @@ export const EXPORT_PROJECTIONS_QUERY = /* GraphQL */ `
       sampling: $sampling
       activeTimeoutSeconds: $activeTimeoutSeconds
       cacheMaxFlows: $cacheMaxFlows
+      nodes: $nodes
+      nodeSelector: $nodeSelector
+      ignoreUnknownNodes: $ignoreUnknownNodes
     ) {
       ...ProjectionFields
     }
-    SFLOW: exportProjection(type: SFLOW, sampling: $sampling) {
+    SFLOW: exportProjection(
+      type: SFLOW
+      sampling: $sampling
+      nodes: $nodes
+      nodeSelector: $nodeSelector
+      ignoreUnknownNodes: $ignoreUnknownNodes
+    ) {
       ...ProjectionFields
     }
   }
@@ -162,6 +197,10 @@ export const EXPORT_PROJECTION_QUERY = /* GraphQL */ `
     $sampling: Int
     $activeTimeoutSeconds: Int
     $cacheMaxFlows: Int
+    $durationSeconds: Int
+    $nodes: [String!]
+    $nodeSelector: [LabelInput!]
+    $ignoreUnknownNodes: Boolean! = false
   ) {
     exportProjection(
       type: $type
@@ -169,6 +208,10 @@ export const EXPORT_PROJECTION_QUERY = /* GraphQL */ `
       sampling: $sampling
       activeTimeoutSeconds: $activeTimeoutSeconds
       cacheMaxFlows: $cacheMaxFlows
+      durationSeconds: $durationSeconds
+      nodes: $nodes
+      nodeSelector: $nodeSelector
+      ignoreUnknownNodes: $ignoreUnknownNodes
     ) {
       ...ProjectionFields
     }
@@ -200,6 +243,10 @@ export const START_FLOWS_MUTATION = /* GraphQL */ `
     $sampling: Int
     $activeTimeoutSeconds: Int
     $cacheMaxFlows: Int
+    $durationSeconds: Int
+    $nodes: [String!]
+    $nodeSelector: [LabelInput!]
+    $ignoreUnknownNodes: Boolean! = false
   ) {
     startFlows(
       type: $type
@@ -207,6 +254,10 @@ export const START_FLOWS_MUTATION = /* GraphQL */ `
       sampling: $sampling
       activeTimeoutSeconds: $activeTimeoutSeconds
       cacheMaxFlows: $cacheMaxFlows
+      durationSeconds: $durationSeconds
+      nodes: $nodes
+      nodeSelector: $nodeSelector
+      ignoreUnknownNodes: $ignoreUnknownNodes
     ) {
       ...FlowsStateFields
     }
