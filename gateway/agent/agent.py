@@ -507,6 +507,15 @@ class NodeAgent:
         except ValueError:
             return None  # the reconcile loop says why
 
+    @property
+    def export_deadline(self) -> float | None:
+        """When export on this node stops by itself (Unix time on the API server's clock): the held
+        FlowExport's deadline while it has this node export; None while it runs until stopped."""
+        export = self._held_export()
+        if self.export_since is None or export is None or not export.spec.enabled:
+            return None
+        return export.spec.deadline
+
     def _deadline_passed(self) -> bool:
         export = self._held_export()
         return export is not None and export.spec.ended(self.api.server_time())

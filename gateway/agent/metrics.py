@@ -94,6 +94,13 @@ def render(agent: NodeAgent) -> str:
             "settings changes and errors.",
             agent.export_since,
         )
+    deadline = agent.export_deadline
+    if deadline is not None:
+        gauge(
+            "flowgate_agent_export_deadline_timestamp_seconds",
+            "When export on this node stops by itself (Unix time; absent while it runs until stopped).",
+            deadline,
+        )
     if agent.ovs_seen is not None and agent.ovs_seen_at is not None:
         # br-int's exporters as the agent last read them from OVSDB: what must-gather reports.
         page.family(

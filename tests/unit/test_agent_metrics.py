@@ -33,6 +33,7 @@ def agent(**overrides: Any) -> Any:
         "ovs_sent_records": 1300.0,
         "reported": SimpleNamespace(state=NodeFlowState.EMITTING, type=FlowType.IPFIX),
         "export_since": 1.6e9,
+        "export_deadline": 1.61e9,
         "meter": SimpleNamespace(rate=lambda: 1250.0),
         "bridge": SimpleNamespace(bridge="br-int"),
         "ovs_seen": (ExportSettings(FlowType.IPFIX, ("10.0.0.1:4739",), active_timeout=60, sampling=400),),
@@ -67,6 +68,7 @@ def test_every_figure_reads_back_as_prometheus_reads_it() -> None:
     states = {dict(labels)["state"]: v for (name, labels), v in read.items() if name == "flowgate_agent_state"}
     assert states == {"Disabled": 0, "Emitting": 1, "Error": 0}
     assert read[("flowgate_agent_export_on_since_timestamp_seconds", (node,))] == 1.6e9
+    assert read[("flowgate_agent_export_deadline_timestamp_seconds", (node,))] == 1.61e9
     assert read[("flowgate_agent_packets_per_second", (node,))] == 1250
     exporter = {
         "node": 'node-"1"',
@@ -90,6 +92,7 @@ def test_nothing_exported_reads_all_verdicts_zero_and_no_rate() -> None:
         ovs_sent_records=None,
         reported=None,
         export_since=None,
+        export_deadline=None,
         meter=SimpleNamespace(rate=lambda: None),
         ovs_seen=None,
         ovs_seen_at=None,

@@ -692,10 +692,21 @@ async def test_the_agents_metrics_say_the_nodes_state_and_since_when_export_is_o
     page = samples(rig.agent)
     assert page[("flowgate_agent_state", (("node", "node-2"), ("state", "Error"), ("type", "NetFlow")))] == 1.0
     assert page[("flowgate_agent_export_on_since_timestamp_seconds", (("node", "node-2"),))] == since
+    # Until stopped, no deadline to publish; started for a while, its deadline (the alert that
+    # export was left on leaves such a node alone).
+    deadline_series = ("flowgate_agent_export_deadline_timestamp_seconds", (("node", "node-2"),))
+    assert deadline_series not in page
+    deadline = rig.deadline_in(3600)
+    rig.start(FlowType.NETFLOW, deadline=deadline)
+    await eventually(lambda: samples(rig.agent).get(deadline_series) == deadline)
     rig.start(None)
     await eventually(lambda: rig.state() is NodeFlowState.DISABLED)
     page = samples(rig.agent)
-    assert not [name for name, _ in page if name in ("flowgate_agent_export_on_since_timestamp_seconds", exporter[0])]
+    assert not [
+        name
+        for name, _ in page
+        if name in ("flowgate_agent_export_on_since_timestamp_seconds", exporter[0], deadline_series[0])
+    ]
     assert ("flowgate_agent_ovs_read_timestamp_seconds", (("node", "node-2"),)) in page
 
 
