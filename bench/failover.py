@@ -220,7 +220,7 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
         nonlocal writes
         writes += 1
         endpoint = f"10.89.0.1:{10000 + writes}"
-        return endpoint, asyncio.run(cluster.report(["node-1"], "Emitting", endpoint=endpoint))
+        return endpoint, asyncio.run(cluster.report(["node-1"], "Emitting", endpoint=endpoint)).sent
 
     current, _ = write()
     ports = free_ports(2)

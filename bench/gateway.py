@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowgate_testbed.binaries import find_binary
 from flowgate_testbed.testbed import Testbed, free_port
@@ -182,6 +182,15 @@ class LoadProcess:
         return json.loads(line) if line else {"hits": [], "failure_count": -1, "failures": ["no result"]}
 
 
+class Written(NamedTuple):
+    """A write of Flows: `sent` when the first request left (a change -> subscriber figure counts
+    from it: the gateway may hear of the change from its watch before the writer's answer comes
+    back), `acknowledged` when the API server answered the last."""
+
+    sent: float
+    acknowledged: float
+
+
 class Cluster:
     """The driver's own hands on the API server: writing Flows as agents would."""
 
@@ -207,9 +216,9 @@ class Cluster:
 
     async def report(
         self, nodes: list[str], state: str, *, concurrency: int = 32, endpoint: str = "10.89.0.1:30001"
-    ) -> float:
-        """Write these nodes' Flows (created if missing) as their agents would; the time the last
-        write was acknowledged."""
+    ) -> Written:
+        """Write these nodes' Flows (created if missing) as their agents would; when the first
+        write was sent and when the last was acknowledged."""
         semaphore = asyncio.Semaphore(concurrency)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -227,8 +236,9 @@ class Cluster:
                         await api.create(FLOWS, body)
                         await api.merge_patch(FLOWS, node, status, subresource="status")
 
+            sent = time.time()
             await asyncio.gather(*(one(n) for n in nodes))
-        return time.time()
+            return Written(sent, time.time())
 
 
 SUBSCRIBE_ONE = 'subscription { nodeFlowStatus(node: "node-1") { node state } }'
@@ -317,7 +327,7 @@ def fanout(
         after = gw.rss()
         for load in loads:
             load.go()
-        changed_at = asyncio.run(cluster.report(["node-1"], "Emitting"))
+        changed_at = asyncio.run(cluster.report(["node-1"], "Emitting")).sent
         results = [load.result() for load in loads]
         if profiled is not None:
             profiled.stop()
@@ -410,7 +420,7 @@ def storm(
         load.ready()
         load.go()
         burst_start = time.time()
-        burst_end = asyncio.run(cluster.report(names, "Error", concurrency=64))
+        burst_end = asyncio.run(cluster.report(names, "Error", concurrency=64)).acknowledged
         result = load.result()
     final = [h - burst_end for h in result["hits"]]
     return {
@@ -481,7 +491,7 @@ def churn(
         after, rss_after = collector_pauses(gw), gw.rss()
         for load in loads:
             load.go()
-        changed_at = asyncio.run(cluster.report(["node-1"], "Emitting"))
+        changed_at = asyncio.run(cluster.report(["node-1"], "Emitting")).sent
         results = [load.result() for load in loads]
     asyncio.run(cluster.report(["node-1"], "Pending"))
     hits = [h - changed_at for r in results for h in r["hits"]]
