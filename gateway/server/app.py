@@ -284,6 +284,10 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         waiting = [str(i.resource) for i in informers.informers if not i.ready]
+        # Ready once every node is derived as well, so that the first tab a new replica is sent
+        # (a rolling update hands it thousands) does not wait for that (tens of ms at 5,000 nodes).
+        if not hub.derived:
+            waiting.append("node statuses")
         body = {"ready": not waiting, "waiting": waiting, "uptimeSeconds": round(time.time() - started, 1)}
         return JSONResponse(body, status_code=200 if not waiting else 503)
 

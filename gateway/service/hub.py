@@ -210,6 +210,7 @@ class StatusHub:
         self.operator_networks = by_kind.get(OPERATOR_NETWORKS)
         self._published: dict[str, NodeFlowStatus] = {}
         self._ordered: tuple[NodeFlowStatus, ...] | None = None  # _published sorted by name, built on demand
+        self.derived = False  # every node derived once the lists were in (readiness waits for it)
         self._counts: Counter[NodeFlowState] = Counter()
         self._selected = 0  # rows the running export chose
         # A deadline passing changes every row without any watch event: a timer re-derives them.
@@ -307,8 +308,15 @@ class StatusHub:
     async def derive_when_synced(self) -> None:
         """Derive every node as soon as every kind is listed, so that the first reader (a console
         tab on a 5,000-node cluster) does not wait for it."""
-        await self.informers.wait_synced()
-        self._sorted()
+        while True:
+            await self.informers.wait_synced()
+            try:
+                self._sorted()
+            except Unavailable:  # a kind went back to listing in between
+                await asyncio.sleep(0.1)
+                continue
+            self.derived = True
+            return
 
     # -- subscribing -----------------------------------------------------------------------
 

@@ -223,6 +223,30 @@ def wait_ready(client: TestClient) -> None:
     raise AssertionError(client.get("/readyz").json())
 
 
+def test_readyz_waits_until_every_node_is_derived(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica is ready once its lists are in and every node derived from them: with the
+    derivation held back, /readyz keeps answering 503 and says so, lists or not."""
+    import asyncio
+
+    from gateway.service.hub import StatusHub
+
+    async def held_back(self: StatusHub) -> None:
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(StatusHub, "derive_when_synced", held_back)
+    kube = FakeKube()
+    kube.put(NODES, node("node-a"))
+    access = ClusterAccess(Configuration(host="https://127.0.0.1:1"), source="test")
+    app = create_app(access, GatewaySettings(auth="none"), api=kube)  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        deadline = time.monotonic() + 5
+        while (answer := client.get("/readyz").json())["waiting"] != ["node statuses"]:
+            assert time.monotonic() < deadline, f"waited 5 s for the lists to be in; /readyz answered {answer}"
+            time.sleep(0.01)
+        reply = client.get("/readyz")
+        assert reply.status_code == 503 and reply.json()["ready"] is False, reply.json()
+
+
 def test_http_query_and_operational_endpoints(app_client: tuple[TestClient, FakeKube]) -> None:
     client, _ = app_client
     assert client.get("/healthz").text == "ok\n"

@@ -176,11 +176,12 @@ async def test_every_node_is_derived_as_soon_as_the_lists_are_in() -> None:
         c.put(NODES, node(name))
     deriving = asyncio.ensure_future(c.hub.derive_when_synced())
     await asyncio.sleep(0)
-    assert not c.hub._published and not deriving.done()
+    assert not c.hub._published and not deriving.done() and not c.hub.derived
     for informer in c.informers.informers:
         informer.synced.set()
     await asyncio.wait_for(deriving, 1)
     assert sorted(c.hub._published) == ["node-a", "node-b"]  # before any reader asked
+    assert c.hub.derived  # what /readyz waits for
 
 
 async def test_wait_for_export_sees_own_write(cluster: Cluster) -> None:
