@@ -78,12 +78,11 @@ check: lint
 
 # The whole suite, as CI runs it: the web UI's lint, types, tests and build, then unit,
 # integration (real API server, the manifests in deploy/ with kubectl and helm) and end-to-end
-# (real OVS, real browser, the container image built and run with buildah), then the benchmark's
-# smoke of about two minutes, every section (figures printed, not asserted).
+# (real OVS, real browser, the container image built and run with buildah). The benchmark is not
+# part of it (figures, not assertions): `make bench BENCH=--quick` is its smoke.
 test: setup image-deps console lint
 	@hack/build-ui.sh --check
 	$(VENV)/bin/pytest -q -ra --durations=15 tests
-	$(VENV)/bin/python -m bench --quick
 
 # Every section of bench/RESULTS.md, measured again: the gateway at cluster scale against a naive
 # baseline, 1,000 node agents with and without watch filtering, and what flow export costs a node

@@ -1,8 +1,10 @@
-"""`python -m bench [--quick] [--section gateway|agents|dataplane]`: flowgate's figures, printed as Markdown and
-written to bench/RESULTS.md, one section per benchmark (the quick smoke writes nowhere unless told:
-its figures are not the ones to publish).
+"""`python -m bench [--quick] [--section gateway|failover|agents|dataplane|projection]`: flowgate's
+figures, printed as Markdown and written to bench/RESULTS.md, one section per benchmark (the quick
+smoke writes nowhere unless told: its figures are not the ones to publish).
 
 - gateway: the gateway at cluster scale against a naive baseline measured in the same run.
+- failover: two gateways behind HAProxy with 10,000 real clients of ours, one stopped, then both
+  restarted one at a time.
 - agents: 1,000 node agents reconciling against the API server, their watches filtered or not.
 - dataplane: what flow export costs a node on real Open vSwitch (root); a full run also writes the
   cost table the product shows (gateway/domain/export_cost.json), the README's table and the raw
