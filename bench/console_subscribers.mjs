@@ -6,7 +6,8 @@
 // Every client subscribes with QUERY and keeps the value of FIELD in each message (the row's
 // endpoint, say) with the time it was first shown. Commands on stdin, one JSON answer a line:
 //   when VALUE         the Unix time each client first showed VALUE (null: not yet)
-//   reconnected SINCE  the Unix time each client was connected again after SINCE (null: not)
+//   reconnected SINCE  for each client that lost its connection after SINCE, the Unix time it was
+//                      connected again (null: not yet); clients that kept theirs are left out
 //   latest             how many clients show each value now
 //   quit
 import { createRequire } from 'node:module';
@@ -18,6 +19,7 @@ const { createWsTransport } = createRequire(import.meta.url)(transportPath);
 const shown = []; // per client: Map value -> first time shown
 const latest = [];
 const connected = []; // per client: the times its socket was (again) connected
+const lost = []; // per client: the times it lost a connection it had
 const find = (value, key) => {
   if (value === null || typeof value !== 'object') return undefined;
   if (key in value) return value[key];
@@ -37,9 +39,14 @@ const openNext = () => {
     shown.push(new Map());
     latest.push(null);
     connected.push([]);
+    lost.push([]);
     const transport = createWsTransport({ wsUrl: url, connectionParams: () => ({}) }, { webSocketImpl: WebSocket });
+    let was = null;
     transport.onStatus(() => {
-      if (transport.getStatus() === 'connected') connected[index].push(Date.now() / 1000);
+      const status = transport.getStatus();
+      if (status === 'connected' && was !== 'connected') connected[index].push(Date.now() / 1000);
+      if (status !== 'connected' && was === 'connected') lost[index].push(Date.now() / 1000);
+      was = status;
     });
     transport.subscribe(
       { query },
@@ -67,7 +74,12 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     console.log(JSON.stringify(shown.map((times) => times.get(value) ?? null)));
   } else if (command === 'reconnected') {
     const since = Number(rest[0]);
-    console.log(JSON.stringify(connected.map((times) => times.find((t) => t > since) ?? null)));
+    const answer = [];
+    lost.forEach((times, index) => {
+      const left = times.find((t) => t > since);
+      if (left !== undefined) answer.push(connected[index].find((t) => t >= left) ?? null);
+    });
+    console.log(JSON.stringify(answer));
   } else if (command === 'latest') {
     const counts = {};
     for (const value of latest) counts[value] = (counts[value] ?? 0) + 1;

@@ -158,9 +158,18 @@ class Clients:
         found = [t for crowd in self.crowds for t in crowd.when(value)]
         return found + (self.watchers.when(value) if self.watchers else [])
 
-    def reconnected(self, since: float) -> list[float]:
-        """When each console transport that lost its connection after `since` had it again."""
-        return [t for crowd in self.crowds if crowd.console for t in crowd.reconnected(since) if t is not None]
+    def reconnected(self, since: float) -> list[float | None]:
+        """When each console transport that lost its connection after `since` had it again (None:
+        not yet)."""
+        return [t for crowd in self.crowds if crowd.console for t in crowd.reconnected(since)]
+
+    def wait_reconnected(self, since: float, timeout: float) -> list[float | None]:
+        deadline = time.monotonic() + timeout
+        while True:
+            times = self.reconnected(since)
+            if all(t is not None for t in times) or time.monotonic() > deadline:
+                return times
+            time.sleep(0.25)
 
     def latest(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -259,15 +268,19 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
                 held[name] = held.get(name, 0) + count
         result["held"] = held
 
-        progress("failover: SIGTERM to gateway a; node-1 changes meanwhile ...")
+        progress("failover: SIGTERM to gateway a; node-1 changes once it has gone ...")
         stopped_at = time.time()
         gateways["a"].process.terminate()
-        current, _ = write()
         gateways["a"].process.wait(30)
         result["exit_seconds"] = time.time() - stopped_at
+        # Written once a has closed every connection: its clients can only have it from b, after
+        # moving (those already moved get it live, the others in their new snapshot).
+        current, _ = write()
         times = clients.wait_all(current, BACK_WITHIN)
         result["back"] = _seconds(times, stopped_at)
-        result["arrivals"] = _arrivals(clients.reconnected(stopped_at), stopped_at)
+        back_again = clients.wait_reconnected(stopped_at, BACK_WITHIN)
+        result["arrivals"] = _arrivals([t for t in back_again if t is not None], stopped_at)
+        result["arrivals"]["never"] = float(sum(t is None for t in back_again))
         result["exit_code"] = gateways["a"].process.returncode
 
         progress("failover: rolling restart of both under a change every second ...")
