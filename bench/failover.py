@@ -164,12 +164,7 @@ class Clients:
         return [t for crowd in self.crowds if crowd.console for t in crowd.reconnected(since)]
 
     def wait_reconnected(self, since: float, timeout: float) -> list[float | None]:
-        deadline = time.monotonic() + timeout
-        while True:
-            times = self.reconnected(since)
-            if all(t is not None for t in times) or time.monotonic() > deadline:
-                return times
-            time.sleep(0.25)
+        return _until_none_missing(lambda: self.reconnected(since), timeout)
 
     def latest(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -179,18 +174,23 @@ class Clients:
         return counts
 
     def wait_all(self, value: str, timeout: float) -> list[float | None]:
-        deadline = time.monotonic() + timeout
-        while True:
-            times = self.when(value)
-            if all(t is not None for t in times) or time.monotonic() > deadline:
-                return times
-            time.sleep(0.25)
+        return _until_none_missing(lambda: self.when(value), timeout)
 
     def stop(self) -> None:
         for crowd in self.crowds:
             crowd.stop()
         if self.watchers:
             self.watchers.stop()
+
+
+def _until_none_missing(read: Callable[[], list[float | None]], timeout: float) -> list[float | None]:
+    """`read()` again until it has a time for every client, or `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        times = read()
+        if all(t is not None for t in times) or time.monotonic() > deadline:
+            return times
+        time.sleep(0.25)
 
 
 def _arrivals(times: list[float], since: float) -> dict[str, float]:
