@@ -193,11 +193,11 @@ def _until_none_missing(read: Callable[[], list[float | None]], timeout: float) 
         time.sleep(0.25)
 
 
-def _arrivals(times: list[float], since: float) -> dict[str, float]:
-    """How the reconnections after `since` spread out: when 10/50/90/100 % of them were back, and
-    the most within any 100 ms."""
-    got = sorted(t - since for t in times)
-    out = {"count": float(len(got))}
+def _arrivals(times: list[float | None], since: float) -> dict[str, float]:
+    """How the reconnections after `since` spread out: when 10/50/90/100 % of them were back, the
+    most within any 100 ms, and how many were not back (None)."""
+    got = sorted(t - since for t in times if t is not None)
+    out = {"count": float(len(got)), "never": float(len(times) - len(got))}
     if got:
         for share in (0.1, 0.5, 0.9):
             out[f"{int(share * 100)}%"] = percentile(got, share)
@@ -278,9 +278,7 @@ def measure(testbed: Testbed, log_dir: Path, mix: Mix, progress: Callable[[str],
         current, _ = write()
         times = clients.wait_all(current, BACK_WITHIN)
         result["back"] = _seconds(times, stopped_at)
-        back_again = clients.wait_reconnected(stopped_at, BACK_WITHIN)
-        result["arrivals"] = _arrivals([t for t in back_again if t is not None], stopped_at)
-        result["arrivals"]["never"] = float(sum(t is None for t in back_again))
+        result["arrivals"] = _arrivals(clients.wait_reconnected(stopped_at, BACK_WITHIN), stopped_at)
         result["exit_code"] = gateways["a"].process.returncode
 
         progress("failover: rolling restart of both under a change every second ...")
