@@ -204,13 +204,18 @@ async def test_subscription_snapshot_then_changes(cluster: Cluster) -> None:
 # -- the whole app over an in-memory API server ---------------------------------------------------
 
 
-@pytest.fixture
-def app_client() -> Iterator[tuple[TestClient, FakeKube]]:
+def gateway_app(*nodes: str) -> tuple[Any, FakeKube]:
+    """The gateway's app over an in-memory API server holding these Nodes."""
     kube = FakeKube()
-    for name in ("node-a", "node-b"):
+    for name in nodes:
         kube.put(NODES, node(name))
     access = ClusterAccess(Configuration(host="https://127.0.0.1:1"), source="test")
-    app = create_app(access, GatewaySettings(auth="none"), api=kube)  # type: ignore[arg-type]
+    return create_app(access, GatewaySettings(auth="none"), api=kube), kube  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def app_client() -> Iterator[tuple[TestClient, FakeKube]]:
+    app, kube = gateway_app("node-a", "node-b")
     with TestClient(app) as client:
         yield client, kube
 
@@ -234,10 +239,7 @@ def test_readyz_waits_until_every_node_is_derived(monkeypatch: pytest.MonkeyPatc
         await asyncio.Event().wait()
 
     monkeypatch.setattr(StatusHub, "derive_when_synced", held_back)
-    kube = FakeKube()
-    kube.put(NODES, node("node-a"))
-    access = ClusterAccess(Configuration(host="https://127.0.0.1:1"), source="test")
-    app = create_app(access, GatewaySettings(auth="none"), api=kube)  # type: ignore[arg-type]
+    app, _ = gateway_app("node-a")
     with TestClient(app) as client:
         deadline = time.monotonic() + 5
         while (answer := client.get("/readyz").json())["waiting"] != ["node statuses"]:
