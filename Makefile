@@ -76,13 +76,13 @@ bundle: venv
 check: lint
 	$(VENV)/bin/pytest -q tests/unit -m "not slow"
 
-# The whole suite, as CI runs it: the web UI's lint, types, tests and build, then unit,
-# integration (real API server, the manifests in deploy/ with kubectl and helm) and end-to-end
-# (real OVS, real browser, the container image built and run with buildah). The benchmark is not
-# part of it (figures, not assertions): `make bench BENCH=--quick` is its smoke.
+# The whole suite, as CI runs it: lint and types, then two lanes at once (hack/test-suite.sh): the
+# web UI's lint, types and tests, the unit tier and the integration tier (real API server, the
+# manifests in deploy/ with kubectl and helm) beside the end-to-end tier (real OVS, real browser,
+# the real console, the container image built and run with buildah). The benchmark is not part of
+# it (figures, not assertions): `make bench BENCH=--quick` is its smoke.
 test: setup image-deps console lint
-	@hack/build-ui.sh --check
-	$(VENV)/bin/pytest -q -ra --durations=15 tests
+	@hack/test-suite.sh
 
 # Every section of bench/RESULTS.md, measured again: the gateway at cluster scale against a naive
 # baseline, 1,000 node agents with and without watch filtering, and what flow export costs a node

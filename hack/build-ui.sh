@@ -2,7 +2,9 @@
 # Builds the web UI from plugin-ui/ (the OpenShift console plugin, the standalone page and
 # GraphiQL) and installs the outputs into the Python package (gateway/web/), which serves them.
 #   hack/build-ui.sh          npm ci when the lockfile changed, then the production build
-#   hack/build-ui.sh --check  also lint, type check and the jest tests (what `make test` runs)
+#   hack/build-ui.sh --check  also lint, type check and the jest tests first
+#   hack/build-ui.sh --check-only  lint, type check and the jest tests only: nothing is built or
+#                                  installed (what `make test` runs beside the other tests)
 # npm uses its own cache (~/.npm); builds are cached outside the clone, keyed by the sources, so
 # an unchanged tree installs the same files again in a second. Nothing built is committed.
 set -euo pipefail
@@ -13,7 +15,13 @@ WEB=$ROOT/gateway/web
 CACHE=${FLOWGATE_CACHE:-$HOME/.cache/flowgate}/ui
 LOGS=${FLOWGATE_CACHE:-$HOME/.cache/flowgate}/logs
 check=false
-[ "${1:-}" = "--check" ] && check=true
+build=true
+case "${1:-}" in
+  --check) check=true ;;
+  --check-only) check=true build=false ;;
+  "") ;;
+  *) echo "flowgate: hack/build-ui.sh takes --check, --check-only or nothing, not '$1'." >&2; exit 2 ;;
+esac
 mkdir -p "$LOGS"
 
 # step NAME COMMAND...: run quietly into a log; on failure show its end and stop.
@@ -45,6 +53,7 @@ if $check; then
   step typecheck npm run typecheck
   step tests npm test -- --ci
 fi
+$build || exit 0
 # Everything the build reads: tracked and untracked sources, not what npm or a build wrote.
 key=$(cd "$ROOT" && { git ls-files -co --exclude-standard plugin-ui | sort | xargs sha256sum; echo "$lock"; } | sha256sum | cut -c1-16)
 built=$CACHE/$key
