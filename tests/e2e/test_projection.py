@@ -124,15 +124,18 @@ def test_the_page_shows_the_projection_and_beside_it_what_each_collector_receive
         projected_cell = page.locator('[data-test="projection-node-2"] td').nth(3)
         expected = busy["cost"]["exportBytesPerSecond"]
 
+        def shown() -> str:
+            return projected_cell.inner_text() if projected_cell.count() else "no projection row for node-2"
+
         def near_the_dry_run() -> bool:
-            text = projected_cell.inner_text() if projected_cell.count() else ""
+            text = shown()
             return "B/s" in text and bytes_per_second(text) == pytest.approx(expected, rel=0.25)
 
         wait_for(
             near_the_dry_run,
             15,
             f"node-2's projection within 25 % of the dry run's {export_cost.format_rate(expected)}",
-            saw=lambda: projected_cell.inner_text() if projected_cell.count() else "no projection row for node-2",
+            saw=shown,
         )
         expect(page.locator("[data-test=projection-basis]")).to_contain_text("userspace datapath")
         # While exporting: each row's projection beside what its collector counts.
